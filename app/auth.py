@@ -1,0 +1,141 @@
+"""Passwords, server-side sessions, CSRF tokens and login throttling."""
+import base64
+import datetime
+import hashlib
+import hmac
+import secrets
+
+from app.errors import ApiError
+from app.models import LoginFailure, Session, User, utcnow
+
+SESSION_COOKIE = 'clinicdesk_session'
+SESSION_LIFETIME = datetime.timedelta(days=7)
+
+# scrypt N=2^15, r=8, p=1: ~32 MB and ~0.1 s per hash on this class of
+# machine. The parameters are stored in each hash, so they can be raised
+# later without breaking old hashes.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
+SCRYPT_MAXMEM = 64 * 1024 * 1024
+
+# Throttling: more than this many failures for one email or one client
+# address within the window answers 429 until the window has passed.
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW = datetime.timedelta(minutes=15)
+
+
+def _b64(raw):
+    return base64.b64encode(raw).decode('ascii')
+
+
+def hash_password(password):
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode('utf-8'), salt=salt, n=SCRYPT_N,
+                            r=SCRYPT_R, p=SCRYPT_P, maxmem=SCRYPT_MAXMEM, dklen=32)
+    return f'scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}'
+
+
+def check_password(password, stored):
+    try:
+        scheme, n, r, p, salt, digest = stored.split('$')
+        if scheme != 'scrypt':
+            return False
+        actual = hashlib.scrypt(password.encode('utf-8'), salt=base64.b64decode(salt),
+                                n=int(n), r=int(r), p=int(p), maxmem=SCRYPT_MAXMEM,
+                                dklen=len(base64.b64decode(digest)))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+# Checked against when the email is unknown, so a wrong email costs the same
+# time as a wrong password and timing does not reveal who has an account.
+_DUMMY_HASH = None
+
+
+def _dummy_hash():
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password(secrets.token_hex(8))
+    return _DUMMY_HASH
+
+
+def _token_hash(token):
+    return hashlib.sha256(token.encode('ascii', 'replace')).hexdigest()
+
+
+def _throttle_keys(email, client_ip):
+    return [f'email:{email}', f'ip:{client_ip or "-"}']
+
+
+def check_throttle(email, client_ip, now=None):
+    now = now or utcnow()
+    recent = (LoginFailure.select()
+              .where(LoginFailure.key.in_(_throttle_keys(email, client_ip)),
+                     LoginFailure.at > now - LOGIN_WINDOW))
+    by_key = {}
+    for row in recent:
+        by_key[row.key] = by_key.get(row.key, 0) + 1
+    if any(count >= LOGIN_MAX_FAILURES for count in by_key.values()):
+        raise ApiError(429, 'too many failed logins; please wait 15 minutes and try again')
+
+
+def authenticate(email, password, client_ip, now=None):
+    """The active user with these credentials, or ApiError 401/429."""
+    now = now or utcnow()
+    check_throttle(email, client_ip, now)
+    user = User.by_email(email)
+    if user is None or not user.active:
+        check_password(password, _dummy_hash())
+        ok = False
+    else:
+        ok = check_password(password, user.password_hash)
+    if not ok:
+        LoginFailure.insert_many(
+            [{'key': key, 'at': now} for key in _throttle_keys(email, client_ip)]).execute()
+        raise ApiError(401, 'wrong email or password')
+    LoginFailure.delete().where(LoginFailure.key == f'email:{email}').execute()
+    return user
+
+
+def start_session(user, now=None):
+    """Create a session; returns (cookie token, Session)."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    session = Session.create(token_hash=_token_hash(token), user=user,
+                             csrf_token=secrets.token_urlsafe(32),
+                             created_at=now, expires_at=now + SESSION_LIFETIME)
+    # Opportunistic cleanup keeps the table small without a job of its own.
+    Session.delete().where(Session.expires_at < now).execute()
+    return token, session
+
+
+def session_for_token(token, now=None):
+    if not token or len(token) > 200:
+        return None
+    now = now or utcnow()
+    return (Session.select(Session, User)
+            .join(User)
+            .where(Session.token_hash == _token_hash(token),
+                   Session.expires_at > now,
+                   User.active == True)  # noqa: E712
+            .first())
+
+
+def end_session(token):
+    if token:
+        Session.delete().where(Session.token_hash == _token_hash(token)).execute()
+
+
+def csrf_ok(session, supplied):
+    return bool(session and supplied) and hmac.compare_digest(
+        session.csrf_token.encode(), supplied.encode('utf-8', 'replace'))
+
+
+def sign(secret_key, message):
+    """A URL-safe HMAC of `message` (used for unsubscribe links)."""
+    mac = hmac.new(secret_key.encode(), message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode('ascii')
+
+
+def verify_signature(secret_key, message, signature):
+    return hmac.compare_digest(sign(secret_key, message), signature or '')

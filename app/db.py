@@ -1,0 +1,34 @@
+"""The database: declared once, bound at start from DATABASE_URL."""
+import peewee
+from playhouse import db_url
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    'journal_mode': 'wal',
+    'busy_timeout': 5000,
+    'foreign_keys': 1,
+    'synchronous': 'normal',
+    'cache_size': -16000,
+}
+
+
+def connect_database(url):
+    """A peewee Database for `url` (any playhouse.db_url URL)."""
+    if url.startswith('sqlite'):
+        # IMMEDIATE: a read-then-write transaction takes the write lock up
+        # front, so concurrent writers wait (busy_timeout) instead of failing
+        # with "database is locked" when they try to upgrade their lock.
+        return db_url.connect(url, pragmas=SQLITE_PRAGMAS, lock_type='IMMEDIATE',
+                              check_same_thread=False)
+    return db_url.connect(url)
+
+
+def init_database(url):
+    db = connect_database(url)
+    database.initialize(db)
+    return db
+
+
+def is_sqlite():
+    return isinstance(database.obj, peewee.SqliteDatabase)

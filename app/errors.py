@@ -1,0 +1,27 @@
+"""The one way to fail: services and views raise ApiError; the web layer turns
+it into `{"error": ...}` for /api and into a page or a form message for HTML."""
+
+
+class ApiError(Exception):
+    def __init__(self, status, message, field=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def bad_request(field, message):
+    return ApiError(400, f'{field}: {message}', field=field)
+
+
+def not_found(what='not found'):
+    return ApiError(404, what)
+
+
+def conflict(message, field=None):
+    return ApiError(409, message, field=field)
+
+
+class QueueUnavailable(ApiError):
+    def __init__(self):
+        super().__init__(503, 'the job queue is unavailable right now; please try again in a minute')

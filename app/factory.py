@@ -1,0 +1,57 @@
+"""create_app(settings) -> the Bottle WSGI app."""
+import bottle
+
+from app.clock import Clock
+from app.db import database
+from app.web import api, pages
+from app.web.base import ClinicPlugin, error_response, is_api_path
+from app.web.templating import STATIC_DIR, render
+
+# Request bodies larger than this are refused before they are read.
+bottle.BaseRequest.MEMFILE_MAX = 1024 * 1024
+
+ROUTE_TABLES = [api.ROUTES, pages.ROUTES]
+
+
+def _static(path):
+    response = bottle.static_file(path, root=str(STATIC_DIR))
+    response.set_header('Cache-Control', 'public, max-age=3600')
+    return response
+
+
+def _default_error(error):
+    if is_api_path(bottle.request.path):
+        message = {404: 'not found', 405: 'method not allowed'}.get(
+            error.status_code, error.body if isinstance(error.body, str) else 'error')
+        bottle.response.content_type = 'application/json; charset=utf-8'
+        return error_response(error.status_code, message).body
+    return render('error.html', status=error.status_code,
+                  message={404: 'Page not found.', 405: 'Method not allowed.'}.get(
+                      error.status_code, 'Something went wrong.'))
+
+
+def create_app(settings, clock=None):
+    app = bottle.Bottle()
+    app.config['clinicdesk.settings'] = settings
+    app.config['clinicdesk.clock'] = clock or Clock(settings.tz)
+
+    @app.hook('before_request')
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.hook('after_request')
+    def _close():
+        if not database.is_closed():
+            database.close()
+        headers = bottle.response.headers
+        headers.setdefault('X-Content-Type-Options', 'nosniff')
+        headers.setdefault('X-Frame-Options', 'DENY')
+        headers.setdefault('Referrer-Policy', 'same-origin')
+
+    app.default_error_handler = _default_error
+    app.install(ClinicPlugin())
+    for table in ROUTE_TABLES:
+        for method, rule, callback, roles, options in table:
+            app.route(rule, method, callback, roles=roles, **options)
+    app.route('/static/<path:path>', 'GET', _static, skip=[ClinicPlugin.name])
+    return app

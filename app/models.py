@@ -1,0 +1,199 @@
+"""Peewee models. Ids are the users' ids: a doctor's id and a patient's id are
+the id of their User row, so the API's `doctor_id` / `patient_id` need no
+second lookup table."""
+import datetime
+
+import peewee as pw
+
+from app.db import database
+
+ROLES = ('patient', 'doctor', 'admin')
+APPOINTMENT_STATUSES = ('booked', 'completed', 'cancelled', 'no_show')
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    email = pw.CharField(max_length=254, unique=True)
+    password_hash = pw.CharField(max_length=255)
+    name = pw.CharField(max_length=200)
+    phone = pw.CharField(max_length=40, null=True)
+    role = pw.CharField(max_length=10, index=True)
+    specialization = pw.CharField(max_length=120, null=True)
+    reminders_enabled = pw.BooleanField(default=True)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    def public(self):
+        data = {'id': self.id, 'email': self.email, 'name': self.name, 'role': self.role}
+        if self.role == 'doctor':
+            data['specialization'] = self.specialization
+        if self.role == 'patient':
+            data['phone'] = self.phone
+            data['reminders_enabled'] = self.reminders_enabled
+        return data
+
+    @classmethod
+    def by_email(cls, email):
+        return cls.get_or_none(cls.email == email.strip().lower())
+
+    @classmethod
+    def doctors(cls):
+        return (cls.select()
+                .where(cls.role == 'doctor', cls.active == True)  # noqa: E712
+                .order_by(cls.name, cls.id))
+
+
+class Session(BaseModel):
+    """Server-side session; the cookie carries a random token, the table
+    keeps only its SHA-256 so a leaked database cannot be replayed."""
+    token_hash = pw.CharField(max_length=64, primary_key=True)
+    user = pw.ForeignKeyField(User, on_delete='CASCADE', index=True)
+    csrf_token = pw.CharField(max_length=64)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField(index=True)
+
+
+class LoginFailure(BaseModel):
+    """Failed logins, for throttling; keyed by email and by client address."""
+    key = pw.CharField(max_length=300, index=True)
+    at = pw.DateTimeField(default=utcnow, index=True)
+
+
+class Appointment(BaseModel):
+    patient = pw.ForeignKeyField(User, backref='appointments', on_delete='CASCADE')
+    doctor = pw.ForeignKeyField(User, backref='schedule', on_delete='CASCADE')
+    date = pw.DateField()
+    time = pw.CharField(max_length=5)  # HH:MM clinic time; sorts as text
+    status = pw.CharField(max_length=10, default='booked')
+    reason = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (('doctor', 'date', 'time'), False),
+            (('patient', 'date', 'time'), False),
+            (('date', 'status'), False),
+        )
+
+
+# One booked appointment per doctor (and per patient) per slot, enforced by
+# the database so two concurrent bookings cannot both win.
+Appointment.add_index(
+    Appointment.index(Appointment.doctor, Appointment.date, Appointment.time,
+                      unique=True, name='appointment_doctor_slot_booked')
+    .where(Appointment.status == 'booked'))
+Appointment.add_index(
+    Appointment.index(Appointment.patient, Appointment.date, Appointment.time,
+                      unique=True, name='appointment_patient_slot_booked')
+    .where(Appointment.status == 'booked'))
+
+
+class Treatment(BaseModel):
+    appointment = pw.ForeignKeyField(Appointment, unique=True, backref='treatments',
+                                     on_delete='CASCADE')
+    diagnosis = pw.TextField()
+    treatment = pw.TextField()
+    prescription = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    def public(self):
+        return {'diagnosis': self.diagnosis, 'treatment': self.treatment,
+                'prescription': self.prescription}
+
+
+class OutboxMessage(BaseModel):
+    """Every email is written here first, then delivered. `dedupe_key` makes
+    a retried or duplicated job a no-op instead of a second email."""
+    dedupe_key = pw.CharField(max_length=200, unique=True)
+    to = pw.CharField(max_length=254)
+    subject = pw.CharField(max_length=300)
+    text_body = pw.TextField()
+    html_body = pw.TextField(null=True)
+    headers = pw.TextField(default='{}')  # JSON object of extra headers
+    status = pw.CharField(max_length=10, default='pending', index=True)
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(default=utcnow, index=True)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+    sent_at = pw.DateTimeField(null=True)
+    error = pw.TextField(null=True)
+
+
+class OutboxAttachment(BaseModel):
+    message = pw.ForeignKeyField(OutboxMessage, backref='attachments', on_delete='CASCADE')
+    filename = pw.CharField(max_length=200)
+    content_type = pw.CharField(max_length=100)
+    content = pw.BlobField()
+
+
+class JobRun(BaseModel):
+    """Ledger of periodic job slots: one row per (job, slot). It drives
+    catch-up after downtime and keeps a second run of a slot from working
+    twice."""
+    job = pw.CharField(max_length=100)
+    slot = pw.CharField(max_length=40)  # e.g. 2026-11-22 or 2026-10
+    status = pw.CharField(max_length=10, default='running')  # running/success/failed
+    started_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+    error = pw.TextField(null=True)
+    detail = pw.TextField(null=True)
+
+    class Meta:
+        indexes = ((('job', 'slot'), True),)
+
+
+class MonthlyReport(BaseModel):
+    doctor = pw.ForeignKeyField(User, backref='monthly_reports', on_delete='CASCADE')
+    month = pw.CharField(max_length=7)  # YYYY-MM
+    booked = pw.IntegerField(default=0)
+    completed = pw.IntegerField(default=0)
+    cancelled = pw.IntegerField(default=0)
+    no_show = pw.IntegerField(default=0)
+    patients = pw.IntegerField(default=0)
+    html = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((('doctor', 'month'), True),)
+
+
+class Export(BaseModel):
+    """One history export. The owner decides who may see the Huey task id."""
+    task_id = pw.CharField(max_length=64, unique=True)
+    requester = pw.ForeignKeyField(User, backref='exports', on_delete='CASCADE')
+    scope = pw.CharField(max_length=10)  # 'patient' or 'all'
+    patient = pw.ForeignKeyField(User, null=True, on_delete='CASCADE')
+    status = pw.CharField(max_length=10, default='queued', index=True)
+    rows = pw.IntegerField(null=True)
+    file_name = pw.CharField(max_length=200, null=True)
+    file_size = pw.BigIntegerField(null=True)
+    error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+    finished_at = pw.DateTimeField(null=True)
+
+
+class WorkerHeartbeat(BaseModel):
+    """Written every few seconds by each running consumer."""
+    worker = pw.CharField(max_length=100, primary_key=True)  # host:pid
+    beat_at = pw.DateTimeField(index=True)
+    started_at = pw.DateTimeField(default=utcnow)
+    periodic = pw.BooleanField(default=True)
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField()
+    applied_at = pw.DateTimeField(default=utcnow)
+
+
+MODELS = [User, Session, LoginFailure, Appointment, Treatment, OutboxMessage,
+          OutboxAttachment, JobRun, MonthlyReport, Export, WorkerHeartbeat,
+          SchemaVersion]

@@ -1,0 +1,1 @@
+"""Plain functions with explicit inputs; views and tasks call these."""

@@ -1,0 +1,147 @@
+"""Input checks shared by the JSON API and the HTML forms. Each raises
+ApiError(400) with a message that names the field."""
+import datetime
+import re
+import unicodedata
+
+from app.errors import bad_request
+
+EMAIL_RE = re.compile(r'^[^@\s<>"\',;]+@[^@\s<>"\',;]+\.[^@\s<>"\',;]+$')
+TIME_RE = re.compile(r'^([01]\d|2[0-3]):([0-5]\d)$')
+DATE_RE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
+MONTH_RE = re.compile(r'^(\d{4})-(0[1-9]|1[0-2])$')
+
+
+def _has_control_chars(value, allow_newlines):
+    for ch in value:
+        if allow_newlines and ch in '\n\r\t':
+            continue
+        if unicodedata.category(ch) in ('Cc', 'Cs', 'Co'):
+            return True
+    return False
+
+
+def text(data, field, *, required=True, max_len=200, multiline=False):
+    value = data.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise bad_request(field, 'is required')
+        return None
+    if not isinstance(value, str):
+        raise bad_request(field, 'must be a string')
+    value = value.strip()
+    if len(value) > max_len:
+        raise bad_request(field, f'must be at most {max_len} characters')
+    if _has_control_chars(value, multiline):
+        raise bad_request(field, 'contains control characters')
+    return value
+
+
+def email(data, field='email', required=True):
+    value = text(data, field, required=required, max_len=254)
+    if value is None:
+        return None
+    value = value.lower()
+    if not EMAIL_RE.match(value):
+        raise bad_request(field, 'is not a valid email address')
+    return value
+
+
+def password(data, field='password'):
+    value = data.get(field)
+    if value is None or value == '':
+        raise bad_request(field, 'is required')
+    if not isinstance(value, str):
+        raise bad_request(field, 'must be a string')
+    if len(value) < 8:
+        raise bad_request(field, 'must be at least 8 characters')
+    if len(value) > 256:
+        raise bad_request(field, 'must be at most 256 characters')
+    return value
+
+
+def date_value(raw, field):
+    if not isinstance(raw, str) or not DATE_RE.match(raw.strip()):
+        raise bad_request(field, 'expected a date as YYYY-MM-DD')
+    try:
+        return datetime.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise bad_request(field, 'is not a real calendar date')
+
+
+def date(data, field, required=True):
+    raw = data.get(field)
+    if raw in (None, ''):
+        if required:
+            raise bad_request(field, 'is required')
+        return None
+    return date_value(raw, field)
+
+
+def time_value(raw, field):
+    if not isinstance(raw, str) or not TIME_RE.match(raw.strip()):
+        raise bad_request(field, 'expected a time as HH:MM (00:00-23:59)')
+    return raw.strip()
+
+
+def time(data, field, required=True):
+    raw = data.get(field)
+    if raw in (None, ''):
+        if required:
+            raise bad_request(field, 'is required')
+        return None
+    return time_value(raw, field)
+
+
+def month(data, field, required=True):
+    raw = data.get(field)
+    if raw in (None, ''):
+        if required:
+            raise bad_request(field, 'is required')
+        return None
+    if not isinstance(raw, str) or not MONTH_RE.match(raw.strip()):
+        raise bad_request(field, 'expected a month as YYYY-MM')
+    return raw.strip()
+
+
+def integer(data, field, *, required=True, low=None, high=None):
+    raw = data.get(field)
+    if raw in (None, ''):
+        if required:
+            raise bad_request(field, 'is required')
+        return None
+    if isinstance(raw, bool):
+        raise bad_request(field, 'must be a whole number')
+    if isinstance(raw, str) and re.fullmatch(r'-?\d{1,12}', raw.strip()):
+        raw = int(raw.strip())
+    if not isinstance(raw, int):
+        raise bad_request(field, 'must be a whole number')
+    if low is not None and raw < low:
+        raise bad_request(field, f'must be at least {low}')
+    if high is not None and raw > high:
+        raise bad_request(field, f'must be at most {high}')
+    return raw
+
+
+def identifier(data, field, required=True):
+    return integer(data, field, required=required, low=1, high=2**62)
+
+
+def boolean(data, field):
+    raw = data.get(field)
+    if isinstance(raw, bool):
+        return raw
+    if raw is None:
+        raise bad_request(field, 'is required')
+    raise bad_request(field, 'must be true or false')
+
+
+def choice(data, field, options, required=True):
+    raw = data.get(field)
+    if raw in (None, ''):
+        if required:
+            raise bad_request(field, 'is required')
+        return None
+    if not isinstance(raw, str) or raw not in options:
+        raise bad_request(field, 'must be one of ' + ', '.join(options))
+    return raw

@@ -1,0 +1,170 @@
+"""What every view shares: the current user, JSON in and out, paging, and the
+plugin that applies login, role and CSRF rules and turns ApiError into a
+response (JSON under /api, a page elsewhere)."""
+import json
+import logging
+import traceback
+from urllib.parse import quote
+
+import bottle
+import redis
+
+from app import auth
+from app.errors import ApiError, QueueUnavailable
+
+log = logging.getLogger('clinicdesk.web')
+
+MAX_JSON_BYTES = 64 * 1024
+UNSAFE_METHODS = ('POST', 'PUT', 'PATCH', 'DELETE')
+
+
+def settings():
+    return bottle.request.app.config['clinicdesk.settings']
+
+
+def clock():
+    return bottle.request.app.config['clinicdesk.clock']
+
+
+def current_session():
+    environ = bottle.request.environ
+    if 'clinicdesk.session' not in environ:
+        token = bottle.request.get_cookie(auth.SESSION_COOKIE)
+        environ['clinicdesk.session'] = auth.session_for_token(token)
+    return environ['clinicdesk.session']
+
+
+def current_user():
+    session = current_session()
+    return session.user if session else None
+
+
+def client_ip():
+    return bottle.request.environ.get('REMOTE_ADDR') or '-'
+
+
+def is_api_path(path):
+    return path.startswith('/api/') or path == '/healthz'
+
+
+def json_response(data, status=200, headers=None):
+    response = bottle.HTTPResponse(
+        body=json.dumps(data, ensure_ascii=False, default=str), status=status,
+        headers=headers or {})
+    response.content_type = 'application/json; charset=utf-8'
+    response.set_header('Cache-Control', 'no-store')
+    return response
+
+
+def error_response(status, message):
+    return json_response({'error': message}, status=status)
+
+
+def json_body():
+    """The request body as a JSON object, or ApiError 400/413/415."""
+    request = bottle.request
+    length = request.content_length
+    if length > MAX_JSON_BYTES:
+        raise ApiError(413, f'body: larger than {MAX_JSON_BYTES // 1024} KB')
+    raw = request.body.read(MAX_JSON_BYTES + 1) if length else b''
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, f'body: larger than {MAX_JSON_BYTES // 1024} KB')
+    if not raw.strip():
+        return {}
+    content_type = (request.content_type or '').split(';')[0].strip().lower()
+    if content_type and content_type != 'application/json':
+        raise ApiError(415, 'body: send JSON with Content-Type: application/json')
+    try:
+        data = json.loads(raw.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, 'body: not valid JSON')
+    if not isinstance(data, dict):
+        raise ApiError(400, 'body: expected a JSON object')
+    return data
+
+
+def query_params():
+    """The query string as a plain dict (last value wins)."""
+    try:
+        return {key: bottle.request.query.getunicode(key, default='')
+                for key in bottle.request.query.keys()}
+    except UnicodeDecodeError:
+        raise ApiError(400, 'query: not valid UTF-8')
+
+
+def paging(params=None):
+    params = query_params() if params is None else params
+    limit, offset = 100, 0
+    for field in ('limit', 'offset'):
+        raw = params.get(field)
+        if raw in (None, ''):
+            continue
+        if not raw.isdigit() or len(raw) > 9:
+            raise ApiError(400, f'{field}: must be a whole number ≥ 0', field=field)
+        if field == 'limit':
+            limit = max(1, min(int(raw), 1000))
+        else:
+            offset = int(raw)
+    return limit, offset
+
+
+def page_of(items, total, limit, offset, **extra):
+    return {'items': items, 'total': total, 'limit': limit, 'offset': offset, **extra}
+
+
+class ClinicPlugin:
+    """Route options it reads: roles=(...) who may call it (None: anyone,
+    'user': anyone logged in), csrf=False to exempt an unsafe route."""
+    name = 'clinicdesk'
+    api = 2
+
+    def apply(self, callback, route):
+        roles = route.config.get('roles')
+        csrf = route.config.get('csrf', True)
+        api = is_api_path(route.rule)
+
+        def wrapper(*args, **kwargs):
+            try:
+                self._check_access(roles, csrf, api)
+                result = callback(*args, **kwargs)
+            except bottle.HTTPResponse:
+                raise
+            except ApiError as exc:
+                return self._failure(api, exc.status, exc.message)
+            except redis.exceptions.ConnectionError:
+                error = QueueUnavailable()
+                return self._failure(api, error.status, error.message)
+            except Exception:
+                log.error('unhandled error on %s %s\n%s', bottle.request.method,
+                          bottle.request.path, traceback.format_exc())
+                return self._failure(api, 500, 'internal error; it has been logged')
+            if api and isinstance(result, (dict, list)):
+                return json_response(result)
+            return result
+        return wrapper
+
+    def _check_access(self, roles, csrf, api):
+        request = bottle.request
+        if roles is not None:
+            user = current_user()
+            if user is None:
+                if not api and request.method == 'GET':
+                    raise bottle.redirect('/login?next=' + quote(request.fullpath))
+                raise ApiError(401, 'not logged in')
+            if roles != 'user' and user.role not in roles:
+                raise ApiError(403, 'your account cannot do this')
+        if csrf and request.method in UNSAFE_METHODS:
+            supplied = (request.get_header('X-CSRF-Token')
+                        or (request.forms.get('csrf_token') if not api else None))
+            session = current_session()
+            if session is None and roles is not None:
+                raise ApiError(401, 'not logged in')
+            if session is not None and not auth.csrf_ok(session, supplied):
+                raise ApiError(403, 'missing or wrong CSRF token')
+
+    def _failure(self, api, status, message):
+        if api:
+            return error_response(status, message)
+        from app.web.templating import render
+        return bottle.HTTPResponse(render('error.html', status=status, message=message),
+                                   status=status)

@@ -1,0 +1,268 @@
+"""ClinicDesk: process-group supervisor and command line.
+
+    python run.py                 web + worker (+ redis-server with --with-redis)
+    python run.py web             only the web server (Waitress)
+    python run.py worker          only the Huey consumer (--no-periodic: no crons)
+    python run.py demo-data       fill the database with demo data
+    python run.py create-admin EMAIL
+"""
+import argparse
+import getpass
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.settings import ConfigError, load
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger('clinicdesk.run')
+
+
+def setup_logging():
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+
+
+def _exit_on_term():
+    # Waitress shuts its threads down on SystemExit; the exit code stays 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
+
+# ---- children ---------------------------------------------------------------
+
+def cmd_web(settings, args):
+    import waitress
+
+    from app.boot import boot
+    from app.factory import create_app
+    import tasks  # noqa: F401  (registers the tasks the views enqueue)
+
+    boot(settings)
+    app = create_app(settings)
+    _exit_on_term()
+    log.info('web listening on http://%s:%s', settings.host, settings.port)
+    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.web_threads,
+                   ident='ClinicDesk', _quiet=True, channel_timeout=60)
+    log.info('web stopped')
+    return 0
+
+
+def cmd_worker(settings, args):
+    from app.boot import boot
+    from app.worker import run_consumer
+
+    boot(settings)
+    return run_consumer(settings, periodic=not args.no_periodic)
+
+
+def cmd_demo_data(settings, args):
+    from app.boot import boot
+    from app.db import database
+    from app.errors import ApiError
+    from app.runtime import clock
+    from app.services.demo_data import generate
+
+    boot(settings)
+    started = time.monotonic()
+    try:
+        with database.connection_context():
+            counts = generate(clock(), doctors=args.doctors, patients=args.patients,
+                              appointments=args.appointments, seed=args.seed,
+                              password=args.password, progress=lambda msg: log.info('%s', msg))
+    except ApiError as exc:
+        print(f'demo-data: {exc.message}', file=sys.stderr)
+        return 1
+    summary = ', '.join(f'{value} {key}' for key, value in counts.items())
+    log.info('demo data ready in %.1f s: %s', time.monotonic() - started, summary)
+    print(f'Log in as doctor1@demo.clinic or patient1@demo.clinic with password {args.password!r}')
+    return 0
+
+
+def cmd_create_admin(settings, args):
+    from app.boot import boot
+    from app.db import database
+    from app.errors import ApiError
+    from app.services.accounts import create_or_reset_admin
+
+    boot(settings)
+    password = settings.admin_password
+    if not password:
+        if not sys.stdin.isatty():
+            print('create-admin: set ADMIN_PASSWORD or run in a terminal to be prompted',
+                  file=sys.stderr)
+            return 2
+        password = getpass.getpass('Password for %s: ' % args.email)
+        if getpass.getpass('Repeat password: ') != password:
+            print('create-admin: the passwords differ', file=sys.stderr)
+            return 2
+    try:
+        with database.connection_context():
+            _, created = create_or_reset_admin(args.email, password)
+    except ApiError as exc:
+        print(f'create-admin: {exc.message}', file=sys.stderr)
+        return 2
+    print(('created' if created else 'reset') + f' admin {args.email.strip().lower()}')
+    return 0
+
+
+# ---- supervisor -------------------------------------------------------------
+
+class Child:
+    """One supervised process, restarted with backoff when it dies."""
+
+    def __init__(self, name, argv, env):
+        self.name, self.argv, self.env = name, argv, env
+        self.proc = None
+        self.started_at = 0.0
+        self.failures = 0
+        self.restart_at = 0.0
+
+    def start(self):
+        # A session of its own: Ctrl-C in the terminal reaches only the
+        # supervisor, which then stops each child the graceful way.
+        self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        self.started_at = time.monotonic()
+        log.info('started %s (pid %s)', self.name, self.proc.pid)
+
+    def check(self, now):
+        """Restart if it died; backoff 1, 2, 4 ... 30 s, reset after 60 s up."""
+        if self.proc is not None:
+            code = self.proc.poll()
+            if code is None:
+                if now - self.started_at > 60:
+                    self.failures = 0
+                return
+            self.failures += 1
+            delay = min(30.0, 2.0 ** (self.failures - 1))
+            log.warning('%s exited with code %s; restarting in %.0f s', self.name, code, delay)
+            self.proc = None
+            self.restart_at = now + delay
+        if now >= self.restart_at:
+            self.start()
+
+    def stop(self, sig):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait(self, deadline):
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning('%s did not stop in time; killing it', self.name)
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _redis_child(settings, env):
+    from urllib.parse import urlparse
+
+    url = env.get('REDIS_URL') or 'redis://127.0.0.1:6379/0'
+    env['REDIS_URL'] = url
+    port = urlparse(url).port or 6379
+    redis_dir = settings.data_dir / 'redis'
+    redis_dir.mkdir(exist_ok=True)
+    argv = ['redis-server', '--bind', '127.0.0.1', '--port', str(port),
+            '--dir', str(redis_dir), '--appendonly', 'yes', '--save', '',
+            '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning']
+    return Child('redis', argv, env), port
+
+
+def _wait_for_redis(port, timeout=10.0):
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.5) as sock:
+                sock.sendall(b'PING\r\n')
+                if sock.recv(16).startswith(b'+PONG'):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def cmd_supervise(settings, args):
+    env = dict(os.environ)
+    script = str(HERE / 'run.py')
+    infra = []
+    if args.with_redis:
+        redis_child, port = _redis_child(settings, env)
+        redis_child.start()
+        if not _wait_for_redis(port):
+            log.error('redis-server did not answer on port %s', port)
+            redis_child.stop(signal.SIGTERM)
+            return 1
+        infra.append(redis_child)
+    children = [Child('web', [sys.executable, script, 'web'], env),
+                Child('worker', [sys.executable, script, 'worker'], env)]
+    for child in children:
+        child.start()
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.append(signum))
+    while not stopping:
+        now = time.monotonic()
+        for child in infra + children:
+            child.check(now)
+        time.sleep(0.2)
+
+    log.info('stopping (%s)', signal.Signals(stopping[0]).name)
+    # SIGTERM to both: Waitress finishes its requests, the consumer (started
+    # with graceful_signal=TERM) finishes running tasks within its timeout.
+    for child in children:
+        child.stop(signal.SIGTERM)
+    deadline = time.monotonic() + settings.shutdown_timeout + 5
+    for child in children:
+        child.wait(deadline)
+    for child in infra:
+        child.stop(signal.SIGTERM)
+        child.wait(time.monotonic() + 10)
+    log.info('stopped')
+    return 0
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog='run.py', description='ClinicDesk')
+    parser.add_argument('--with-redis', action='store_true',
+                        help='also start redis-server (data in $CLINIC_DATA_DIR/redis)')
+    sub = parser.add_subparsers(dest='command')
+    sub.add_parser('web', help='only the web server')
+    worker = sub.add_parser('worker', help='only the Huey consumer')
+    worker.add_argument('--no-periodic', action='store_true',
+                        help='do not run periodic jobs (all workers but one, when scaling out)')
+    demo = sub.add_parser('demo-data', help='fill the database with demo data')
+    demo.add_argument('--doctors', type=int, default=8)
+    demo.add_argument('--patients', type=int, default=60)
+    demo.add_argument('--appointments', type=int, default=1500)
+    demo.add_argument('--seed', type=int, default=1)
+    demo.add_argument('--password', default='demo-pass-123')
+    admin = sub.add_parser('create-admin', help='create or reset an admin')
+    admin.add_argument('email')
+    return parser.parse_args(argv)
+
+
+COMMANDS = {None: cmd_supervise, 'web': cmd_web, 'worker': cmd_worker,
+            'demo-data': cmd_demo_data, 'create-admin': cmd_create_admin}
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging()
+    try:
+        settings = load()
+    except ConfigError as exc:
+        print(f'configuration error: {exc}', file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](settings, args) or 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
