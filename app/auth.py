@@ -17,9 +17,10 @@ SESSION_LIFETIME = datetime.timedelta(days=7)
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
 
-# Throttling: more than this many failures for one email or one client
-# address within the window answers 429 until the window has passed.
-LOGIN_MAX_FAILURES = 5
+# Throttling: this many failures for one email (or, higher because a whole
+# clinic may share one address, from one client address) within the window
+# answer 429 until the window has passed.
+LOGIN_MAX_FAILURES = {'email': 5, 'ip': 100}
 LOGIN_WINDOW = datetime.timedelta(minutes=15)
 
 
@@ -69,13 +70,13 @@ def _throttle_keys(email, client_ip):
 
 def check_throttle(email, client_ip, now=None):
     now = now or utcnow()
-    recent = (LoginFailure.select()
+    recent = (LoginFailure.select(LoginFailure.key)
               .where(LoginFailure.key.in_(_throttle_keys(email, client_ip)),
                      LoginFailure.at > now - LOGIN_WINDOW))
     by_key = {}
     for row in recent:
         by_key[row.key] = by_key.get(row.key, 0) + 1
-    if any(count >= LOGIN_MAX_FAILURES for count in by_key.values()):
+    if any(count >= LOGIN_MAX_FAILURES[key.split(':', 1)[0]] for key, count in by_key.items()):
         raise ApiError(429, 'too many failed logins; please wait 15 minutes and try again')
 
 

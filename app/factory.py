@@ -23,8 +23,7 @@ def _default_error(error):
     if is_api_path(bottle.request.path):
         message = {404: 'not found', 405: 'method not allowed'}.get(
             error.status_code, error.body if isinstance(error.body, str) else 'error')
-        bottle.response.content_type = 'application/json; charset=utf-8'
-        return error_response(error.status_code, message).body
+        return error_response(error.status_code, message)
     return render('error.html', status=error.status_code,
                   message={404: 'Page not found.', 405: 'Method not allowed.'}.get(
                       error.status_code, 'Something went wrong.'))

@@ -16,7 +16,7 @@ def healthz():
 
 def set_session_cookie(token):
     bottle.response.set_cookie(
-        auth.SESSION_COOKIE, token, path='/', httponly=True, samesite='lax',
+        auth.SESSION_COOKIE, token, path='/', httponly=True, samesite='Lax',
         secure=settings().secure_cookies, max_age=int(auth.SESSION_LIFETIME.total_seconds()))
 
 
@@ -29,8 +29,7 @@ def login_user(user):
 def register():
     user = accounts.register_patient(json_body())
     session = login_user(user)
-    return json_response({'user': user.public(), 'csrf_token': session.csrf_token}, status=201,
-                         headers=bottle.response.headers)
+    return json_response({'user': user.public(), 'csrf_token': session.csrf_token}, status=201)
 
 
 def login():
@@ -41,14 +40,13 @@ def login():
         raise ApiError(400, 'password: is required')
     user = auth.authenticate(email, password, client_ip())
     session = login_user(user)
-    return json_response({'user': user.public(), 'csrf_token': session.csrf_token},
-                         headers=bottle.response.headers)
+    return json_response({'user': user.public(), 'csrf_token': session.csrf_token})
 
 
 def logout():
     auth.end_session(bottle.request.get_cookie(auth.SESSION_COOKIE))
     bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
-    return json_response({'status': 'logged out'}, headers=bottle.response.headers)
+    return {'status': 'logged out'}
 
 
 def me():

@@ -48,12 +48,15 @@ def is_api_path(path):
 
 
 def json_response(data, status=200, headers=None):
-    response = bottle.HTTPResponse(
-        body=json.dumps(data, ensure_ascii=False, default=str), status=status,
-        headers=headers or {})
+    """Write JSON into the current response (keeping any cookies set on it)
+    and return the body."""
+    response = bottle.response
+    response.status = status
     response.content_type = 'application/json; charset=utf-8'
     response.set_header('Cache-Control', 'no-store')
-    return response
+    for name, value in (headers or {}).items():
+        response.set_header(name, value)
+    return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def error_response(status, message):
@@ -166,5 +169,5 @@ class ClinicPlugin:
         if api:
             return error_response(status, message)
         from app.web.templating import render
-        return bottle.HTTPResponse(render('error.html', status=status, message=message),
-                                   status=status)
+        bottle.response.status = status
+        return render('error.html', status=status, message=message)

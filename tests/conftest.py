@@ -1,0 +1,290 @@
+"""Fixtures that start the real things: the app under Waitress on a free port,
+a Huey consumer process (`run.py worker`), an aiosmtpd SMTP server and, where
+a test asks for it, redis-server. With CI=true a missing binary fails the
+test instead of skipping it."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from waitress.server import create_server
+
+from app.boot import boot
+from app.db import database
+from app.factory import create_app
+from app.services import accounts
+from app.settings import load
+from tests.client import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = 'correct-horse-42'
+IN_CI = os.environ.get('CI', '').lower() == 'true'
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def require_binary(name):
+    path = shutil.which(name)
+    if path is None:
+        message = f'{name} is not installed'
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, message='condition'):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f'timed out after {timeout}s waiting for {message}')
+
+
+# ---- SMTP -------------------------------------------------------------------
+
+class SmtpSink:
+    """Keeps every message it accepts; refuses recipients in `reject`
+    with a permanent 550."""
+
+    def __init__(self):
+        self.messages = []
+        self.reject = set()
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.reject:
+            return '550 5.1.1 mailbox unavailable'
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append({'from': envelope.mail_from, 'to': list(envelope.rcpt_tos),
+                                  'message': message})
+        return '250 Message accepted'
+
+    def to(self, address):
+        with self.lock:
+            return [m['message'] for m in self.messages if address in m['to']]
+
+
+@pytest.fixture(scope='session')
+def smtp():
+    sink = SmtpSink()
+    controller = Controller(sink, hostname='127.0.0.1', port=free_port())
+    controller.start()
+    sink.port = controller.port
+    yield sink
+    controller.stop()
+
+
+# ---- the app ----------------------------------------------------------------
+
+def base_env(data_dir, smtp_port=None, **extra):
+    env = {
+        'CLINIC_DATA_DIR': str(data_dir),
+        'SECRET_KEY': 'test-secret-key-0123456789abcdef',
+        'CLINIC_TZ': 'UTC',
+        'HEARTBEAT_SECONDS': '0.5',
+        'SHUTDOWN_TIMEOUT': '10',
+        'WORKERS': '4',
+        'PORT': str(free_port()),
+    }
+    if smtp_port:
+        env.update({'SMTP_HOST': '127.0.0.1', 'SMTP_PORT': str(smtp_port)})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture(scope='session')
+def app_env(tmp_path_factory, smtp):
+    return base_env(tmp_path_factory.mktemp('clinic-data'), smtp.port)
+
+
+@pytest.fixture(scope='session')
+def settings(app_env):
+    settings = load(app_env)
+    boot(settings)
+    return settings
+
+
+class ServerThread:
+    def __init__(self, app):
+        self.server = create_server(app, host='127.0.0.1', port=0, threads=8)
+        self.url = f'http://127.0.0.1:{self.server.effective_port}'
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.close()
+
+
+@pytest.fixture(scope='session')
+def server(settings):
+    import tasks  # noqa: F401  (the views enqueue these)
+    srv = ServerThread(create_app(settings)).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope='session')
+def base_url(server):
+    return server.url
+
+
+class WorkerProcess:
+    """`python run.py worker` as a real child process."""
+
+    def __init__(self, env, args=()):
+        self.env = {**os.environ, **env}
+        self.args = list(args)
+        self.proc = None
+        self.log_path = Path(env['CLINIC_DATA_DIR']) / f'worker-{uuid.uuid4().hex[:6]}.log'
+
+    def start(self):
+        self.log = open(self.log_path, 'wb')
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / 'run.py'), 'worker', *self.args],
+                                     cwd=ROOT, env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        return self
+
+    def wait_ready(self, timeout=20):
+        wait_until(lambda: b'Huey consumer started' in self.log_path.read_bytes()
+                   or self.proc.poll() is not None, timeout, message='worker start')
+        assert self.proc.poll() is None, self.output()
+        return self
+
+    def output(self):
+        return self.log_path.read_text(errors='replace')
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, 'log', None):
+            self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope='session')
+def worker(app_env, settings):
+    proc = WorkerProcess(app_env).start().wait_ready()
+    yield proc
+    proc.stop()
+
+
+# ---- users and clients --------------------------------------------------------
+
+def unique_email(prefix):
+    return f'{prefix}-{uuid.uuid4().hex[:10]}@example.test'
+
+
+@pytest.fixture
+def make_user(settings):
+    """Create a user of a role directly through the service and return a
+    logged-in Client for it."""
+    def make(base_url, role='patient', name=None, **fields):
+        email = unique_email(role)
+        data = {'email': email, 'password': PASSWORD, 'name': name or f'Test {role.title()}',
+                **fields}
+        with database.connection_context():
+            if role == 'patient':
+                accounts.register_patient(data)
+            elif role == 'doctor':
+                data.setdefault('specialization', 'General practice')
+                accounts.create_doctor(data)
+            else:
+                accounts.create_or_reset_admin(email, PASSWORD)
+        return Client(base_url).login(email, PASSWORD)
+    return make
+
+
+@pytest.fixture
+def patient(base_url, make_user):
+    return make_user(base_url, 'patient')
+
+
+@pytest.fixture
+def doctor(base_url, make_user):
+    return make_user(base_url, 'doctor')
+
+
+@pytest.fixture
+def admin(base_url, make_user):
+    return make_user(base_url, 'admin')
+
+
+@pytest.fixture
+def anon(base_url):
+    return Client(base_url)
+
+
+# ---- redis ------------------------------------------------------------------
+
+class RedisServer:
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc = None
+
+    @property
+    def url(self):
+        return f'redis://127.0.0.1:{self.port}/0'
+
+    def start(self):
+        binary = require_binary('redis-server')
+        self.proc = subprocess.Popen(
+            [binary, '--bind', '127.0.0.1', '--port', str(self.port), '--save', '',
+             '--appendonly', 'no', '--dir', str(self.workdir), '--protected-mode', 'yes'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self._pong, 10, message='redis-server')
+        return self
+
+    def _pong(self):
+        try:
+            with socket.create_connection(('127.0.0.1', self.port), timeout=0.5) as sock:
+                sock.sendall(b'PING\r\n')
+                return sock.recv(16).startswith(b'+PONG')
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    srv = RedisServer(tmp_path).start()
+    yield srv
+    srv.stop()
