@@ -208,24 +208,25 @@ def unique_email(prefix):
     return f'{prefix}-{uuid.uuid4().hex[:10]}@example.test'
 
 
+def create_user(base_url, role='patient', name=None, **fields):
+    """Create a user of a role through the service; return a logged-in Client."""
+    email = unique_email(role)
+    data = {'email': email, 'password': PASSWORD, 'name': name or f'Test {role.title()}',
+            **fields}
+    with database.connection_context():
+        if role == 'patient':
+            accounts.register_patient(data)
+        elif role == 'doctor':
+            data.setdefault('specialization', 'General practice')
+            accounts.create_doctor(data)
+        else:
+            accounts.create_or_reset_admin(email, PASSWORD)
+    return Client(base_url).login(email, PASSWORD)
+
+
 @pytest.fixture
 def make_user(settings):
-    """Create a user of a role directly through the service and return a
-    logged-in Client for it."""
-    def make(base_url, role='patient', name=None, **fields):
-        email = unique_email(role)
-        data = {'email': email, 'password': PASSWORD, 'name': name or f'Test {role.title()}',
-                **fields}
-        with database.connection_context():
-            if role == 'patient':
-                accounts.register_patient(data)
-            elif role == 'doctor':
-                data.setdefault('specialization', 'General practice')
-                accounts.create_doctor(data)
-            else:
-                accounts.create_or_reset_admin(email, PASSWORD)
-        return Client(base_url).login(email, PASSWORD)
-    return make
+    return create_user
 
 
 @pytest.fixture

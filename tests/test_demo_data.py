@@ -1,0 +1,137 @@
+"""Demo data (SPEC §6): deterministic, realistic, and gives every job work."""
+import datetime
+
+import pytest
+
+from app.auth import authenticate
+from app.clock import fixed_clock
+from app.db import database, init_database
+from app.errors import ApiError
+from app.migrations import apply_migrations
+from app.models import Appointment, Treatment, User
+from app.services import demo_data
+from app.services.appointments import SLOT_TIMES
+from app.settings import load
+
+# A Sunday, mid-morning: today's weekend weight is low, so the guaranteed
+# appointments today are what the reminder job gets.
+NOW = datetime.datetime(2026, 3, 15, 10, 0)
+TODAY = NOW.date()
+SIZE = {'doctors': 4, 'patients': 15, 'appointments': 300}
+
+Doctor = User.alias('doctor')
+Patient = User.alias('patient')
+
+
+@pytest.fixture
+def fresh_db(tmp_path):
+    """Open a new migrated SQLite database in its own data dir per call."""
+    opened = []
+
+    def open_db(name='data'):
+        if opened:
+            database.close()
+        settings = load({'CLINIC_DATA_DIR': str(tmp_path / name)})
+        init_database(settings.database_url)
+        apply_migrations()
+        opened.append(settings)
+        return fixed_clock(settings.tz, NOW)
+
+    yield open_db
+    database.close()
+
+
+def accounts():
+    return [(user.email, user.name) for user in User.select().order_by(User.email)]
+
+
+def appointments():
+    query = (Appointment
+             .select(Appointment, Doctor.email, Patient.email)
+             .join(Doctor, on=(Appointment.doctor == Doctor.id)).switch(Appointment)
+             .join(Patient, on=(Appointment.patient == Patient.id))
+             .order_by(Appointment.date, Appointment.time, Doctor.email))
+    return [(a.doctor.email, a.patient.email, a.date, a.time, a.status) for a in query]
+
+
+def test_demo_data_fills_the_counts_it_reports(fresh_db):
+    counts = demo_data.generate(fresh_db(), seed=1, **SIZE)
+
+    by_status = {status: Appointment.select().where(Appointment.status == status).count()
+                 for status in ('booked', 'completed', 'cancelled', 'no_show')}
+    assert counts == {'doctors': 4, 'patients': 15, 'appointments': 300, **by_status,
+                      'treatments': by_status['completed']}
+    assert User.select().where(User.role == 'doctor').count() == 4
+    assert User.select().where(User.role == 'patient').count() == 15
+    assert Appointment.select().count() == 300
+    assert Treatment.select().count() == by_status['completed']
+    assert User.by_email('doctor4@demo.clinic').specialization
+    assert User.by_email('patient15@demo.clinic').phone
+
+
+def test_same_seed_gives_the_same_data_and_another_seed_differs(fresh_db):
+    demo_data.generate(fresh_db('first'), seed=7, **SIZE)
+    first = accounts(), appointments()
+    demo_data.generate(fresh_db('second'), seed=7, **SIZE)
+    second = accounts(), appointments()
+    demo_data.generate(fresh_db('third'), seed=8, **SIZE)
+    third = accounts(), appointments()
+
+    assert first == second
+    assert first[0] != third[0]
+    assert first[1] != third[1]
+
+
+def test_no_one_is_in_two_places_at_once(fresh_db):
+    demo_data.generate(fresh_db(), seed=3, doctors=6, patients=4, appointments=2000)
+
+    rows = appointments()
+    assert len({(doctor, day, time) for doctor, _, day, time, _ in rows}) == len(rows)
+    assert len({(patient, day, time) for _, patient, day, time, _ in rows}) == len(rows)
+    assert {time for *_, time, _ in rows} <= set(SLOT_TIMES)
+
+
+def test_jobs_have_work_today_next_days_and_last_month(fresh_db):
+    demo_data.generate(fresh_db(), seed=1, **SIZE)
+    rows = appointments()
+
+    assert sum(1 for *_, day, _, status in rows if day == TODAY and status == 'booked') >= 3
+    next_week = [day for *_, day, _, status in rows
+                 if status == 'booked' and TODAY < day <= TODAY + datetime.timedelta(days=7)]
+    assert len(set(next_week)) >= 2
+    assert all(status in ('completed', 'cancelled', 'no_show')
+               for *_, day, _, status in rows if day < TODAY)
+    assert all(status in ('booked', 'cancelled') for *_, day, _, status in rows if day > TODAY)
+    assert min(day for *_, day, _, _ in rows) <= TODAY - datetime.timedelta(days=110)
+    assert max(day for *_, day, _, _ in rows) <= TODAY + datetime.timedelta(days=21)
+
+    last_month = (Appointment
+                  .select(Appointment, Treatment)
+                  .join(Treatment, on=(Treatment.appointment == Appointment.id))
+                  .where(Appointment.date.between(datetime.date(2026, 2, 1),
+                                                  datetime.date(2026, 2, 28))))
+    assert last_month.count() >= 10
+    assert all(row.status == 'completed' and row.treatment.diagnosis
+               for row in last_month)
+
+
+def test_demo_doctor_can_log_in_with_the_demo_password(fresh_db):
+    demo_data.generate(fresh_db(), seed=1, doctors=2, patients=3, appointments=20,
+                       password='another-pass-9')
+
+    user = authenticate('doctor1@demo.clinic', 'another-pass-9', '127.0.0.1')
+    assert user.role == 'doctor'
+    assert (User.select(User.password_hash).distinct().count()) == 1
+
+
+def test_running_twice_refuses_and_changes_nothing(fresh_db):
+    clock = fresh_db()
+    demo_data.generate(clock, seed=1, doctors=2, patients=3, appointments=20)
+    before = appointments()
+
+    with pytest.raises(ApiError) as error:
+        demo_data.generate(clock, seed=2, doctors=2, patients=3, appointments=20)
+
+    assert error.value.status == 409
+    assert 'already' in error.value.message
+    assert appointments() == before
