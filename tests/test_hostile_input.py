@@ -1,0 +1,142 @@
+"""R4: malformed, oversized, wrong-typed and hostile input on every endpoint
+answers 4xx with a clear JSON message — never a 500 — and changes nothing."""
+import datetime
+import json
+import random
+
+import pytest
+
+from app.db import database
+from app.models import Appointment, User
+from tests.client import Client
+from tests.conftest import create_user
+
+DAY = (datetime.date.today() + datetime.timedelta(days=40)).isoformat()
+
+HOSTILE_VALUES = [
+    None, True, 0, -1, 2**70, 1.5e308, '', ' ', 'x' * 100_000, '\x00\x07\x1b[31m', '\ud800',
+    '<script>alert(1)</script>', "' OR 1=1 --", '../../etc/passwd', [], ['a'], {}, {'$gt': ''},
+    '2026-13-45', '99:99', '１２:００', 'NaN',
+]
+
+RAW_BODIES = [
+    b'{', b'[]', b'"text"', b'null', b'123', b'{"a":', b'\xff\xfe\x00', b'{"email": "a@b.c"' + b' ' * 10,
+    json.dumps({'nested': {'deep': [[[[[]]]]]}}).encode(),
+]
+
+ENDPOINTS = [
+    ('POST', '/api/register', ['email', 'password', 'name', 'phone'], 'anon'),
+    ('POST', '/api/login', ['email', 'password'], 'anon'),
+    ('PUT', '/api/me/reminders', ['enabled'], 'patient'),
+    ('POST', '/api/doctors', ['email', 'password', 'name', 'specialization'], 'admin'),
+    ('POST', '/api/appointments', ['doctor_id', 'date', 'time', 'reason', 'patient_id'], 'patient'),
+    ('POST', '/api/appointments', ['doctor_id', 'date', 'time', 'patient_id'], 'admin'),
+    ('POST', '/api/appointments/{appt}/complete', ['diagnosis', 'treatment', 'prescription'], 'doctor'),
+    ('POST', '/api/appointments/{appt}/cancel', [], 'patient'),
+]
+
+QUERY_ENDPOINTS = [
+    ('/api/appointments', ['date', 'from', 'to', 'status', 'doctor_id', 'patient_id', 'limit', 'offset']),
+    ('/api/doctors', ['limit', 'offset']),
+    ('/api/patients', ['q', 'limit', 'offset']),
+]
+
+
+@pytest.fixture(scope='module')
+def actors(base_url):
+    users = {role: create_user(base_url, role) for role in ('patient', 'doctor', 'admin')}
+    users['anon'] = Client(base_url)
+    appt = users['patient'].post('/api/appointments', {
+        'doctor_id': users['doctor'].user['id'], 'date': DAY, 'time': '10:00'}).json
+    with database.connection_context():
+        Appointment.update(date=datetime.date.today()).where(Appointment.id == appt['id']).execute()
+    return users, appt['id']
+
+
+def snapshot():
+    with database.connection_context():
+        users = list(User.select(User.id, User.email, User.name, User.reminders_enabled,
+                                 User.password_hash).order_by(User.id).tuples())
+        appts = list(Appointment.select(Appointment.id, Appointment.status, Appointment.date,
+                                        Appointment.time).order_by(Appointment.id).tuples())
+    return users, appts
+
+
+def assert_clear_4xx(resp, context):
+    assert 400 <= resp.status < 500, (context, resp)
+    body = resp.json
+    assert isinstance(body.get('error'), str) and body['error'], (context, resp)
+    assert 'Traceback' not in resp.text and 'File "' not in resp.text
+
+
+def hostile_bodies(fields, rng):
+    for field in fields:
+        for value in HOSTILE_VALUES:
+            yield {field: value}
+    for _ in range(40):  # random mixtures
+        yield {f: rng.choice(HOSTILE_VALUES) for f in fields if rng.random() < 0.7}
+
+
+@pytest.mark.parametrize('method,path,fields,role', ENDPOINTS,
+                         ids=[f'{m} {p} as {r}' for m, p, _, r in ENDPOINTS])
+def test_hostile_json_bodies_never_500_and_refusals_change_nothing(actors, method, path, fields,
+                                                                   role):
+    """Some hostile-looking values are valid (a diagnosis may read
+    "<script>"; it is escaped on output): those may succeed. Everything
+    else must be a clear 4xx that leaves every record as it was."""
+    users, appt_id = actors
+    client = users[role]
+    path = path.format(appt=appt_id)
+    rng = random.Random(path + role)
+    bodies = [('json', body) for body in hostile_bodies(fields, rng)]
+    bodies += [('raw', raw) for raw in RAW_BODIES]
+    for kind, body in bodies:
+        before = snapshot()
+        if kind == 'json':
+            resp = client.request(method, path, json_body=body)
+        else:
+            resp = client.request(method, path, data=body,
+                                  headers={'Content-Type': 'application/json'})
+        context = body if len(repr(body)) < 300 else 'large body'
+        assert resp.status < 500, (context, resp)
+        if resp.status >= 400:
+            assert_clear_4xx(resp, context)
+            assert snapshot() == before, context
+
+
+def test_oversized_body_is_413(actors):
+    users, _ = actors
+    resp = users['anon'].request('POST', '/api/register', data=b'{"name": "' + b'a' * 2_000_000 + b'"}',
+                                 headers={'Content-Type': 'application/json'})
+    assert resp.status == 413 and 'larger' in resp.json['error']
+
+
+def test_wrong_content_type_is_415(actors):
+    users, _ = actors
+    resp = users['anon'].request('POST', '/api/login', data='email=a&password=b',
+                                 headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    assert resp.status == 415
+
+
+@pytest.mark.parametrize('path,params', QUERY_ENDPOINTS, ids=[p for p, _ in QUERY_ENDPOINTS])
+def test_hostile_query_strings_answer_4xx_or_an_empty_page(actors, path, params):
+    users, _ = actors
+    values = ['-1', 'abc', '99999999999999999999999', '2026-02-30', '%00', '%ff%fe', "'%20OR%201=1",
+              'x' * 5000, '1e9']
+    for param in params:
+        for value in values:
+            resp = users['admin'].get(f'{path}?{param}={value}')
+            assert resp.status in (200, 400), (param, value, resp)
+            if resp.status == 200:
+                assert isinstance(resp.json['items'], list)
+            else:
+                assert param in resp.json['error']
+
+
+def test_huge_or_odd_ids_in_paths_are_404(actors):
+    users, _ = actors
+    for suffix in ('99999999999999999999999', '0', '-5', 'abc', '1.5', '%2e%2e'):
+        resp = users['admin'].get(f'/api/appointments/{suffix}')
+        assert resp.status == 404, (suffix, resp)
+        resp = users['doctor'].post(f'/api/appointments/{suffix}/no-show')
+        assert resp.status == 404, (suffix, resp)
