@@ -1,0 +1,127 @@
+"""run.py as an operator uses it: start-up checks, the supervisor, stopping."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, base_env, wait_until
+
+
+def run_py(env, *args, **kw):
+    return subprocess.run([sys.executable, str(ROOT / 'run.py'), *args], cwd=ROOT,
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=60, **kw)
+
+
+@pytest.mark.parametrize('variable,value', [
+    ('CLINIC_TZ', 'Mars/Olympus_Mons'),
+    ('REMINDER_TIME', '25:00'),
+    ('MONTHLY_REPORT_TIME', '7am'),
+    ('DATABASE_URL', 'ftp://nowhere'),
+    ('REDIS_URL', 'http://localhost'),
+    ('PORT', 'eighty'),
+    ('SMTP_SECURITY', 'tls-please'),
+])
+def test_bad_configuration_stops_start_up_with_one_line_naming_the_variable(tmp_path, variable,
+                                                                             value):
+    env = base_env(tmp_path, **{variable: value})
+    started = time.monotonic()
+    result = run_py(env)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0], result.stderr
+    assert not (tmp_path / 'clinic.db').exists()
+
+
+def get_json(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status, json.loads(resp.read())
+    except OSError:
+        return None, None
+
+
+def child_pids(parent_pid):
+    out = subprocess.run(['ps', '-o', 'pid=,args=', '--ppid', str(parent_pid)],
+                         capture_output=True, text=True).stdout
+    return {line.split(None, 1)[1].split()[-1]: int(line.split()[0])
+            for line in out.strip().splitlines()}
+
+
+@pytest.fixture
+def supervisor(tmp_path):
+    env = base_env(tmp_path)
+    proc = subprocess.Popen([sys.executable, str(ROOT / 'run.py')], cwd=ROOT,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{env['PORT']}/healthz"
+    yield proc, url, tmp_path
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def heartbeat_of(data_dir, pid):
+    with sqlite3.connect(data_dir / 'clinic.db') as conn:
+        return conn.execute('SELECT 1 FROM worker_heartbeat WHERE worker LIKE ?',
+                            (f'%:{pid}',)).fetchone()
+
+
+def test_supervisor_becomes_healthy_restarts_a_dead_child_and_stops_with_exit_0(supervisor):
+    proc, url, data_dir = supervisor
+    wait_until(lambda: get_json(url)[0] == 200, 20, message='healthy app')
+    children = child_pids(proc.pid)
+    assert set(children) == {'web', 'worker'}, children
+    os.kill(children['worker'], signal.SIGKILL)
+    new_pid = wait_until(lambda: child_pids(proc.pid).get('worker') not in (None, children['worker'])
+                         and child_pids(proc.pid)['worker'], 20, message='worker restarted')
+    wait_until(lambda: heartbeat_of(data_dir, new_pid), 20, message='new worker beating')
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=40)
+    assert proc.returncode == 0, output
+    assert 'worker exited with code -9; restarting' in output
+    assert 'Shutting down gracefully' in output
+    assert output.rstrip().endswith('stopped')
+
+
+def test_health_says_worker_down_when_no_consumer_runs(tmp_path):
+    env = base_env(tmp_path)
+    proc = subprocess.Popen([sys.executable, str(ROOT / 'run.py'), 'web'], cwd=ROOT,
+                            env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{env['PORT']}/healthz"
+        status, body = wait_until(lambda: _http_status(url), 20, message='web up')
+        assert status == 503
+        assert body == {'status': 'down', 'database': 'ok', 'queue': 'ok', 'worker': 'down'}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+
+
+def _http_status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+    except OSError:
+        return None
+
+
+def test_create_admin_reads_the_password_from_the_environment(tmp_path):
+    env = base_env(tmp_path, ADMIN_PASSWORD='a-long-admin-password')
+    result = run_py(env, 'create-admin', 'Boss@Clinic.Example')
+    assert result.returncode == 0 and 'created admin boss@clinic.example' in result.stdout
+    again = run_py(env, 'create-admin', 'boss@clinic.example')
+    assert again.returncode == 0 and 'reset admin' in again.stdout
+    short = run_py({**env, 'ADMIN_PASSWORD': 'short'}, 'create-admin', 'x@clinic.example')
+    assert short.returncode == 2 and 'password' in short.stderr
