@@ -126,6 +126,10 @@ class OutboxMessage(BaseModel):
     created_at = pw.DateTimeField(default=utcnow, index=True)
     sent_at = pw.DateTimeField(null=True)
     error = pw.TextField(null=True)
+    # A delivery run claims a batch (status 'sending') before it connects,
+    # so two runs never send one message; see app.mail.
+    claimed_by = pw.CharField(max_length=120, null=True)
+    claimed_at = pw.DateTimeField(null=True)
 
 
 class OutboxAttachment(BaseModel):
@@ -146,6 +150,8 @@ class JobRun(BaseModel):
     finished_at = pw.DateTimeField(null=True)
     error = pw.TextField(null=True)
     detail = pw.TextField(null=True)
+    owner = pw.CharField(max_length=120, null=True)  # host:pid of the consumer running it
+    attempts = pw.IntegerField(default=0)
 
     class Meta:
         indexes = ((('job', 'slot'), True),)
