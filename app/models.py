@@ -185,6 +185,14 @@ class Export(BaseModel):
     error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow, index=True)
     finished_at = pw.DateTimeField(null=True)
+    # Which consumer runs it (host:pid) and that process's random token, so
+    # a restarted worker that got the same pid does not mistake a dead run
+    # for its own; `attempt` fences a stale run out of the final write.
+    worker = pw.CharField(max_length=100, null=True)
+    worker_token = pw.CharField(max_length=32, null=True)
+    attempt = pw.IntegerField(default=0)
+    started_at = pw.DateTimeField(null=True)
+    expired_at = pw.DateTimeField(null=True)  # file deleted by the cleanup
 
 
 class WorkerHeartbeat(BaseModel):
