@@ -124,7 +124,7 @@ def integer(data, field, *, required=True, low=None, high=None):
 
 
 def identifier(data, field, required=True):
-    return integer(data, field, required=required, low=1, high=2**62)
+    return integer(data, field, required=required, low=1, high=2**31 - 1)
 
 
 def boolean(data, field):

@@ -27,6 +27,9 @@ from tests.client import Client
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = 'correct-horse-42'
 IN_CI = os.environ.get('CI', '').lower() == 'true'
+# sqlite (default) | redis | postgres: which real backends the session's app
+# uses; tests/test_backends.py reruns the API suite under the other two.
+BACKEND = os.environ.get('CLINIC_TEST_BACKEND', 'sqlite')
 
 
 def free_port():
@@ -115,8 +118,22 @@ def base_env(data_dir, smtp_port=None, **extra):
 
 
 @pytest.fixture(scope='session')
-def app_env(tmp_path_factory, smtp):
-    return base_env(tmp_path_factory.mktemp('clinic-data'), smtp.port)
+def backend_env(tmp_path_factory):
+    if BACKEND == 'redis':
+        srv = RedisServer(tmp_path_factory.mktemp('redis')).start()
+        yield {'REDIS_URL': srv.url}
+        srv.stop()
+    elif BACKEND == 'postgres':
+        cluster = PostgresCluster().start()
+        yield {'DATABASE_URL': cluster.url}
+        cluster.stop()
+    else:
+        yield {}
+
+
+@pytest.fixture(scope='session')
+def app_env(tmp_path_factory, smtp, backend_env):
+    return base_env(tmp_path_factory.mktemp('clinic-data'), smtp.port, **backend_env)
 
 
 @pytest.fixture(scope='session')
@@ -289,3 +306,54 @@ def redis_server(tmp_path):
     srv = RedisServer(tmp_path).start()
     yield srv
     srv.stop()
+
+
+# ---- postgres -----------------------------------------------------------------
+
+def postgres_bin(name):
+    found = shutil.which(name) or next(iter(sorted(Path('/usr/lib/postgresql').glob(f'*/bin/{name}'),
+                                                   reverse=True)), None)
+    if found is None:
+        message = f'PostgreSQL ({name}) is not installed'
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return str(found)
+
+
+class PostgresCluster:
+    """A throwaway cluster on a free port, its socket and data in a temp dir.
+    initdb refuses to run as root, so as root it runs as `postgres`."""
+
+    def __init__(self):
+        import tempfile
+        self.dir = Path(tempfile.mkdtemp(prefix='clinic-pg-'))
+        self.port = free_port()
+        self.as_user = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, 'postgres')
+            self.as_user = ['runuser', '-u', 'postgres', '--']
+
+    @property
+    def url(self):
+        return f'postgresql://clinic@127.0.0.1:{self.port}/clinic'
+
+    def _run(self, *argv):
+        subprocess.run([*self.as_user, *argv], check=True, capture_output=True, timeout=60)
+
+    def start(self):
+        data = self.dir / 'data'
+        self._run(postgres_bin('initdb'), '-D', str(data), '-U', 'clinic', '--auth=trust',
+                  '-E', 'UTF8', '--no-sync')
+        self._run(postgres_bin('pg_ctl'), '-D', str(data), '-l', str(self.dir / 'log'), '-w',
+                  '-o', f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                        f"-c fsync=off -c max_connections=200", 'start')
+        self._run(postgres_bin('createdb'), '-h', '127.0.0.1', '-p', str(self.port),
+                  '-U', 'clinic', 'clinic')
+        return self
+
+    def stop(self):
+        try:
+            self._run(postgres_bin('pg_ctl'), '-D', str(self.dir / 'data'), '-m', 'fast', 'stop')
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)

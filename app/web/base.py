@@ -129,7 +129,7 @@ class ClinicPlugin:
         def wrapper(*args, **kwargs):
             try:
                 self._check_access(roles, csrf, api)
-                if any(isinstance(v, int) and not 0 < v < 2**62 for v in kwargs.values()):
+                if any(isinstance(v, int) and not 0 < v < 2**31 for v in kwargs.values()):
                     raise ApiError(404, 'not found')  # no such id can exist
                 result = callback(*args, **kwargs)
             except bottle.HTTPResponse:
