@@ -1,2 +1,432 @@
-"""HTML pages."""
-ROUTES = []
+"""HTML pages: log in, register, and one page per role.
+
+Forms post to page routes; a success redirects (POST-redirect-GET) with a
+flash message, a failure re-renders the form with the error next to the
+field that caused it. The queries and rules live in app.services."""
+import datetime
+import itertools
+from urllib.parse import quote, urlencode
+
+import bottle
+
+from app import auth, validate
+from app.errors import ApiError, bad_request
+from app.services import accounts, appointments
+from app.web import api
+from app.web.base import client_ip, clock, current_user, query_params, settings
+from app.web.templating import environment, render
+
+HOME = {'patient': '/patient', 'doctor': '/doctor', 'admin': '/admin'}
+# Statuses a form shows next to its fields; any other error gets the error page.
+FORM_STATUSES = (400, 401, 409, 429)
+DAY = datetime.timedelta(days=1)
+BOOKING_DAYS_SHOWN = 7
+HISTORY_PAGE = 20
+PATIENTS_PAGE = 20
+APPOINTMENTS_PAGE = 50
+
+# Other features add data for their partials on a role's page here:
+# PAGE_CONTEXT['admin'].append(lambda user: {'stats': ...}).
+PAGE_CONTEXT = {'patient': [], 'doctor': [], 'admin': []}
+
+
+# ---- filters ------------------------------------------------------------------
+
+def when(appt):
+    """'Mon 23 Nov 2026, 09:30' (appointments are stored in clinic time)."""
+    return f'{environment.filters["nice_date"](appt.date)}, {appt.time}'
+
+
+def clinic_datetime(naive_utc):
+    """A stored naive-UTC timestamp shown in clinic time."""
+    if naive_utc is None:
+        return ''
+    local = clock().localize(naive_utc)
+    return f'{environment.filters["nice_date"](local.date())}, {local:%H:%M}'
+
+
+def relative_day(day, today):
+    return {0: 'Today', 1: 'Tomorrow', -1: 'Yesterday'}.get((day - today).days, '')
+
+
+def error_sentence(message, label):
+    """'is required' next to the Email field reads 'Email is required'."""
+    if message.split(' ', 1)[0] in ('is', 'must', 'contains', 'may', 'expected'):
+        return f'{label} {message}.'.replace('..', '.')
+    return message[:1].upper() + message[1:]
+
+
+environment.filters.update(when=when, clinic_datetime=clinic_datetime,
+                           relative_day=relative_day, error_sentence=error_sentence)
+
+
+# ---- helpers -----------------------------------------------------------------
+
+def home_for(user):
+    return HOME.get(user.role, '/login') if user else '/login'
+
+
+def flash(message):
+    """Shown once on the next page (templating reads and clears the cookie)."""
+    bottle.response.set_cookie('flash', quote(message, safe=''), path='/', max_age=60,
+                               httponly=True, samesite='lax',
+                               secure=settings().secure_cookies)
+
+
+def redirect_with(url, message):
+    flash(message)
+    bottle.redirect(url)
+
+
+def safe_next(raw):
+    """`next` only when it is a path on this site (no open redirect)."""
+    if not raw or not raw.startswith('/') or raw.startswith('//') or '\\' in raw:
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw) or len(raw) > 2000:
+        return None
+    return raw
+
+
+def form(*fields):
+    forms = bottle.request.forms
+    return {name: forms.getunicode(name, default='') for name in fields}
+
+
+def field_errors(exc):
+    """{field: message} from an ApiError; '' holds an error without a field."""
+    message = exc.message
+    if exc.field and message.startswith(exc.field + ': '):
+        message = message[len(exc.field) + 2:]
+    return {exc.field or '': message}
+
+
+def page(template, **context):
+    # Medical details: keep them out of shared caches and the back-forward cache.
+    bottle.response.set_header('Cache-Control', 'no-store')
+    context.setdefault('errors', {})
+    context.setdefault('form', {})
+    return render(template, today=clock().today(), url_with=url_with, **context)
+
+
+def form_failure(exc, template, context):
+    if exc.status not in FORM_STATUSES:
+        raise exc
+    bottle.response.status = exc.status
+    context['errors'] = {**context.get('errors', {}), **field_errors(exc)}
+    return page(template, **context)
+
+
+def role_context(role, user):
+    extra = {}
+    for provide in PAGE_CONTEXT[role]:
+        extra.update(provide(user) or {})
+    return extra
+
+
+def url_with(anchor='', **changes):
+    """The current URL's query with `changes` applied (None/'' removes a key)."""
+    params = {**query_params(), **changes}
+    kept = {k: v for k, v in params.items() if v not in (None, '', 0)}
+    query = urlencode(kept)
+    return bottle.request.path + ('?' + query if query else '') + anchor
+
+
+def pager(total, limit, offset, param, anchor):
+    return {'first': offset + 1 if total else 0, 'last': min(offset + limit, total),
+            'total': total,
+            'prev': url_with(anchor, **{param: max(offset - limit, 0)}) if offset > 0 else None,
+            'next': url_with(anchor, **{param: offset + limit}) if offset + limit < total
+            else None}
+
+
+def offset_param(params, name):
+    return validate.integer(params, name, required=False, low=0, high=10 ** 9) or 0
+
+
+# ---- accounts -----------------------------------------------------------------
+
+def root():
+    bottle.redirect(home_for(current_user()))
+
+
+def login_page():
+    user = current_user()
+    next_url = safe_next(query_params().get('next'))
+    if user:
+        bottle.redirect(next_url or home_for(user))
+    return page('login.html', next=next_url)
+
+
+def login_submit():
+    data = form('email', 'password', 'next')
+    next_url = safe_next(data['next'])
+    try:
+        email = validate.email(data)
+        if not data['password']:
+            raise bad_request('password', 'is required')
+        user = auth.authenticate(email, data['password'][:256], client_ip())
+    except ApiError as exc:
+        return form_failure(exc, 'login.html', {'form': {'email': data['email']},
+                                                'next': next_url})
+    api.login_user(user)
+    bottle.redirect(next_url or home_for(user))
+
+
+def register_page():
+    user = current_user()
+    if user:
+        bottle.redirect(home_for(user))
+    return page('register.html')
+
+
+def register_submit():
+    data = form('name', 'email', 'phone', 'password')
+    try:
+        user = accounts.register_patient(data)
+    except ApiError as exc:
+        return form_failure(exc, 'register.html', {'form': {**data, 'password': ''}})
+    api.login_user(user)
+    redirect_with('/patient', f'Welcome, {user.name}. Your account is ready.')
+
+
+def logout_submit():
+    auth.end_session(bottle.request.get_cookie(auth.SESSION_COOKIE))
+    bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
+    redirect_with('/login', 'You are logged out.')
+
+
+# ---- patient ------------------------------------------------------------------
+
+def doctors_by_specialization():
+    _, doctors = accounts.list_doctors(limit=1000)
+    key = lambda d: (d.specialization or 'General').casefold()  # noqa: E731
+    ordered = sorted(doctors, key=lambda d: (key(d), d.name.casefold()))
+    return [(group[0].specialization or 'General', group)
+            for group in (list(g) for _, g in itertools.groupby(ordered, key=key))]
+
+
+def booking_choice(user, booking, today, errors):
+    """The chosen doctor, day, the day strip and that day's free times."""
+    doctor = day = None
+    try:
+        doctor_id = validate.identifier(booking, 'doctor_id', required=False)
+        doctor = accounts.get_doctor(doctor_id) if doctor_id else None
+        day = validate.date(booking, 'date', required=False)
+    except ApiError as exc:
+        errors.setdefault(exc.field or 'doctor_id', field_errors(exc).popitem()[1])
+    if doctor is None:
+        return {'doctor': None, 'day': day, 'days': [], 'times': []}
+    now = clock()
+    days = [(d, len(appointments.free_times(now, doctor.id, d, user)))
+            for d in (today + DAY * i for i in range(BOOKING_DAYS_SHOWN))]
+    if day is None:
+        day = next((d for d, free in days if free), today)
+    times = appointments.free_times(now, doctor.id, day, user)
+    if day < today and 'date' not in errors:
+        errors['date'] = 'is in the past; pick today or a later day'
+    return {'doctor': doctor, 'day': day, 'days': days, 'times': times}
+
+
+def patient_context(user, booking=None, errors=None):
+    params = query_params()
+    booking = booking or {'doctor_id': params.get('doctor_id', ''),
+                          'date': params.get('date', ''), 'time': '', 'reason': ''}
+    errors = dict(errors or {})
+    today = clock().today()
+    _, upcoming = appointments.list_for(
+        user, {'from': today.isoformat(), 'status': 'booked'}, 200, 0)
+    history_offset = offset_param(params, 'history_offset')
+    history_total, history = appointments.list_for(
+        user, {'to': today.isoformat(), 'order': 'desc'}, HISTORY_PAGE, history_offset)
+    # Today's booked visits are upcoming, not history, until the doctor closes them.
+    history = [a for a in history if not (a.date == today and a.status == 'booked')]
+    return {'booking': booking, 'errors': errors, 'groups': doctors_by_specialization(),
+            **booking_choice(user, booking, today, errors),
+            'upcoming': upcoming, 'history': history,
+            'history_pager': pager(history_total, HISTORY_PAGE, history_offset,
+                                   'history_offset', '#history'),
+            **role_context('patient', user)}
+
+
+def patient_page():
+    return page('patient.html', **patient_context(current_user()))
+
+
+def book_submit():
+    user = current_user()
+    data = form('doctor_id', 'date', 'time', 'reason')
+    try:
+        appt = appointments.book(clock(), user, data)
+    except ApiError as exc:
+        if exc.status not in FORM_STATUSES:
+            raise
+        bottle.response.status = exc.status
+        return page('patient.html', **patient_context(user, data, field_errors(exc)))
+    redirect_with('/patient', f'Booked: {when(appt)} with {appt.doctor.name}.')
+
+
+def cancel_submit(appointment_id):
+    user = current_user()
+    try:
+        appt = appointments.cancel(user, appointment_id)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        bottle.response.status = 409
+        return page('patient.html', **patient_context(user, errors={'': exc.message}))
+    redirect_with('/patient', f'Cancelled your appointment on {when(appt)} '
+                              f'with {appt.doctor.name}.')
+
+
+def reminders_submit():
+    enabled = form('enabled')['enabled'] == 'on'
+    accounts.set_reminders(current_user(), enabled)
+    redirect_with('/patient#reminders', 'Reminder emails are on.' if enabled
+                  else 'Reminder emails are off. You can turn them on again at any time.')
+
+
+# ---- doctor -------------------------------------------------------------------
+
+def doctor_page():
+    user = current_user()
+    today = clock().today()
+    _, todays = appointments.list_for(user, {'date': today.isoformat()}, 500, 0)
+    open_total, still_open = appointments.list_for(
+        user, {'to': (today - DAY).isoformat(), 'status': 'booked', 'order': 'desc'}, 100, 0)
+    upcoming_total, upcoming = appointments.list_for(
+        user, {'from': (today + DAY).isoformat(), 'status': 'booked'}, APPOINTMENTS_PAGE, 0)
+    return page('doctor.html', todays=todays, still_open=still_open, open_total=open_total,
+                upcoming=upcoming, upcoming_total=upcoming_total,
+                now_time=clock().now().strftime('%H:%M'), **role_context('doctor', user))
+
+
+def visit_context(user, appt, form_data=None, errors=None):
+    _, earlier = appointments.list_for(
+        user, {'patient_id': appt.patient.id, 'status': 'completed', 'order': 'desc'}, 6, 0)
+    return {'appt': appt, 'form': form_data or {}, 'errors': errors or {},
+            'earlier': [a for a in earlier if a.id != appt.id][:5],
+            'due': appt.status == 'booked' and appt.date <= clock().today()}
+
+
+def visit_page(appointment_id):
+    user = current_user()
+    appt = appointments.get_for(user, appointment_id)
+    return page('doctor_visit.html', **visit_context(user, appt))
+
+
+def visit_failure(user, appointment_id, exc, data=None):
+    if exc.status not in FORM_STATUSES:
+        raise exc
+    bottle.response.status = exc.status
+    appt = appointments.get_for(user, appointment_id)
+    return page('doctor_visit.html', **visit_context(user, appt, data, field_errors(exc)))
+
+
+def complete_submit(appointment_id):
+    user = current_user()
+    data = form('diagnosis', 'treatment', 'prescription')
+    try:
+        appt = appointments.complete(clock(), user, appointment_id, data)
+    except ApiError as exc:
+        return visit_failure(user, appointment_id, exc, data)
+    redirect_with('/doctor', f'Visit of {appt.patient.name} on {when(appt)} is completed.')
+
+
+def no_show_submit(appointment_id):
+    user = current_user()
+    try:
+        appt = appointments.mark_no_show(clock(), user, appointment_id)
+    except ApiError as exc:
+        return visit_failure(user, appointment_id, exc)
+    redirect_with('/doctor', f'{appt.patient.name} marked as no-show for {when(appt)}.')
+
+
+# ---- admin --------------------------------------------------------------------
+
+def admin_patients(params, errors):
+    search = offset = None
+    try:
+        search = validate.text(params, 'q', required=False, max_len=100)
+        offset = offset_param(params, 'patients_offset')
+    except ApiError as exc:
+        errors.update(field_errors(exc))
+    total, patients = accounts.list_patients(search, PATIENTS_PAGE, offset or 0)
+    return {'patients': patients, 'search': params.get('q', ''),
+            'patients_pager': pager(total, PATIENTS_PAGE, offset or 0, 'patients_offset',
+                                    '#patients')}
+
+
+def admin_appointments(user, params, errors):
+    filters = {key: params.get(key, '') for key in
+               ('from', 'to', 'status', 'doctor_id', 'patient_id', 'order')}
+    filters['order'] = filters['order'] or 'desc'
+    try:
+        offset = offset_param(params, 'offset')
+        total, items = appointments.list_for(user, filters, APPOINTMENTS_PAGE, offset)
+    except ApiError as exc:
+        errors.update(field_errors(exc))
+        offset, total, items = 0, 0, []
+    patient = None
+    if filters['patient_id'] and 'patient_id' not in errors:
+        try:
+            patient = accounts.get_patient(filters['patient_id'])
+        except ApiError:
+            errors['patient_id'] = 'no such patient'
+    return {'filters': filters, 'filter_patient': patient, 'appointments': items,
+            'appointments_pager': pager(total, APPOINTMENTS_PAGE, offset, 'offset',
+                                        '#appointments')}
+
+
+def admin_context(user, form_data=None, errors=None):
+    params = query_params()
+    errors = dict(errors or {})
+    _, doctors = accounts.list_doctors(limit=1000)
+    return {'doctors': doctors, 'form': form_data or {}, 'errors': errors,
+            'statuses': appointments.APPOINTMENT_STATUSES,
+            **admin_patients(params, errors), **admin_appointments(user, params, errors),
+            **role_context('admin', user)}
+
+
+def admin_page():
+    return page('admin.html', **admin_context(current_user()))
+
+
+def add_doctor_submit():
+    user = current_user()
+    data = form('name', 'email', 'specialization', 'password')
+    try:
+        doctor = accounts.create_doctor(data)
+    except ApiError as exc:
+        if exc.status not in FORM_STATUSES:
+            raise
+        bottle.response.status = exc.status
+        return page('admin.html', **admin_context(user, {**data, 'password': ''},
+                                                  field_errors(exc)))
+    redirect_with('/admin#doctors', f'Added {doctor.name} ({doctor.specialization}). '
+                                    f'They can log in as {doctor.email}.')
+
+
+ANYONE = None
+PATIENT, DOCTOR, ADMIN = ('patient',), ('doctor',), ('admin',)
+VISIT = '/doctor/appointments/<appointment_id:int>'
+
+ROUTES = [
+    ('GET', '/', root, ANYONE, {}),
+    ('GET', '/login', login_page, ANYONE, {}),
+    # Like /api/login: there is no session yet whose token a form could carry.
+    ('POST', '/login', login_submit, ANYONE, {'csrf': False}),
+    ('GET', '/register', register_page, ANYONE, {}),
+    ('POST', '/register', register_submit, ANYONE, {'csrf': False}),
+    # Anyone: an expired session still gets a clean way out.
+    ('POST', '/logout', logout_submit, ANYONE, {}),
+    ('GET', '/patient', patient_page, PATIENT, {}),
+    ('POST', '/patient/appointments', book_submit, PATIENT, {}),
+    ('POST', '/patient/appointments/<appointment_id:int>/cancel', cancel_submit, PATIENT, {}),
+    ('POST', '/patient/reminders', reminders_submit, PATIENT, {}),
+    ('GET', '/doctor', doctor_page, DOCTOR, {}),
+    ('GET', VISIT, visit_page, DOCTOR, {}),
+    ('POST', VISIT + '/complete', complete_submit, DOCTOR, {}),
+    ('POST', VISIT + '/no-show', no_show_submit, DOCTOR, {}),
+    ('GET', '/admin', admin_page, ADMIN, {}),
+    ('POST', '/admin/doctors', add_doctor_submit, ADMIN, {}),
+]
