@@ -1,0 +1,414 @@
+"""The outbox: every email is written to the database first, then delivered.
+
+A job queues messages (a dedupe key makes a rerun a no-op) and asks for
+delivery after its transaction commits. A delivery run claims due messages,
+sends them in id order over one SMTP connection and records each outcome as
+soon as the server answers. Claimed rows are 'claimed'; the one message on
+the wire is 'sending'. A consumer killed mid-batch therefore leaves exactly
+one message whose fate is unknown: it is marked failed (never sent twice),
+the rest go back to pending (never lost). The API shows both internal
+states as 'pending'.
+"""
+import datetime
+import email.policy
+import email.utils
+import hashlib
+import json
+import logging
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+import jinja2
+import peewee
+
+from app.db import database
+from app.models import OutboxAttachment, OutboxMessage, utcnow
+from app.schedule import owner_alive, worker_id
+
+log = logging.getLogger('clinicdesk.mail')
+
+CLAIMED, SENDING = 'claimed', 'sending'
+IN_FLIGHT = (CLAIMED, SENDING)
+BATCH_SIZE = 100
+INSERT_CHUNK = 100
+SMTP_TIMEOUT = 30
+# First retry after 30 s, doubling up to 30 minutes (SPEC §3).
+FIRST_RETRY = 30
+MAX_RETRY = 1800
+# A claim held longer than this by a live consumer is considered stuck.
+MAX_CLAIM = datetime.timedelta(hours=1)
+IN_DOUBT = ('the consumer stopped while the SMTP server was accepting this message; '
+            'it may have been delivered, so it is not sent again automatically')
+
+
+templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent.parent / 'templates')),
+    autoescape=jinja2.select_autoescape(['html']),
+    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def render(name, **context):
+    """Render a mail template (templates/mail/...); .html is autoescaped."""
+    return templates.get_template(name).render(**context)
+
+
+def public_status(status):
+    return 'pending' if status in IN_FLIGHT else status
+
+
+# ---- queueing -----------------------------------------------------------------
+
+def _one_line(value, field):
+    if value is None or '\n' in value or '\r' in value:
+        raise ValueError(f'{field}: must be one line of text')
+    return value
+
+
+def _row(dedupe_key, to, subject, text, html=None, headers=None, now_utc=None):
+    for name, value in (headers or {}).items():
+        _one_line(name, 'header name')
+        _one_line(value, f'header {name}')
+    return {'dedupe_key': _one_line(dedupe_key, 'dedupe_key'), 'to': _one_line(to, 'to'),
+            'subject': _one_line(subject, 'subject'), 'text_body': text, 'html_body': html,
+            'headers': json.dumps(headers or {}), 'status': 'pending', 'attempts': 0,
+            'next_attempt_at': now_utc, 'created_at': now_utc}
+
+
+def queue_messages(messages, now_utc=None):
+    """Insert many messages at once: an iterable of dicts with the arguments
+    of queue_message. Returns the OutboxMessages inserted; those whose dedupe
+    key exists already are left out. Two queries per 100 messages."""
+    now_utc = now_utc or utcnow()
+    inserted = []
+    # Atomic, so no message is ever delivered without its attachments.
+    with database.atomic():
+        for chunk in peewee.chunked(messages, INSERT_CHUNK):
+            rows = {}
+            for message in chunk:
+                fields = dict(message)
+                attachments = tuple(fields.pop('attachments', ()) or ())
+                row = _row(now_utc=now_utc, **fields)
+                rows[row['dedupe_key']] = (row, attachments)
+            inserted.extend(_insert_chunk(rows))
+    return inserted
+
+
+def _insert_chunk(rows):
+    created = (OutboxMessage.insert_many([row for row, _ in rows.values()])
+               .on_conflict_ignore()
+               .returning(OutboxMessage.id, OutboxMessage.dedupe_key)
+               .execute())
+    messages, files = [], []
+    for returned in created:
+        row, attachments = rows[returned.dedupe_key]
+        messages.append(OutboxMessage(id=returned.id, **row))
+        files.extend({'message': returned.id, 'filename': name, 'content_type': kind,
+                      'content': content} for name, kind, content in attachments)
+    for chunk in peewee.chunked(files, INSERT_CHUNK):
+        OutboxAttachment.insert_many(chunk).execute()
+    return messages
+
+
+def queue_message(dedupe_key, to, subject, text, html=None, attachments=(), headers=None):
+    """Put one message in the outbox unless `dedupe_key` is there already
+    (then None). Runs in the caller's transaction, if any; call
+    request_delivery() afterwards to have it sent."""
+    inserted = queue_messages([{'dedupe_key': dedupe_key, 'to': to, 'subject': subject,
+                                'text': text, 'html': html, 'attachments': attachments,
+                                'headers': headers}])
+    return inserted[0] if inserted else None
+
+
+def request_delivery():
+    """Enqueue a delivery run. Inside a transaction it is enqueued only after
+    the commit, so the consumer never looks before the rows are visible."""
+    database.after_commit(_enqueue_delivery)
+
+
+def _enqueue_delivery():
+    # tasks.py imports this module; importing it here avoids the cycle.
+    from tasks import deliver_outbox
+    deliver_outbox()
+
+
+# ---- composing the MIME message -----------------------------------------------
+
+def _domain(address):
+    return email.utils.parseaddr(address)[1].rpartition('@')[2] or 'localhost'
+
+
+def message_id(message, mail_from):
+    digest = hashlib.sha256(message.dedupe_key.encode()).hexdigest()[:16]
+    return f'<outbox.{message.id}.{digest}@{_domain(mail_from)}>'
+
+
+def build_email(message, attachments, mail_from):
+    """The MIME message for an outbox row. Its Message-ID is stable, so a
+    mail client can tell a resend from a new message."""
+    mime = EmailMessage(policy=email.policy.SMTP)
+    mime['From'] = mail_from
+    mime['To'] = message.to
+    mime['Subject'] = message.subject
+    mime['Date'] = email.utils.format_datetime(
+        (message.created_at or utcnow()).replace(tzinfo=datetime.timezone.utc))
+    mime['Message-ID'] = message_id(message, mail_from)
+    for name, value in json.loads(message.headers or '{}').items():
+        mime[name] = value
+    mime.set_content(message.text_body)
+    if message.html_body:
+        mime.add_alternative(message.html_body, subtype='html')
+    for item in attachments:
+        maintype, _, subtype = item.content_type.partition('/')
+        mime.add_attachment(bytes(item.content), maintype=maintype, subtype=subtype or 'octet-stream',
+                            filename=item.filename)
+    return mime
+
+
+# ---- delivery -------------------------------------------------------------------
+
+class DeliveryReport(dict):
+    def __init__(self):
+        super().__init__(sent=0, failed=0, deferred=0, retry_in=None, error=None)
+
+    def defer(self, delay, error):
+        self['deferred'] += 1
+        self['error'] = error
+        self['retry_in'] = delay if self['retry_in'] is None else min(self['retry_in'], delay)
+
+
+def backoff_seconds(attempts):
+    """Delay before the next try after `attempts` failed tries."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
+
+
+def deliver_due(settings, batch_size=BATCH_SIZE, owner=None):
+    """Send every due pending message over one SMTP connection. Returns
+    counts and `retry_in` (seconds) when something must be tried again."""
+    report = DeliveryReport()
+    if not settings.smtp_host:
+        report['skipped'] = 'no SMTP server is configured; mail stays in the outbox'
+        return report
+    token = f'{owner or worker_id()}/{uuid.uuid4().hex[:12]}'
+    smtp = None
+    try:
+        while True:
+            batch = _claim_batch(token, batch_size)
+            if not batch:
+                break
+            if smtp is None:
+                smtp = _open_or_defer(settings, batch, token, report)
+                if smtp is None:
+                    break
+            if not _send_batch(smtp, batch, token, settings.mail_from, report):
+                break
+    finally:
+        _close(smtp)
+    return report
+
+
+def _claim_batch(token, size):
+    now = utcnow()
+    due = (OutboxMessage.select(OutboxMessage.id)
+           .where(OutboxMessage.status == 'pending',
+                  OutboxMessage.next_attempt_at <= now)
+           .order_by(OutboxMessage.id)
+           .limit(size))
+    # One statement: rows another run claimed meanwhile fail the status test.
+    (OutboxMessage.update(status=CLAIMED, claimed_by=token, claimed_at=now)
+     .where(OutboxMessage.id.in_(due),
+            OutboxMessage.status == 'pending')
+     .execute())
+    return list(OutboxMessage.select()
+                .where(OutboxMessage.claimed_by == token,
+                       OutboxMessage.status == CLAIMED)
+                .order_by(OutboxMessage.id))
+
+
+def _open_or_defer(settings, batch, token, report):
+    try:
+        return _connect(settings)
+    except (OSError, smtplib.SMTPException) as exc:
+        error = f'cannot reach the SMTP server {settings.smtp_host}:{settings.smtp_port}: {exc}'
+        log.warning('%s; %d message(s) stay pending', error, len(batch))
+        for message in batch:
+            _defer(message, token, error, report)
+        return None
+
+
+def _connect(settings):
+    host, port = settings.smtp_host, settings.smtp_port
+    if settings.smtp_security == 'ssl':
+        smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT,
+                                context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
+        if settings.smtp_security == 'starttls':
+            smtp.starttls(context=ssl.create_default_context())
+    if settings.smtp_user:
+        smtp.login(settings.smtp_user, settings.smtp_password or '')
+    return smtp
+
+
+def _close(smtp):
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+def _attachments_of(batch):
+    by_message = {}
+    query = (OutboxAttachment.select()
+             .where(OutboxAttachment.message.in_([m.id for m in batch]))
+             .order_by(OutboxAttachment.id))
+    for item in query:
+        by_message.setdefault(item.message_id, []).append(item)
+    return by_message
+
+
+def _send_batch(smtp, batch, token, mail_from, report):
+    """Send a claimed batch; False when the connection is gone."""
+    attachments = _attachments_of(batch)
+    envelope_from = email.utils.parseaddr(mail_from)[1]
+    _set_status(batch[0], token, SENDING)
+    for index, message in enumerate(batch):
+        following = batch[index + 1] if index + 1 < len(batch) else None
+        mime = build_email(message, attachments.get(message.id, ()), mail_from)
+        outcome, error = _send_one(smtp, envelope_from, message.to, mime)
+        if outcome == 'sent':
+            _mark_sent(message, token, following)
+            report['sent'] += 1
+        elif outcome == 'failed':
+            _mark_failed(message, token, error, following)
+            report['failed'] += 1
+        else:
+            _defer(message, token, error, report)
+            if outcome == 'lost':
+                _release(batch[index + 1:], token)
+                return False
+            if following:
+                _set_status(following, token, SENDING)
+    return True
+
+
+def _send_one(smtp, envelope_from, to, mime):
+    """('sent'|'failed'|'deferred'|'lost', error). 5xx is permanent, 4xx
+    and network trouble are transient; 'lost' means reconnect first."""
+    try:
+        smtp.send_message(mime, envelope_from, [to])
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()))
+        return _by_code(code, reply)
+    except smtplib.SMTPResponseException as exc:
+        outcome, error = _by_code(exc.smtp_code, exc.smtp_error)
+        return ('lost' if exc.smtp_code == 421 else outcome), error
+    except (OSError, smtplib.SMTPException) as exc:
+        return 'lost', f'connection to the SMTP server lost: {exc}'
+    return 'sent', None
+
+
+def _by_code(code, reply):
+    if isinstance(reply, bytes):
+        reply = reply.decode('utf-8', 'replace')
+    error = f'{code} {reply}'
+    return ('failed' if 500 <= code < 600 else 'deferred'), error
+
+
+def _ours(message, token):
+    return (OutboxMessage.id == message.id) & (OutboxMessage.claimed_by == token)
+
+
+def _set_status(message, token, status):
+    OutboxMessage.update(status=status).where(_ours(message, token)).execute()
+
+
+def _mark_sent(message, token, following):
+    # One commit records this outcome and announces the next message on the wire.
+    with database.atomic():
+        (OutboxMessage.update(status='sent', sent_at=utcnow(), error=None, claimed_by=None,
+                              attempts=OutboxMessage.attempts + 1)
+         .where(_ours(message, token))
+         .execute())
+        if following:
+            _set_status(following, token, SENDING)
+
+
+def _mark_failed(message, token, error, following):
+    with database.atomic():
+        (OutboxMessage.update(status='failed', error=error, claimed_by=None,
+                              attempts=OutboxMessage.attempts + 1)
+         .where(_ours(message, token))
+         .execute())
+        if following:
+            _set_status(following, token, SENDING)
+
+
+def _defer(message, token, error, report):
+    attempts = message.attempts + 1
+    delay = backoff_seconds(attempts)
+    (OutboxMessage.update(status='pending', attempts=attempts, error=error, claimed_by=None,
+                          next_attempt_at=utcnow() + datetime.timedelta(seconds=delay))
+     .where(_ours(message, token))
+     .execute())
+    report.defer(delay, error)
+
+
+def _release(messages, token):
+    if messages:
+        (OutboxMessage.update(status='pending', claimed_by=None)
+         .where(OutboxMessage.id.in_([m.id for m in messages]),
+                OutboxMessage.claimed_by == token,
+                OutboxMessage.status.in_(IN_FLIGHT))
+         .execute())
+
+
+def recover_abandoned(now_utc=None):
+    """Claims whose consumer died: unsent messages go back to pending, the
+    one that was on the wire is marked failed (it may have arrived).
+    Returns (released, in_doubt)."""
+    now_utc = now_utc or utcnow()
+    released = in_doubt = 0
+    claims = (OutboxMessage.select(OutboxMessage.claimed_by, peewee.fn.MIN(OutboxMessage.claimed_at))
+              .where(OutboxMessage.status.in_(IN_FLIGHT))
+              .group_by(OutboxMessage.claimed_by)
+              .tuples())
+    for token, claimed_at in claims:
+        owner = (token or '').partition('/')[0]
+        if owner_alive(owner, now_utc) and claimed_at and claimed_at > now_utc - MAX_CLAIM:
+            continue
+        in_doubt += (OutboxMessage.update(status='failed', error=IN_DOUBT, claimed_by=None,
+                                          attempts=OutboxMessage.attempts + 1)
+                     .where(OutboxMessage.claimed_by == token,
+                            OutboxMessage.status == SENDING)
+                     .execute())
+        released += (OutboxMessage.update(status='pending', claimed_by=None)
+                     .where(OutboxMessage.claimed_by == token,
+                            OutboxMessage.status == CLAIMED)
+                     .execute())
+    if released or in_doubt:
+        log.warning('recovered abandoned outbox claims: %d back to pending, %d in doubt (failed)',
+                    released, in_doubt)
+    return released, in_doubt
+
+
+def due_count(now_utc=None):
+    return (OutboxMessage.select()
+            .where(OutboxMessage.status == 'pending',
+                   OutboxMessage.next_attempt_at <= (now_utc or utcnow()))
+            .count())
+
+
+def counts():
+    """{'pending','sent','failed'} for the status page."""
+    totals = {'pending': 0, 'sent': 0, 'failed': 0}
+    query = (OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
+             .group_by(OutboxMessage.status)
+             .tuples())
+    for status, count in query:
+        totals[public_status(status)] = totals.get(public_status(status), 0) + count
+    return totals

@@ -1,0 +1,293 @@
+"""Clinic-time crons and the ledger of periodic slots.
+
+Huey's crontab has no zone and never catches up a minute it missed (the
+consumer checks about once a minute, and only while it is up). So each
+periodic job is a Job here: when it falls due in CLINIC_TZ and how long a
+missed slot is still worth running. The JobRun table is the ledger: a run
+claims its (job, slot) row before working and marks it success or failed.
+The validator Huey calls says yes while the latest slot is due and not done,
+which gives catch-up after downtime; the claim makes a duplicate enqueue, a
+retry or a second consumer a no-op.
+"""
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import socket
+
+from app import runtime
+from app.db import database
+from app.models import JobRun, WorkerHeartbeat, utcnow
+
+log = logging.getLogger('clinicdesk.schedule')
+
+UTC = datetime.timezone.utc
+
+# A claimed slot whose owner is on another host counts as abandoned when that
+# consumer's heartbeat is older than this; on this host we ask the OS.
+HEARTBEAT_GRACE = datetime.timedelta(seconds=60)
+# No run takes this long; a 'running' row this old is retaken whoever owns it
+# (guards against a reused pid keeping a dead run alive).
+MAX_RUN = datetime.timedelta(hours=2)
+# A failed slot is retried by the scheduler after this pause, this many times
+# in all (Huey's own retries cover the quick transient failures first).
+FAILED_RETRY_AFTER = datetime.timedelta(minutes=10)
+MAX_SLOT_ATTEMPTS = 6
+
+
+def local_instant(day, wall, tz):
+    """`day` at wall-clock `wall` in `tz`, aware. A time skipped by a
+    spring-forward change gives the first instant after the gap; a time that
+    occurs twice in an autumn change gives the first of the two."""
+    naive = datetime.datetime.combine(day, wall)
+    first = naive.replace(tzinfo=tz, fold=0)
+    if _wall(first, tz) == naive:
+        return first
+    # In the gap the two folds straddle the transition; find its instant.
+    ends = sorted([first.astimezone(UTC), naive.replace(tzinfo=tz, fold=1).astimezone(UTC)])
+    low, high = ends
+    while high - low > datetime.timedelta(seconds=1):
+        mid = low + (high - low) / 2
+        if _wall(mid, tz) >= naive:
+            high = mid
+        else:
+            low = mid
+    return high.replace(microsecond=0).astimezone(tz)
+
+
+def _utc(instant):
+    # Aware datetimes sharing one tzinfo compare by wall time, ignoring fold;
+    # in UTC an autumn hour that repeats still orders correctly.
+    return instant.astimezone(UTC)
+
+
+def _wall(instant, tz):
+    return instant.astimezone(UTC).astimezone(tz).replace(tzinfo=None, fold=0)
+
+
+def month_key(day):
+    return f'{day.year:04d}-{day.month:02d}'
+
+
+def previous_month(day):
+    """'YYYY-MM' of the calendar month before the one `day` is in."""
+    return month_key(day.replace(day=1) - datetime.timedelta(days=1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    job: str
+    key: str                  # ledger key: '2026-03-10' (day) or '2026-02' (month reported)
+    at: datetime.datetime     # aware, clinic time: when it falls due
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A daily job (every day at `wall`) or a monthly one (the 1st at
+    `wall`, reporting on the month before)."""
+    name: str
+    tz: datetime.tzinfo
+    wall: datetime.time
+    monthly: bool = False
+
+    @property
+    def schedule(self):
+        when = f'{self.wall:%H:%M} {self.tz.key}'
+        return f'on the 1st of each month at {when}' if self.monthly else f'every day at {when}'
+
+    def slot_on(self, day):
+        """The slot falling due on clinic date `day` (the 1st, if monthly)."""
+        key = previous_month(day) if self.monthly else day.isoformat()
+        return Slot(self.name, key, local_instant(day, self.wall, self.tz))
+
+    def _due_day(self, today, back):
+        if not self.monthly:
+            return today - datetime.timedelta(days=back)
+        first = today.replace(day=1)
+        return (first - datetime.timedelta(days=1)).replace(day=1) if back else first
+
+    def _next_day(self, today):
+        if not self.monthly:
+            return today + datetime.timedelta(days=1)
+        return (today.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+
+    def latest_slot(self, now):
+        """The most recent slot due at or before `now`."""
+        today = now.astimezone(self.tz).date()
+        slot = self.slot_on(self._due_day(today, 0))
+        return slot if _utc(slot.at) <= _utc(now) else self.slot_on(self._due_day(today, 1))
+
+    def next_slot(self, now):
+        """The first slot due after `now`."""
+        today = now.astimezone(self.tz).date()
+        slot = self.slot_on(self._due_day(today, 0))
+        if _utc(slot.at) > _utc(now):
+            return slot
+        return self.slot_on(self._next_day(self._due_day(today, 0)))
+
+    def still_meaningful(self, slot, now):
+        """Reminders only on their own clinic day; a month's reports any time."""
+        return self.monthly or now.astimezone(self.tz).date() == slot.at.date()
+
+
+def jobs(settings):
+    return {
+        'daily_reminders': Job('daily_reminders', settings.tz, settings.reminder_time),
+        'monthly_reports': Job('monthly_reports', settings.tz, settings.monthly_report_time,
+                               monthly=True),
+    }
+
+
+def job(name, settings=None):
+    return jobs(settings or runtime.settings())[name]
+
+
+def next_run_at(name, now, settings=None):
+    """When `name` next falls due after `now` (aware, clinic time)."""
+    return job(name, settings).next_slot(now)
+
+
+def last_run(name):
+    """The latest ledger row of `name`, or None."""
+    return (JobRun.select()
+            .where(JobRun.job == name)
+            .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+            .first())
+
+
+# ---- who is running what ------------------------------------------------------
+
+def worker_id():
+    """This process, named the way the consumer's heartbeat names it."""
+    return f'{socket.gethostname()}:{os.getpid()}'
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead
+        with open(f'/proc/{pid}/stat') as fh:
+            return fh.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return True
+
+
+def owner_alive(owner, now_utc=None):
+    """Whether the process `owner` ('host:pid') may still be working."""
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(':')
+    if host == socket.gethostname() and pid.isdigit():
+        return _pid_alive(int(pid))
+    now_utc = now_utc or utcnow()
+    beat = WorkerHeartbeat.get_or_none(WorkerHeartbeat.worker == owner)
+    return beat is not None and beat.beat_at > now_utc - HEARTBEAT_GRACE
+
+
+def abandoned(run, now_utc):
+    """A 'running' row nobody is working on any more."""
+    return (run.status == 'running'
+            and (run.started_at < now_utc - MAX_RUN or not owner_alive(run.owner, now_utc)))
+
+
+# ---- the ledger ---------------------------------------------------------------
+
+def due_slot(job, now):
+    """The slot of `job` that should run now, or None: the latest slot, if
+    still meaningful and not done, not running elsewhere, and not given up."""
+    slot = job.latest_slot(now)
+    if not job.still_meaningful(slot, now):
+        return None
+    run = JobRun.get_or_none(JobRun.job == job.name, JobRun.slot == slot.key)
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    if run is None or abandoned(run, now_utc):
+        return slot
+    if run.status == 'failed' and run.attempts < MAX_SLOT_ATTEMPTS:
+        return slot if (run.finished_at or run.started_at) <= now_utc - FAILED_RETRY_AFTER else None
+    return None
+
+
+def claim(name, key, now_utc=None, force=False, owner=None):
+    """Take the (name, key) slot for this process; the JobRun, or None when
+    it is done (unless `force`) or another live process is running it."""
+    now_utc = now_utc or utcnow()
+    owner = owner or worker_id()
+    fresh = {'status': 'running', 'owner': owner, 'started_at': now_utc,
+             'finished_at': None, 'error': None}
+    inserted = list(JobRun.insert(job=name, slot=key, attempts=1, **fresh)
+                    .on_conflict_ignore()
+                    .returning(JobRun.id)
+                    .execute())
+    if inserted:
+        return JobRun.get_by_id(inserted[0].id)
+    run = JobRun.get_or_none(JobRun.job == name, JobRun.slot == key)
+    if run is None:
+        return None
+    if run.status == 'running' and not abandoned(run, now_utc):
+        return None
+    if run.status == 'success' and not force:
+        return None
+    # Compare-and-set on what we read: of two claimers only one moves it.
+    taken = (JobRun.update(attempts=JobRun.attempts + 1, **fresh)
+             .where(JobRun.id == run.id,
+                    JobRun.status == run.status,
+                    JobRun.attempts == run.attempts)
+             .execute())
+    return JobRun.get_by_id(run.id) if taken else None
+
+
+def finish(run, status, error=None, detail=None):
+    (JobRun.update(status=status, finished_at=utcnow(), error=error,
+                   detail=json.dumps(detail, default=str) if detail is not None else None)
+     .where(JobRun.id == run.id,
+            JobRun.owner == run.owner,
+            JobRun.attempts == run.attempts)
+     .execute())
+
+
+def run_slot(name, key, work, force=False, now_utc=None):
+    """Claim (name, key), run `work()`, record how it went; work's result,
+    or a 'skipped' note when the slot is done or busy elsewhere. Errors are
+    recorded and re-raised so Huey's retries apply."""
+    run = claim(name, key, now_utc=now_utc, force=force)
+    if run is None:
+        log.info('%s %s: already done or running elsewhere; skipped', name, key)
+        return {'job': name, 'slot': key, 'skipped': 'already done or running'}
+    try:
+        result = work()
+    except Exception as exc:
+        finish(run, 'failed', error=f'{type(exc).__name__}: {exc}'[:2000])
+        raise
+    finish(run, 'success', detail=result)
+    return result
+
+
+def run_due(name, now, work):
+    """The body of a periodic task: run the due slot of `name`, if any.
+    `work(slot)` does the job for that slot. The claim, not due_slot(),
+    decides here, so Huey's retries of a failed run are not held back."""
+    current = job(name)
+    slot = current.latest_slot(now)
+    if not current.still_meaningful(slot, now):
+        return {'job': name, 'slot': slot.key, 'skipped': 'no longer meaningful'}
+    return run_slot(name, slot.key, lambda: work(slot),
+                    now_utc=_utc(now).replace(tzinfo=None))
+
+
+def clinic_cron(name):
+    """A validator for @huey.periodic_task: true while the latest slot of
+    `name` in clinic time is due and not done. Huey passes naive UTC."""
+    def validate(utc_naive):
+        try:
+            with database.connection_context():
+                return due_slot(job(name), utc_naive.replace(tzinfo=UTC)) is not None
+        except Exception:
+            log.exception('checking whether %s is due failed', name)
+            return False
+    validate.__name__ = f'{name}_is_due'
+    return validate
