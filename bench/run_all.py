@@ -1,0 +1,70 @@
+"""Run every bench of SPEC §7 in one go and print one table.
+
+    python bench/run_all.py [--only NAME ...]
+
+Each bench script prints lines of the form
+    <ID> <what>: <figure>; bar <bar>; ratio <ratio>[ ...]
+and this runner collects them. Benches run one after another, never in
+parallel: the machine has two cores and the figures are ratios measured side
+by side within each script.
+"""
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# Order: cheap first, so a broken bench shows up early.
+BENCHES = [
+    'startup_memory.py',
+    'demo_data_100k.py',
+    'export_p1.py',
+    'export_p5.py',
+    'reminders_p2.py',
+    'monthly_reports_p3.py',
+    'stats_p4.py',
+    'reports_100k.py',
+]
+
+LINE = re.compile(r'^(?P<id>[PR]\d+\w*|\S+)\s.*\bbar\b.*$', re.I)
+
+
+def run(script, timeout):
+    started = time.monotonic()
+    try:
+        result = subprocess.run([sys.executable, str(HERE / script)], capture_output=True,
+                                text=True, timeout=timeout, cwd=HERE.parent)
+    except subprocess.TimeoutExpired:
+        return [f'{script}: timed out after {timeout} s'], time.monotonic() - started
+    lines = [line.strip() for line in result.stdout.splitlines() if LINE.match(line.strip())]
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ['no output']
+        lines.append(f'{script}: exited {result.returncode}: {tail[0]}')
+    return lines or [f'{script}: printed no figures'], time.monotonic() - started
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--only', nargs='*', help='bench file names to run')
+    parser.add_argument('--timeout', type=int, default=900)
+    args = parser.parse_args()
+    chosen = [b for b in BENCHES if not args.only or b in args.only or b[:-3] in args.only]
+    rows = []
+    for script in chosen:
+        if not (HERE / script).exists():
+            rows.append((script, [f'{script}: missing'], 0.0))
+            continue
+        print(f'running {script} ...', file=sys.stderr, flush=True)
+        lines, seconds = run(script, args.timeout)
+        rows.append((script, lines, seconds))
+    print('| bench | figures (each with its bar and ratio) | s |')
+    print('|---|---|---|')
+    for script, lines, seconds in rows:
+        print(f'| {script} | {"<br>".join(lines)} | {seconds:.0f} |')
+
+
+if __name__ == '__main__':
+    main()
