@@ -249,7 +249,10 @@ def patient_context(user, booking=None, errors=None):
 
 
 def patient_page():
-    return page('patient.html', **patient_context(current_user()))
+    context = patient_context(current_user())
+    if context['errors']:
+        bottle.response.status = 400
+    return page('patient.html', **context)
 
 
 def book_submit():
@@ -388,7 +391,10 @@ def admin_context(user, form_data=None, errors=None):
 
 
 def admin_page():
-    return page('admin.html', **admin_context(current_user()))
+    context = admin_context(current_user())
+    if context['errors']:
+        bottle.response.status = 400
+    return page('admin.html', **context)
 
 
 def add_doctor_submit():
