@@ -154,7 +154,9 @@ class ClinicPlugin:
             user = current_user()
             if user is None:
                 if not api and request.method == 'GET':
-                    raise bottle.redirect('/login?next=' + quote(request.fullpath))
+                    target = request.fullpath + (
+                        '?' + request.query_string if request.query_string else '')
+                    raise bottle.redirect('/login?next=' + quote(target, safe=''))
                 raise ApiError(401, 'not logged in')
             if roles != 'user' and user.role not in roles:
                 raise ApiError(403, 'your account cannot do this')
