@@ -195,6 +195,56 @@ class Export(BaseModel):
     expired_at = pw.DateTimeField(null=True)  # file deleted by the cleanup
 
 
+class ScheduledReport(BaseModel):
+    """An admin-defined report (SPEC §4). `next_run_at` (naive UTC) is when
+    the scheduler next takes it; it is moved forward when a slot is claimed,
+    so a failing run never holds the schedule back."""
+    name = pw.CharField(max_length=120)
+    kind = pw.CharField(max_length=20)
+    frequency = pw.CharField(max_length=10)
+    weekday = pw.IntegerField(null=True)  # 0 = Monday .. 6 = Sunday (weekly)
+    day = pw.IntegerField(null=True)      # 1..31 (monthly)
+    time = pw.CharField(max_length=5)     # HH:MM clinic time
+    recipients = pw.TextField()           # JSON list of addresses
+    format = pw.CharField(max_length=4)
+    subject = pw.CharField(max_length=200, null=True)
+    body = pw.TextField(null=True)
+    active = pw.BooleanField(default=True)
+    next_run_at = pw.DateTimeField(null=True, index=True)
+    created_by = pw.ForeignKeyField(User, null=True, on_delete='SET NULL')
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class ReportExecution(BaseModel):
+    """One run of a report. A scheduled run carries `slot` (the period it
+    covers); the unique (report, slot) pair is the exactly-once ledger.
+    Manual and test runs have no slot."""
+    report = pw.ForeignKeyField(ScheduledReport, backref='executions', on_delete='CASCADE')
+    slot = pw.CharField(max_length=40, null=True)
+    triggered_by = pw.CharField(max_length=10)  # schedule / manual / test
+    requested_by = pw.ForeignKeyField(User, null=True, on_delete='SET NULL')
+    task_id = pw.CharField(max_length=64, unique=True)
+    status = pw.CharField(max_length=10, default='running', index=True)
+    period_start = pw.DateField()
+    period_end = pw.DateField()
+    created_at = pw.DateTimeField(default=utcnow)
+    started_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+    row_count = pw.IntegerField(null=True)
+    error = pw.TextField(null=True)
+    file_name = pw.CharField(max_length=200, null=True)
+    file_size = pw.BigIntegerField(null=True)
+    attempts = pw.IntegerField(default=0)
+    owner = pw.CharField(max_length=120, null=True)  # host:pid running it
+    # True while some of its mail is neither sent nor failed; the outcome
+    # (success or partial) is settled when the outbox has decided.
+    mail_pending = pw.BooleanField(default=False, index=True)
+
+    class Meta:
+        indexes = ((('report', 'slot'), True),)
+
+
 class WorkerHeartbeat(BaseModel):
     """Written every few seconds by each running consumer."""
     worker = pw.CharField(max_length=100, primary_key=True)  # host:pid
@@ -209,5 +259,5 @@ class SchemaVersion(BaseModel):
 
 
 MODELS = [User, Session, LoginFailure, Appointment, Treatment, OutboxMessage,
-          OutboxAttachment, JobRun, MonthlyReport, Export, WorkerHeartbeat,
-          SchemaVersion]
+          OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
+          ReportExecution, WorkerHeartbeat, SchemaVersion]
