@@ -145,7 +145,7 @@ def job(name, settings=None):
 
 def next_run_at(name, now, settings=None):
     """When `name` next falls due after `now` (aware, clinic time)."""
-    return job(name, settings).next_slot(now)
+    return job(name, settings).next_slot(now).at
 
 
 def last_run(name):
