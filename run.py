@@ -5,6 +5,8 @@
     python run.py worker          only the Huey consumer (--no-periodic: no crons)
     python run.py demo-data       fill the database with demo data
     python run.py create-admin EMAIL
+    python run.py backup [--to DIR]
+    python run.py restore ARCHIVE [--force]
 """
 import argparse
 import getpass
@@ -113,6 +115,33 @@ def cmd_create_admin(settings, args):
         print(f'create-admin: {exc.message}', file=sys.stderr)
         return 2
     print(('created' if created else 'reset') + f' admin {args.email.strip().lower()}')
+    return 0
+
+
+def cmd_backup(settings, args):
+    from app.services.backup import BackupError, create_backup
+
+    try:
+        backup = create_backup(settings, dest_dir=args.to)
+    except BackupError as exc:
+        print(f'backup: {exc.message}', file=sys.stderr)
+        return 1
+    log.info('backup written: %s (%d bytes, %d files, %.1f s)', backup.path.name, backup.size,
+             backup.files, backup.seconds)
+    print(backup.path)
+    return 0
+
+
+def cmd_restore(settings, args):
+    from app.services.backup import BackupError, restore
+
+    try:
+        result = restore(args.archive, settings, force=args.force)
+    except BackupError as exc:
+        print(f'restore: {exc.message}', file=sys.stderr)
+        return 1
+    print(f"restored {result['archive']} ({result['database']}, {result['files']} files, "
+          f"taken {result['created_at']}) into {settings.data_dir}")
     return 0
 
 
@@ -253,11 +282,18 @@ def parse_args(argv):
     demo.add_argument('--password', default='demo-pass-123')
     admin = sub.add_parser('create-admin', help='create or reset an admin')
     admin.add_argument('email')
+    backup = sub.add_parser('backup', help='write a backup archive while the app runs')
+    backup.add_argument('--to', help='folder for the archive (default: BACKUP_DIR)')
+    restore = sub.add_parser('restore', help='restore a backup archive into the data dir')
+    restore.add_argument('archive')
+    restore.add_argument('--force', action='store_true',
+                         help='overwrite a data dir that is not empty')
     return parser.parse_args(argv)
 
 
 COMMANDS = {None: cmd_supervise, 'web': cmd_web, 'worker': cmd_worker,
-            'demo-data': cmd_demo_data, 'create-admin': cmd_create_admin}
+            'demo-data': cmd_demo_data, 'create-admin': cmd_create_admin,
+            'backup': cmd_backup, 'restore': cmd_restore}
 
 
 def main(argv=None):

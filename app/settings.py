@@ -50,6 +50,9 @@ class Settings:
     # Seconds a stopping consumer waits for running tasks before giving up.
     shutdown_timeout: float
     heartbeat_seconds: float
+    backup_time: datetime.time
+    backup_keep: int
+    backup_dir: Path
     secret_key: str = dataclasses.field(repr=False, default='')
 
     @property
@@ -200,5 +203,8 @@ def load(env=None):
         queue_poll_max=_float(env, 'QUEUE_POLL_MAX', 0.1, 0.01),
         shutdown_timeout=_float(env, 'SHUTDOWN_TIMEOUT', 25.0, 0.0),
         heartbeat_seconds=_float(env, 'HEARTBEAT_SECONDS', 5.0, 0.2),
+        backup_time=_clock_time(env, 'BACKUP_TIME', '02:30'),
+        backup_keep=_int(env, 'BACKUP_KEEP', 7, 1, 1000),
+        backup_dir=Path(env.get('BACKUP_DIR') or data_dir / 'backups').resolve(),
         secret_key=_secret_key(env, data_dir),
     )
