@@ -1,0 +1,613 @@
+"""History export (SPEC §5): who may export what, the CSV file streamed from a
+database cursor, the live status read from Huey's result store, the "export
+ready" email, the cleanup of old files, and the re-run of exports a dead
+worker left behind.
+
+An Export row is the owner record: it decides who may see a task id and it
+survives the expiry of Huey's results. Huey's result store holds what the
+page polls: the progress the task writes while it runs (`huey.put`) and its
+return value or error when it ends (`huey.result(..., preserve=True)`).
+"""
+import csv
+import datetime
+import itertools
+import logging
+import os
+import re
+import socket
+import uuid
+
+import peewee
+from huey.exceptions import TaskException
+
+from app import mail, validate
+from app.db import database, is_sqlite
+from app.errors import ApiError, bad_request, not_found
+from app.models import Appointment, Export, Treatment, User, WorkerHeartbeat, utcnow
+from app.queue import PRIORITY_INTERACTIVE, huey
+from app.services import accounts, housekeeping
+from app.services.health import worker_window
+
+log = logging.getLogger('clinicdesk.exports')
+
+HEADER = ('date', 'time', 'doctor', 'specialization', 'status', 'diagnosis',
+          'treatment', 'prescription')
+ALL_DATA_HEADER = ('patient_email', 'patient_name') + HEADER
+# A cell starting with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = '=+-@\t\r'
+
+ACTIVE = ('queued', 'running')
+CHUNK_ROWS = 2000
+PROGRESS_WRITES = 50          # at most this many progress updates per export
+ATTACH_LIMIT = 5 * 1024 * 1024  # larger files are sent as a link (SPEC §5)
+# A queued export whose message is neither pending nor scheduled after this
+# long was taken by a worker that died before it could claim the row.
+QUEUED_GRACE = datetime.timedelta(minutes=2)
+
+Doctor = User.alias('doctor')
+Patient = User.alias('patient')
+
+
+# ---- who may export what -----------------------------------------------------
+
+def request_export(user, data):
+    """The export `user` asks for: an active one of the same data by the same
+    user when there is one (a second click reuses it), else a new row whose
+    task is enqueued once the row is committed. Returns (export, created)."""
+    scope, patient = _target(user, data)
+    failed = []
+    with database.atomic():
+        export = _active_export(user, scope, patient)
+        if export is not None:
+            return export, False
+        export = Export.create(task_id=str(uuid.uuid4()), requester=user, scope=scope,
+                               patient=patient)
+        database.after_commit(lambda: _enqueue_or_note(export, failed))
+    if failed:
+        # The queue refused it (Redis down): leave no 'queued' row that no
+        # task will ever pick up, and let the web layer answer 503.
+        Export.delete().where(Export.id == export.id).execute()
+        raise failed[0]
+    return export, True
+
+
+def _enqueue_or_note(export, failed):
+    # An exception raised inside peewee's commit is masked by a failing
+    # ROLLBACK ("no transaction is active"), so it is carried out instead.
+    try:
+        enqueue(export)
+    except Exception as exc:
+        failed.append(exc)
+
+
+def _target(user, data):
+    scope = validate.choice(data, 'scope', ('patient', 'all'), required=False)
+    if user.role == 'patient':
+        if scope == 'all' or data.get('patient_id') not in (None, '', user.id):
+            raise ApiError(403, 'patients can export only their own history')
+        return 'patient', user
+    if scope == 'all':
+        if data.get('patient_id') not in (None, ''):
+            raise bad_request('patient_id', 'leave it out for an all-data export')
+        return 'all', None
+    if data.get('patient_id') in (None, ''):
+        raise bad_request('patient_id', 'is required (or send "scope": "all")')
+    return 'patient', accounts.get_patient(validate.identifier(data, 'patient_id'))
+
+
+def _active_export(user, scope, patient):
+    query = (Export.select()
+             .where(Export.requester == user,
+                    Export.scope == scope,
+                    Export.status.in_(ACTIVE))
+             .order_by(Export.id.desc()))
+    if patient is not None:
+        query = query.where(Export.patient == patient)
+    return query.first()
+
+
+def enqueue(export):
+    """Put the export's task on the queue under the export's own task id
+    (also when it runs again after a crash: the status URL stays valid)."""
+    from tasks import export_history  # tasks.py imports this module
+    huey.enqueue(export_history.s(export.id, id=export.task_id, priority=PRIORITY_INTERACTIVE))
+
+
+def get_for(user, task_id):
+    """The export if `user` may see it: its requester or an admin. Anyone
+    else gets the same 404 as for an id that does not exist."""
+    export = Export.get_or_none(Export.task_id == task_id)
+    if export is None or (user.role != 'admin' and export.requester_id != user.id):
+        raise not_found('export not found')
+    return export
+
+
+# ---- status --------------------------------------------------------------------
+
+def progress_key(task_id):
+    return f'export-progress:{task_id}'
+
+
+def status_url(export):
+    return f'/api/exports/{export.task_id}'
+
+
+def download_url(export):
+    return f'/api/exports/{export.task_id}/download'
+
+
+def live_status(export, settings):
+    """Where the export is: Huey's stored result once the task ended, else
+    the progress the running task keeps writing; the row fills in when the
+    result has expired or is about to be written."""
+    try:
+        result = huey.result(export.task_id, preserve=True)
+    except TaskException as exc:
+        if not exc.metadata.get('retries'):
+            return _status('failed', error=export.error or _plain_error(exc.metadata))
+        result = None  # a retry is coming
+    if isinstance(result, dict):
+        return _done_status(export, settings, result.get('rows'))
+    if export.status == 'done':
+        return _done_status(export, settings, export.rows)
+    if export.status == 'failed':
+        return _status('failed', error=export.error or 'the export failed')
+    progress = _peek_progress(export.task_id)
+    if progress is not None:
+        return _status('running', progress=progress['progress'], rows=progress['rows'])
+    return _status(export.status)
+
+
+def _status(status, progress=0, rows=None, url=None, error=None):
+    return {'status': status, 'progress': progress, 'rows': rows,
+            'download_url': url, 'error': error}
+
+
+def _done_status(export, settings, rows):
+    if file_path(export, settings) is None:
+        return _status('done', 100, rows, error=expired_message(settings))
+    return _status('done', 100, rows, url=download_url(export))
+
+
+def _peek_progress(task_id):
+    try:
+        return huey.get(progress_key(task_id), peek=True)
+    except Exception:
+        log.warning('cannot read export progress for %s', task_id, exc_info=True)
+        return None
+
+
+def _plain_error(metadata):
+    # Huey stores repr(exception); show the message, not the class name.
+    error = metadata.get('error') or 'the export failed'
+    match = re.fullmatch(r"\w+\((['\"])(.*)\1\)", error, re.S)
+    return match.group(2) if match else error
+
+
+def expired_message(settings):
+    return (f'this export has expired: files are kept for {settings.export_retention_days} '
+            'days. Start a new export to get a fresh file.')
+
+
+def file_path(export, settings):
+    """The finished file, or None when it has expired or is not there."""
+    if export.status != 'done' or not export.file_name or export.expired_at:
+        return None
+    path = settings.exports_dir / export.file_name
+    return path if path.is_file() else None
+
+
+def download_name(export, clock):
+    day = clock.localize(export.finished_at or utcnow()).date().isoformat()
+    if export.scope == 'all':
+        return f'clinicdesk-all-data-{day}.csv'
+    slug = re.sub(r'[^a-z0-9]+', '-', (export.patient.name or '').lower()).strip('-')
+    return f'clinicdesk-history-{slug or export.patient_id}-{day}.csv'
+
+
+def file_for_download(export, settings):
+    """The path to send, or the reason there is none (409 / 410)."""
+    if export.status in ACTIVE:
+        raise ApiError(409, 'the export is not finished yet')
+    if export.status == 'failed':
+        raise ApiError(409, f'the export failed: {export.error or "unknown error"}')
+    path = file_path(export, settings)
+    if path is None:
+        raise ApiError(410, expired_message(settings))
+    return path
+
+
+# ---- the CSV -------------------------------------------------------------------
+
+def export_query(scope, patient_id=None):
+    """One row per appointment, oldest first, in the SPEC §5 column order."""
+    columns = [Appointment.date.cast('TEXT'), Appointment.time, Doctor.name,
+               Doctor.specialization, Appointment.status, Treatment.diagnosis,
+               Treatment.treatment, Treatment.prescription]
+    query = Appointment.select()
+    if scope == 'all':
+        columns = [Patient.email, Patient.name] + columns
+        query = (query
+                 .join(Patient, on=(Appointment.patient == Patient.id))
+                 .switch(Appointment))
+    query = (query
+             .select(*columns)
+             .join(Doctor, on=(Appointment.doctor == Doctor.id))
+             .switch(Appointment)
+             .join(Treatment, peewee.JOIN.LEFT_OUTER, on=(Treatment.appointment == Appointment.id))
+             .order_by(Appointment.date, Appointment.time, Appointment.id))
+    if scope != 'all':
+        query = query.where(Appointment.patient == patient_id)
+    return query
+
+
+def count_rows(scope, patient_id=None):
+    query = Appointment.select()
+    if scope != 'all':
+        query = query.where(Appointment.patient == patient_id)
+    return query.count()
+
+
+def _cursor(query):
+    # A raw cursor: peewee's row conversion would parse every date only for
+    # the CSV to print it again, doubling the time.
+    if is_sqlite():
+        return database.execute(query)
+    # PostgreSQL: a named (server-side) cursor streams; a plain one would
+    # load every row into memory first. WITH HOLD, as peewee runs in
+    # autocommit mode (both psycopg2 and psycopg 3 take these arguments).
+    sql, params = query.sql()
+    cursor = database.connection().cursor(name=f'export_{uuid.uuid4().hex}', withhold=True)
+    cursor.itersize = CHUNK_ROWS
+    cursor.execute(sql, params)
+    return cursor
+
+
+def guard_row(row):
+    """Prefix a formula-looking cell with ' (cells are text or None)."""
+    for cell in row:
+        if cell and cell[0] in FORMULA_STARTS:
+            return [("'" + c) if c and c[0] in FORMULA_STARTS else c for c in row]
+    return row
+
+
+def write_csv(path, header, rows, on_progress=None):
+    """Stream `rows` to `path` (temp file, fsync, atomic rename). Memory
+    stays flat: rows are taken from the iterator a chunk at a time."""
+    tmp = path.with_name(f'.{path.name}.{uuid.uuid4().hex[:8]}.tmp')
+    count = 0
+    rows = iter(rows)
+    try:
+        with open(tmp, 'w', newline='', encoding='utf-8') as fh:
+            writer = csv.writer(fh, lineterminator='\r\n')
+            writer.writerow(header)
+            while True:
+                chunk = list(itertools.islice(rows, CHUNK_ROWS))
+                if not chunk:
+                    break
+                writer.writerows(map(guard_row, chunk))
+                count += len(chunk)
+                if on_progress:
+                    on_progress(count)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count, path.stat().st_size
+
+
+def export_to_file(path, scope, patient_id=None, on_progress=None):
+    """Write the export of `scope` to `path`; returns (rows, bytes).
+    `on_progress(done, total)` is called every chunk."""
+    total = count_rows(scope, patient_id)
+    header = ALL_DATA_HEADER if scope == 'all' else HEADER
+    progress = (lambda done: on_progress(done, total)) if on_progress else None
+    cursor = _cursor(export_query(scope, patient_id))
+    try:
+        return write_csv(path, header, cursor, progress)
+    finally:
+        cursor.close()
+
+
+class ProgressWriter:
+    """Writes {progress, rows} to Huey's key-value store, at most about
+    PROGRESS_WRITES times, never failing the export over it."""
+
+    def __init__(self, task_id):
+        self.key = progress_key(task_id)
+        self.next_at = 0
+        self.warned = False
+
+    def __call__(self, done, total):
+        if done < self.next_at and done < total:
+            return
+        self.next_at = done + max(CHUNK_ROWS, total // PROGRESS_WRITES)
+        percent = 100 if total == 0 else min(99, done * 100 // total)
+        self.put(percent, done)
+
+    def put(self, percent, rows):
+        try:
+            huey.put(self.key, {'progress': percent, 'rows': rows})
+        except Exception as exc:
+            if not self.warned:
+                log.warning('cannot write export progress: %s', exc)
+            self.warned = True
+
+
+# ---- running it in the worker ----------------------------------------------------
+
+_tokens = {}
+
+
+def worker_identity():
+    """(host:pid as in WorkerHeartbeat, a token unique to this process)."""
+    pid = os.getpid()
+    token = _tokens.setdefault(pid, uuid.uuid4().hex)
+    return f'{socket.gethostname()}:{pid}', token
+
+
+def run_export(settings, clock, export_id, retries_left=0):
+    """The task body: claim the row, write the file, mark it done and queue
+    the email in one transaction. Returns what Huey stores as the result,
+    or None when there is nothing to do (already finished, or another live
+    worker runs it)."""
+    export = _claim(settings, export_id)
+    if export is None:
+        return None
+    progress = ProgressWriter(export.task_id)
+    progress.put(0, 0)
+    name = f'export-{export.task_id}.csv'
+    try:
+        rows, size = export_to_file(settings.exports_dir / name, export.scope,
+                                    export.patient_id, progress)
+        progress.put(100, rows)
+        finished = _finish(settings, clock, export, name, rows, size)
+    except Exception as exc:
+        _after_error(export, exc, retries_left)
+        raise
+    _forget_progress(export.task_id)
+    if not finished:
+        return None
+    _request_delivery()
+    return {'rows': rows, 'file_size': size}
+
+
+def _claim(settings, export_id):
+    me, token = worker_identity()
+    with database.atomic():
+        query = Export.select().where(Export.id == export_id)
+        if not is_sqlite():
+            query = query.for_update()
+        export = query.first()
+        if export is None or export.status in ('done', 'failed'):
+            return None
+        if export.status == 'running' and worker_alive(settings, export):
+            return None
+        export.status = 'running'
+        export.worker, export.worker_token = me, token
+        export.attempt += 1
+        export.started_at = utcnow()
+        export.error = None
+        export.save()
+    return export
+
+
+def _finish(settings, clock, export, name, rows, size):
+    with database.atomic():
+        updated = (Export
+                   .update(status='done', rows=rows, file_name=name, file_size=size,
+                           finished_at=utcnow(), error=None)
+                   .where(Export.id == export.id,
+                          Export.attempt == export.attempt,
+                          Export.status == 'running')
+                   .execute())
+        if not updated:
+            # Another run took over (this worker was taken for dead).
+            return False
+        # In the same transaction: the email exists exactly when the export
+        # is done, and its dedupe key keeps a re-run from sending it twice.
+        queue_ready_email(settings, clock, Export.get_by_id(export.id))
+    return True
+
+
+def _request_delivery():
+    # Outside the transaction and best effort: the export is done whatever
+    # the queue says now, and housekeeping sends pending mail within a minute.
+    try:
+        mail.request_delivery()
+    except Exception as exc:
+        log.warning('export email queued, delivery not requested yet: %s', exc)
+
+
+def queue_ready_email(settings, clock, export):
+    """The "export ready" email to whoever asked: the CSV attached, or a
+    link when the file is over 5 MB. None when it was queued already."""
+    requester = export.requester
+    filename = download_name(export, clock)
+    link = f'{settings.base_url}/exports/{export.task_id}/download'
+    if export.scope == 'all':
+        what, subject = 'The export of all clinic data', 'Export ready: all clinic data'
+    elif export.patient_id == requester.id:
+        what, subject = 'Your appointment history', 'Your appointment history is ready'
+    else:
+        what = f'The appointment history of {export.patient.name}'
+        subject = f'Export ready: history of {export.patient.name}'
+    attachments = ()
+    if export.file_size <= ATTACH_LIMIT:
+        content = (settings.exports_dir / export.file_name).read_bytes()
+        attachments = ((filename, 'text/csv', content),)
+        where = 'The CSV file is attached. You can also download it here:'
+    else:
+        where = ('The file is larger than 5 MB, so it is not attached. '
+                 'Download it here (log in if asked):')
+    rows = 'appointment' if export.rows == 1 else 'appointments'
+    text = (f'Hello {requester.name},\n\n'
+            f'{what} is ready: {export.rows} {rows} in a CSV file that opens in any '
+            f'spreadsheet.\n\n{where}\n{link}\n\n'
+            f'The file is kept for {settings.export_retention_days} days.\n\n'
+            f'{settings.clinic_name}\n')
+    return mail.queue_message(f'export:{export.id}', requester.email, subject, text,
+                              attachments=attachments)
+
+
+def _after_error(export, exc, retries_left):
+    log.error('export %s failed (%s retries left): %s', export.task_id, retries_left, exc)
+    status = 'queued' if retries_left else 'failed'
+    message = None if retries_left else _user_message(exc)
+    try:
+        (Export
+         .update(status=status, error=message, finished_at=None if retries_left else utcnow())
+         .where(Export.id == export.id, Export.attempt == export.attempt)
+         .execute())
+    except Exception:
+        log.exception('cannot record the failure of export %s', export.task_id)
+    _forget_progress(export.task_id)
+
+
+def _user_message(exc):
+    if isinstance(exc, OSError):
+        return f'could not write the file ({exc.strerror or exc})'
+    return 'the export could not be completed; please try again'
+
+
+def _forget_progress(task_id):
+    try:
+        huey.delete(progress_key(task_id))
+    except Exception:
+        pass
+
+
+# ---- recovery after a worker died ------------------------------------------------
+
+def worker_alive(settings, export, now=None):
+    """Is the consumer that claimed `export` still running?"""
+    me, token = worker_identity()
+    if export.worker == me:
+        return export.worker_token == token
+    if not export.worker:
+        return False
+    host, _, pid = export.worker.rpartition(':')
+    if host == socket.gethostname() and pid.isdigit() and not _pid_running(int(pid)):
+        return False
+    beat = WorkerHeartbeat.get_or_none(WorkerHeartbeat.worker == export.worker)
+    now = now or utcnow()
+    return beat is not None and beat.beat_at > now - worker_window(settings)
+
+
+def _pid_running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f'/proc/{pid}/stat') as fh:
+            return fh.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return True
+
+
+def recover_interrupted(settings, now=None):
+    """Put back on the queue, under their own task ids, the exports whose
+    worker died (Huey does not re-deliver a task whose worker was killed).
+    Safe to run from several workers at once: each row is taken over with a
+    compare-and-set on its attempt number. Returns how many were requeued."""
+    now = now or utcnow()
+    waiting = None
+    requeued = 0
+    for export in Export.select().where(Export.status.in_(ACTIVE)).order_by(Export.id):
+        if export.status == 'running':
+            if worker_alive(settings, export, now):
+                continue
+        else:
+            if export.created_at > now - QUEUED_GRACE:
+                continue
+            if waiting is None:
+                waiting = _waiting_task_ids()
+            if waiting is None or export.task_id in waiting:
+                continue
+        if _take_over(export):
+            log.warning('export %s was interrupted (worker %s); running it again',
+                        export.task_id, export.worker or '-')
+            _forget_progress(export.task_id)
+            enqueue(export)
+            requeued += 1
+    return requeued
+
+
+def _waiting_task_ids():
+    try:
+        return ({task.id for task in huey.pending()}
+                | {task.id for task in huey.scheduled()})
+    except Exception:
+        log.warning('cannot read the queue to recover exports', exc_info=True)
+        return None
+
+
+def _take_over(export):
+    return (Export
+            .update(status='queued', worker=None, worker_token=None,
+                    attempt=Export.attempt + 1)
+            .where(Export.id == export.id,
+                   Export.status == export.status,
+                   Export.attempt == export.attempt)
+            .execute()) == 1
+
+
+# ---- housekeeping --------------------------------------------------------------
+
+def delete_expired(settings, now=None):
+    """Delete export files older than EXPORT_RETENTION_DAYS and mark their
+    rows expired (they stay 'done'; the download then answers 410)."""
+    now = now or utcnow()
+    cutoff = now - datetime.timedelta(days=settings.export_retention_days)
+    old = (Export.select()
+           .where(Export.finished_at < cutoff,
+                  Export.expired_at.is_null(),
+                  Export.file_name.is_null(False)))
+    deleted = 0
+    for export in old.iterator():
+        (settings.exports_dir / export.file_name).unlink(missing_ok=True)
+        (Export.update(expired_at=now)
+         .where(Export.id == export.id)
+         .execute())
+        _forget_result(export.task_id)
+        deleted += 1
+    _delete_stale_temp_files(settings, now)
+    return deleted
+
+
+def _forget_result(task_id):
+    try:
+        huey.delete(task_id)
+        huey.delete(progress_key(task_id))
+    except Exception:
+        pass
+
+
+def _delete_stale_temp_files(settings, now):
+    # Temp files of runs killed mid-write; a day is far longer than any export.
+    limit = (now - datetime.timedelta(days=1)).replace(tzinfo=datetime.timezone.utc).timestamp()
+    for path in settings.exports_dir.glob('.export-*.tmp'):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+        except OSError:
+            pass
+
+
+@housekeeping.cleanup
+def expired_exports(settings, now):
+    return delete_expired(settings, _naive_utc(now))
+
+
+@housekeeping.cleanup
+def interrupted_exports(settings, now):
+    return recover_interrupted(settings, _naive_utc(now))
+
+
+def _naive_utc(aware):
+    return aware.astimezone(datetime.timezone.utc).replace(tzinfo=None)

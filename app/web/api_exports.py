@@ -1,0 +1,38 @@
+"""History export endpoints (SPEC §6): queue an export, poll its status,
+download the file. /exports/<id>/download is the same download for links in
+emails: a browser that is not logged in is sent to the login page first."""
+import bottle
+
+from app.services import exports
+from app.web.base import clock, current_user, json_body, json_response, settings
+
+TASK_ID = '<task_id:re:[0-9A-Fa-f-]{1,64}>'
+
+
+def create_export():
+    export, _ = exports.request_export(current_user(), json_body())
+    return json_response({'task_id': export.task_id, 'status_url': exports.status_url(export)},
+                         status=202)
+
+
+def export_status(task_id):
+    export = exports.get_for(current_user(), task_id)
+    return exports.live_status(export, settings())
+
+
+def download_export(task_id):
+    export = exports.get_for(current_user(), task_id)
+    path = exports.file_for_download(export, settings())
+    # static_file streams the file and answers HEAD, Range and If-None-Match.
+    response = bottle.static_file(path.name, root=str(path.parent), mimetype='text/csv',
+                                  download=exports.download_name(export, clock()))
+    response.set_header('Cache-Control', 'private, no-store')
+    return response
+
+
+ROUTES = [
+    ('POST', '/api/exports', create_export, ('patient', 'admin'), {}),
+    ('GET', f'/api/exports/{TASK_ID}', export_status, 'user', {}),
+    ('GET', f'/api/exports/{TASK_ID}/download', download_export, 'user', {}),
+    ('GET', f'/exports/{TASK_ID}/download', download_export, 'user', {}),
+]
