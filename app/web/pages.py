@@ -5,6 +5,7 @@ flash message, a failure re-renders the form with the error next to the
 field that caused it. The queries and rules live in app.services."""
 import datetime
 import itertools
+import logging
 from urllib.parse import quote, urlencode
 
 import bottle
@@ -15,6 +16,8 @@ from app.services import accounts, appointments
 from app.web import api
 from app.web.base import client_ip, clock, current_user, query_params, settings
 from app.web.templating import environment, render
+
+log = logging.getLogger('clinicdesk.pages')
 
 HOME = {'patient': '/patient', 'doctor': '/doctor', 'admin': '/admin'}
 # Statuses a form shows next to its fields; any other error gets the error page.
@@ -119,7 +122,12 @@ def form_failure(exc, template, context):
 def role_context(role, user):
     extra = {}
     for provide in PAGE_CONTEXT[role]:
-        extra.update(provide(user) or {})
+        # One section's data source being down (e.g. the cache) must not take
+        # the whole page with it; its partial renders without the data.
+        try:
+            extra.update(provide(user) or {})
+        except Exception:
+            log.exception('page context %s for /%s failed', provide.__name__, role)
     return extra
 
 
@@ -215,7 +223,7 @@ def booking_choice(user, booking, today, errors):
     except ApiError as exc:
         errors.setdefault(exc.field or 'doctor_id', field_errors(exc).popitem()[1])
     if doctor is None:
-        return {'doctor': None, 'day': day, 'days': [], 'times': []}
+        return {'doctor': None, 'day': day, 'days': [], 'times': [], 'last_day': None}
     now = clock()
     days = [(d, len(appointments.free_times(now, doctor.id, d, user)))
             for d in (today + DAY * i for i in range(BOOKING_DAYS_SHOWN))]
@@ -224,7 +232,8 @@ def booking_choice(user, booking, today, errors):
     times = appointments.free_times(now, doctor.id, day, user)
     if day < today and 'date' not in errors:
         errors['date'] = 'is in the past; pick today or a later day'
-    return {'doctor': doctor, 'day': day, 'days': days, 'times': times}
+    return {'doctor': doctor, 'day': day, 'days': days, 'times': times,
+            'last_day': today + appointments.BOOKING_HORIZON}
 
 
 def patient_context(user, booking=None, errors=None):
@@ -240,6 +249,7 @@ def patient_context(user, booking=None, errors=None):
         user, {'to': today.isoformat(), 'order': 'desc'}, HISTORY_PAGE, history_offset)
     # Today's booked visits are upcoming, not history, until the doctor closes them.
     history = [a for a in history if not (a.date == today and a.status == 'booked')]
+    history_total -= sum(1 for a in upcoming if a.date == today)
     return {'booking': booking, 'errors': errors, 'groups': doctors_by_specialization(),
             **booking_choice(user, booking, today, errors),
             'upcoming': upcoming, 'history': history,
