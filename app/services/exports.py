@@ -113,6 +113,26 @@ def enqueue(export):
     huey.enqueue(export_history.s(export.id, id=export.task_id, priority=PRIORITY_INTERACTIVE))
 
 
+def recent_for(user, now=None, limit=3):
+    """The user's latest exports of the last day, newest first, for the page
+    to show again after a reload."""
+    since = (now or utcnow()) - datetime.timedelta(days=1)
+    return list(Export.select()
+                .where(Export.requester == user,
+                       Export.created_at > since)
+                .order_by(Export.id.desc())
+                .limit(limit))
+
+
+def request_body(export):
+    """The POST body that asks for the same data again ("Try again")."""
+    if export.scope == 'all':
+        return {'scope': 'all'}
+    if export.patient_id != export.requester_id:
+        return {'patient_id': export.patient_id}
+    return {}
+
+
 def get_for(user, task_id):
     """The export if `user` may see it: its requester or an admin. Anyone
     else gets the same 404 as for an id that does not exist."""

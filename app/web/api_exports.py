@@ -1,9 +1,12 @@
 """History export endpoints (SPEC §6): queue an export, poll its status,
 download the file. /exports/<id>/download is the same download for links in
 emails: a browser that is not logged in is sent to the login page first."""
+import json
+
 import bottle
 
 from app.services import exports
+from app.web import pages
 from app.web.base import clock, current_user, json_body, json_response, settings
 
 TASK_ID = '<task_id:re:[0-9A-Fa-f-]{1,64}>'
@@ -29,6 +32,20 @@ def download_export(task_id):
     response.set_header('Cache-Control', 'private, no-store')
     return response
 
+
+def recent_exports(user):
+    """For the export partials: exports to show again after a reload."""
+    items = []
+    for export in exports.recent_for(user):
+        label = 'All data' if export.scope == 'all' else (
+            'Your history' if export.patient_id == user.id else export.patient.name)
+        items.append({'status_url': exports.status_url(export), 'label': label,
+                      'body': json.dumps(exports.request_body(export))})
+    return {'recent_exports': items}
+
+
+pages.PAGE_CONTEXT['patient'].append(recent_exports)
+pages.PAGE_CONTEXT['admin'].append(recent_exports)
 
 ROUTES = [
     ('POST', '/api/exports', create_export, ('patient', 'admin'), {}),

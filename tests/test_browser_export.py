@@ -1,0 +1,86 @@
+"""A patient exports their history in a real browser (headless Debian
+Chromium through Playwright): log in, click "Export my history", watch it
+finish, download the CSV."""
+import csv
+import datetime
+import io
+import os
+
+import pytest
+
+from app.db import database
+from app.models import Appointment, Treatment, User
+from tests.conftest import IN_CI, PASSWORD, unique_email
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--no-first-run']
+
+
+@pytest.fixture(scope='module')
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = f'{CHROMIUM} is not installed'
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    sync_api = pytest.importorskip('playwright.sync_api')
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def patient_with_history(base_url, make_user):
+    client = make_user(base_url, 'patient', name='Bea Browser')
+    with database.connection_context():
+        doctor = User.create(email=unique_email('doctor'), password_hash='-', name='Dr Lin, "Sam"',
+                             role='doctor', specialization='Dermatology')
+        for day, status in (('2025-02-10', 'completed'), ('2025-01-05', 'cancelled')):
+            appt = Appointment.create(patient=client.user['id'], doctor=doctor, time='10:00',
+                                      date=datetime.date.fromisoformat(day), status=status)
+            if status == 'completed':
+                Treatment.create(appointment=appt, diagnosis='Eczema', treatment='Emollients',
+                                 prescription='=HYPERLINK("x")')
+    return client.user['email']
+
+
+def test_patient_clicks_export_and_downloads_the_csv(page, base_url, make_user, worker):
+    email = patient_with_history(base_url, make_user)
+
+    page.goto(f'{base_url}/login')
+    page.get_by_label('Email').fill(email)
+    page.get_by_label('Password').fill(PASSWORD)
+    page.get_by_role('button', name='Log in').click()
+    page.wait_for_url(f'{base_url}/patient')
+
+    page.get_by_role('button', name='Export my history').click()
+    link = page.get_by_role('link', name='Download CSV')
+    link.wait_for(state='visible')
+    assert page.get_by_text('Ready: 2 appointments.').is_visible()
+    assert not page.get_by_role('button', name='Try again').is_visible()
+
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename.endswith('.csv')
+    with open(download.path(), encoding='utf-8', newline='') as fh:
+        rows = list(csv.reader(io.StringIO(fh.read(), newline='')))
+    assert rows[0] == ['date', 'time', 'doctor', 'specialization', 'status', 'diagnosis',
+                       'treatment', 'prescription']
+    assert rows[1:] == [
+        ['2025-01-05', '10:00', 'Dr Lin, "Sam"', 'Dermatology', 'cancelled', '', '', ''],
+        ['2025-02-10', '10:00', 'Dr Lin, "Sam"', 'Dermatology', 'completed', 'Eczema',
+         'Emollients', '\'=HYPERLINK("x")'],
+    ]
