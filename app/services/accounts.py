@@ -6,6 +6,7 @@ from app.auth import hash_password
 from app.db import database
 from app.errors import ApiError, conflict, not_found
 from app.models import User
+from app.services import stats
 
 
 def _create_user(data, role, specialization=None):
@@ -17,6 +18,7 @@ def _create_user(data, role, specialization=None):
         raise ApiError(400, 'phone: may contain only digits, spaces and + - ( ) .', field='phone')
     try:
         with database.atomic():
+            database.after_commit(stats.invalidate)
             return User.create(email=email, password_hash=hash_password(password),
                                name=name, phone=phone, role=role,
                                specialization=specialization)
@@ -39,6 +41,7 @@ def create_or_reset_admin(email, password):
     email = validate.email(data)
     password = validate.password(data)
     with database.atomic():
+        database.after_commit(stats.invalidate)
         user = User.by_email(email)
         if user is None:
             return User.create(email=email, password_hash=hash_password(password),

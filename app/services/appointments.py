@@ -7,7 +7,7 @@ from app import validate
 from app.db import database
 from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User, utcnow
-from app.services import accounts
+from app.services import accounts, stats
 
 # The slots the booking page offers: every 30 minutes, 09:00 to 16:30.
 SLOT_TIMES = tuple(f'{h:02d}:{m:02d}' for h in range(9, 17) for m in (0, 30))
@@ -122,6 +122,7 @@ def book(clock, user, data):
     _check_not_past(clock, day, time)
     try:
         with database.atomic():
+            database.after_commit(stats.invalidate)
             appt = Appointment.create(patient=patient, doctor=doctor, date=day,
                                       time=time, reason=reason, status='booked')
     except peewee.IntegrityError:
@@ -144,6 +145,7 @@ def _transition(appt, new_status):
     if not updated:
         raise conflict(f'appointment is {appt.status.replace("_", "-")}, not booked')
     appt.status = new_status
+    database.after_commit(stats.invalidate)
 
 
 def cancel(user, appointment_id):

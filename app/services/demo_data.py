@@ -17,6 +17,7 @@ from app.auth import hash_password
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User
+from app.services import stats
 from app.services.appointments import SLOT_TIMES
 
 EMAIL_DOMAIN = 'demo.clinic'
@@ -171,6 +172,7 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
     # One transaction: all or nothing, and on SQLite its write lock keeps
     # the explicit appointment ids below ours until commit.
     with database.atomic():
+        database.after_commit(stats.invalidate)
         if _demo_users().exists():
             raise _already_there()
         try:
