@@ -237,6 +237,7 @@ class ReportExecution(BaseModel):
     file_size = pw.BigIntegerField(null=True)
     attempts = pw.IntegerField(default=0)
     owner = pw.CharField(max_length=120, null=True)  # host:pid running it
+    recipients = pw.TextField(null=True)  # JSON list: who this run mails
     # True while some of its mail is neither sent nor failed; the outcome
     # (success or partial) is settled when the outbox has decided.
     mail_pending = pw.BooleanField(default=False, index=True)

@@ -1,0 +1,488 @@
+"""Running scheduled reports: the scheduler's claim of due slots, one run of
+an execution (rows → file → mail), the mail outcome, and recovery.
+
+Scheduler (`claim_due`, every minute): a report whose `next_run_at` has
+passed gets one execution for its latest due slot, keyed (report, slot) by a
+unique index, so two schedulers or a repeated pass never run a slot twice.
+After downtime only the latest missed slot runs (one catch-up run, not one
+per missed slot). `next_run_at` moves past `now` in the same transaction,
+before the run, so a failing run never holds the schedule back.
+
+Run (`run_execution`, a Huey task): claim the row (compare-and-set on its
+attempt number), write the file under a deadline, then in one transaction
+mark it `success` and queue one outbox message per recipient. Transient
+errors (database busy, disk, lost connection) are left to Huey's retries,
+anything else fails the execution at once.
+
+Mail outcome (`settle_mail`): the outbox decides each message; an execution
+turns `partial` when one of its messages ends `failed` (a 5xx, or given up
+by the outbox) or is still undelivered after MAIL_GIVE_UP.
+"""
+import datetime
+import hashlib
+import json
+import logging
+import re
+import uuid
+
+import peewee
+import redis
+
+from app import mail, schedule
+from app.db import database
+from app.errors import ApiError, not_found
+from app.models import OutboxMessage, ReportExecution, ScheduledReport, utcnow
+from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
+from app.services import report_engine, report_writers, reports
+
+log = logging.getLogger('clinicdesk.reports')
+
+MAX_RUN = datetime.timedelta(minutes=30)      # SPEC §4: a longer run is stopped
+MAX_ATTEMPTS = 4                              # the first run and 3 retries
+QUEUED_GRACE = datetime.timedelta(minutes=5)  # queued this long and not in the queue: lost
+ATTACH_LIMIT = 5 * 1024 * 1024                # larger files are sent as a link
+MAIL_GIVE_UP = datetime.timedelta(hours=24)
+TRANSIENT = (peewee.OperationalError, peewee.InterfaceError, OSError,
+             redis.exceptions.ConnectionError)
+DEDUPE_MAX = 200
+FINAL = ('success', 'failed', 'partial')
+
+
+class ReportFailed(Exception):
+    """The run failed for good: Huey must not retry it."""
+
+
+def enqueue_task(task_wrapper, execution):
+    """Queue the run of `execution` under its own task id."""
+    # An admin who clicked "Run now" is waiting; scheduled runs are batch work.
+    priority = PRIORITY_BATCH if execution.triggered_by == 'schedule' else PRIORITY_INTERACTIVE
+    huey.enqueue(task_wrapper.s(execution.id, id=execution.task_id, priority=priority))
+
+
+def waiting_task_ids():
+    """Ids of the tasks waiting in the queue, or None when it cannot be read."""
+    try:
+        return {task.id for task in huey.pending()} | {task.id for task in huey.scheduled()}
+    except Exception:
+        log.warning('cannot read the queue to recover report runs', exc_info=True)
+        return None
+
+
+def files_dir(settings):
+    path = settings.data_dir / 'reports'
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---- starting runs --------------------------------------------------------------
+
+def _new_execution(report, triggered_by, run_day, user=None, slot=None):
+    start, end = reports.period_for(report.frequency, run_day)
+    return dict(report=report, slot=slot, triggered_by=triggered_by, requested_by=user,
+                task_id=str(uuid.uuid4()), status='running', period_start=start,
+                period_end=end, created_at=utcnow(), started_at=utcnow())
+
+
+def start(report, triggered_by, user, clock, enqueue):
+    """A manual or test run of `report`, queued once its row is committed.
+    If the queue refuses it (Redis down) no row is left behind."""
+    created = None
+    try:
+        with database.atomic():
+            created = ReportExecution.create(
+                **_new_execution(report, triggered_by, clock.today(), user))
+            database.after_commit(lambda: enqueue(created))
+    except Exception:
+        if created is not None:
+            ReportExecution.delete().where(ReportExecution.id == created.id).execute()
+        raise
+    return created
+
+
+def claim_due(now, tz, enqueue):
+    """The scheduler's pass: claim and queue the due slot of each active
+    report whose next run has come. Returns the executions queued."""
+    now_utc = reports.naive_utc(now)
+    due = (ScheduledReport.select()
+           .where(ScheduledReport.active == True,  # noqa: E712
+                  ScheduledReport.next_run_at <= now_utc)
+           .order_by(ScheduledReport.next_run_at, ScheduledReport.id))
+    queued = []
+    for report in due:
+        execution = _claim_slot(report, now, tz, enqueue)
+        if execution is not None:
+            queued.append(execution)
+    return queued
+
+
+def _claim_slot(report, now, tz, enqueue):
+    plan = reports.Schedule.of(report)
+    slot_at = reports.latest_run(plan, now, tz)
+    fields = _new_execution(report, 'schedule', slot_at.date())
+    fields['slot'] = reports.slot_key(report.frequency, fields['period_start'])
+    with database.atomic():
+        moved = (ScheduledReport
+                 .update(next_run_at=reports.naive_utc(reports.next_run(plan, now, tz)))
+                 .where(ScheduledReport.id == report.id,
+                        ScheduledReport.next_run_at == report.next_run_at)
+                 .execute())
+        if not moved:
+            return None  # another scheduler took this report
+        inserted = list(ReportExecution.insert(**fields)
+                        .on_conflict_ignore()
+                        .returning(ReportExecution.id)
+                        .execute())
+        if not inserted:
+            log.info('report %s: slot %s ran already', report.id, fields['slot'])
+            return None
+        execution = ReportExecution.get_by_id(inserted[0].id)
+        database.after_commit(lambda: enqueue(execution))
+    return execution
+
+
+# ---- one run --------------------------------------------------------------------
+
+def run_execution(settings, clock, execution_id, retries_left=0, max_run=MAX_RUN):
+    """The task body. Returns a summary, or None when there is nothing to do
+    (finished already, or another live worker has it). Raises the error for
+    Huey to retry when it is transient and retries are left, ReportFailed
+    when the execution has failed for good."""
+    execution = _claim(execution_id)
+    if execution is None:
+        return None
+    deadline = report_engine.Deadline(max_run.total_seconds())
+    try:
+        name, rows, size = _write_file(settings, clock, execution, deadline)
+        if not _finish(settings, execution, name, rows, size):
+            return None
+    except Exception as exc:
+        if isinstance(exc, TRANSIENT) and retries_left > 0:
+            _note_retry(execution, exc)
+            raise
+        message = failure_message(exc)
+        _fail(execution, message)
+        raise ReportFailed(message) from exc
+    return {'execution_id': execution.id, 'rows': rows, 'file_size': size}
+
+
+def _claim(execution_id):
+    execution = (ReportExecution.select(ReportExecution, ScheduledReport)
+                 .join(ScheduledReport)
+                 .where(ReportExecution.id == execution_id)
+                 .first())
+    if execution is None or execution.status != 'running':
+        return None
+    if execution.owner and schedule.owner_alive(execution.owner):
+        return None
+    me = schedule.worker_id()
+    started = utcnow() if execution.attempts == 0 else execution.started_at
+    taken = (ReportExecution
+             .update(owner=me, attempts=ReportExecution.attempts + 1, started_at=started)
+             .where(ReportExecution.id == execution.id,
+                    ReportExecution.attempts == execution.attempts,
+                    ReportExecution.status == 'running')
+             .execute())
+    if not taken:
+        return None
+    execution.owner, execution.attempts, execution.started_at = me, execution.attempts + 1, started
+    return execution
+
+
+def file_name(execution):
+    return f'report-{execution.id}.{execution.report.format}'
+
+
+def heading(clock, execution):
+    report = execution.report
+    made = clock.now().strftime('%Y-%m-%d %H:%M %Z')
+    return report_writers.Heading(
+        title=report.name,
+        period=reports.period_label(execution.period_start, execution.period_end),
+        generated=f'made {made}')
+
+
+def _write_file(settings, clock, execution, deadline):
+    report = execution.report
+    data = report_engine.build(report.kind, execution.period_start, execution.period_end,
+                               deadline)
+    name = file_name(execution)
+    path = files_dir(settings) / name
+    rows = report_writers.write(report.format, path, data, heading(clock, execution))
+    deadline.check()
+    return name, rows, path.stat().st_size
+
+
+def _ours(execution):
+    return ((ReportExecution.id == execution.id)
+            & (ReportExecution.attempts == execution.attempts)
+            & (ReportExecution.status == 'running'))
+
+
+def _finish(settings, execution, name, rows, size):
+    """Mark it done and queue its mail in one transaction; False when
+    another run took it over meanwhile."""
+    recipients = recipients_for(execution)
+    with database.atomic():
+        done = (ReportExecution
+                .update(status='success', finished_at=utcnow(), row_count=rows,
+                        file_name=name, file_size=size, error=None,
+                        recipients=json.dumps(recipients), mail_pending=bool(recipients))
+                .where(_ours(execution))
+                .execute())
+        if not done:
+            return False
+        execution.file_name, execution.row_count, execution.file_size = name, rows, size
+        mail.queue_messages(_messages(settings, execution, recipients))
+        mail.request_delivery()
+    return True
+
+
+def _note_retry(execution, exc):
+    log.warning('report execution %s: %s; Huey will retry', execution.id, exc)
+    (ReportExecution
+     .update(owner=None, error=f'retrying after: {failure_message(exc)}')
+     .where(_ours(execution))
+     .execute())
+
+
+def _fail(execution, message):
+    log.error('report execution %s failed: %s', execution.id, message)
+    (ReportExecution
+     .update(status='failed', finished_at=utcnow(), error=message, owner=None)
+     .where(_ours(execution))
+     .execute())
+
+
+def failure_message(exc):
+    if isinstance(exc, report_engine.ReportTimeout):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f'could not write the file ({exc.strerror or exc})'
+    if isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+        return f'the database did not answer ({exc})'
+    return f'{type(exc).__name__}: {exc}'[:500]
+
+
+# ---- the mail --------------------------------------------------------------------
+
+def recipients_for(execution):
+    if execution.triggered_by == 'test':
+        user = execution.requested_by
+        return [user.email] if user else []
+    return reports.recipients_of(execution.report)
+
+
+def dedupe_key(execution_id, address):
+    key = f'report:{execution_id}:{address}'
+    if len(key) <= DEDUPE_MAX:
+        return key
+    return f'report:{execution_id}:{hashlib.sha256(address.encode()).hexdigest()}'
+
+
+def subject_of(report, execution):
+    period = reports.period_label(execution.period_start, execution.period_end)
+    subject = report.subject or f'{report.name}: {period}'
+    return ('[Test] ' + subject if execution.triggered_by == 'test' else subject)[:300]
+
+
+def _messages(settings, execution, recipients):
+    """One outbox message per recipient, the file read once for all."""
+    report = execution.report
+    attach = execution.file_size <= ATTACH_LIMIT
+    text = mail_text(settings, execution, attach)
+    attachments = ()
+    if attach:
+        content = (files_dir(settings) / execution.file_name).read_bytes()
+        attachments = ((download_name(execution), report_writers.MEDIA_TYPES[report.format],
+                        content),)
+    subject = subject_of(report, execution)
+    return [{'dedupe_key': dedupe_key(execution.id, to), 'to': to, 'subject': subject,
+             'text': text, 'attachments': attachments} for to in recipients]
+
+
+def mail_text(settings, execution, attached):
+    report = execution.report
+    lines = []
+    if execution.triggered_by == 'test':
+        lines += ['This is a test run, sent only to you.', '']
+    if report.body:
+        lines += [report.body, '']
+    lines += [f'Report: {report.name} ({reports.KIND_LABELS[report.kind]})',
+              f'Period: {reports.period_label(execution.period_start, execution.period_end)}',
+              f'Rows: {execution.row_count}']
+    if attached:
+        lines.append(f'File: {download_name(execution)} (attached)')
+    else:
+        lines.append(f'The file is larger than {ATTACH_LIMIT // (1024 * 1024)} MB; download it '
+                     f'(admin login needed): {settings.base_url}{page_download_url(execution)}')
+    return '\n'.join(lines) + '\n'
+
+
+def settle_mail(now_utc=None):
+    """Decide the executions whose mail the outbox has finished with:
+    `partial` once a recipient's message failed, or is still undelivered
+    after MAIL_GIVE_UP. Returns how many executions were settled."""
+    now_utc = now_utc or utcnow()
+    settled = 0
+    waiting = (ReportExecution.select()
+               .where(ReportExecution.mail_pending == True)  # noqa: E712
+               .order_by(ReportExecution.id))
+    for execution in waiting:
+        settled += _settle(execution, now_utc)
+    return settled
+
+
+def _settle(execution, now_utc):
+    keys = {dedupe_key(execution.id, to): to
+            for to in json.loads(execution.recipients or '[]')}
+    messages = (OutboxMessage.select(OutboxMessage.dedupe_key, OutboxMessage.status,
+                                     OutboxMessage.error)
+                .where(OutboxMessage.dedupe_key.in_(list(keys))))
+    problems, open_ = [], 0
+    given_up = execution.finished_at and execution.finished_at < now_utc - MAIL_GIVE_UP
+    for message in messages:
+        status = mail.public_status(message.status)
+        if status == 'failed':
+            problems.append(f'{keys[message.dedupe_key]}: {message.error or "refused"}')
+        elif status == 'pending' and given_up:
+            problems.append(f'{keys[message.dedupe_key]}: not delivered after '
+                            f'{MAIL_GIVE_UP.total_seconds() / 3600:g} h ({message.error or "waiting"})')
+        elif status == 'pending':
+            open_ += 1
+    status = 'partial' if problems else execution.status
+    error = ('mail not delivered to ' + '; '.join(problems))[:2000] if problems else execution.error
+    if status == execution.status and open_:
+        return 0
+    (ReportExecution
+     .update(status=status, error=error, mail_pending=bool(open_))
+     .where(ReportExecution.id == execution.id,
+            ReportExecution.mail_pending == True)  # noqa: E712
+     .execute())
+    return 0 if open_ else 1
+
+
+# ---- recovery ----------------------------------------------------------------------
+
+def recover(now_utc, enqueue, waiting_task_ids):
+    """Executions a dead worker left 'running' go back on the queue (or fail
+    after MAX_ATTEMPTS); so do those whose task was lost before it started.
+    `waiting_task_ids()` gives the ids in the queue, or None if unknown."""
+    running = (ReportExecution.select(ReportExecution, ScheduledReport)
+               .join(ScheduledReport)
+               .where(ReportExecution.status == 'running')
+               .order_by(ReportExecution.id))
+    waiting = None
+    requeued = 0
+    for execution in running:
+        if execution.owner:
+            if schedule.owner_alive(execution.owner, now_utc):
+                continue
+        else:
+            if execution.created_at > now_utc - QUEUED_GRACE:
+                continue
+            waiting = waiting_task_ids() if waiting is None else waiting
+            if waiting is None or execution.task_id in waiting:
+                continue
+        requeued += _take_over(execution, enqueue)
+    return requeued
+
+
+def _take_over(execution, enqueue):
+    if execution.attempts >= MAX_ATTEMPTS:
+        _fail(execution, 'the worker running it stopped, and it was retried '
+                         f'{MAX_ATTEMPTS - 1} times already')
+        return 0
+    taken = (ReportExecution
+             .update(owner=None)
+             .where(_ours(execution),
+                    ReportExecution.owner == execution.owner)
+             .execute())
+    if taken:
+        log.warning('report execution %s was interrupted; running it again', execution.id)
+        enqueue(execution)
+    return taken
+
+
+# ---- reading ---------------------------------------------------------------------
+
+def get(report, execution_id):
+    execution = (ReportExecution.select()
+                 .where(ReportExecution.id == execution_id,
+                        ReportExecution.report == report)
+                 .first())
+    if execution is None:
+        raise not_found('execution not found')
+    execution.report = report
+    return execution
+
+
+def history(report, limit=100, offset=0):
+    return list(ReportExecution.select()
+                .where(ReportExecution.report == report)
+                .order_by(ReportExecution.id.desc())
+                .limit(limit)
+                .offset(offset))
+
+
+def download_url(execution):
+    return f'/api/reports/{execution.report_id}/executions/{execution.id}/download'
+
+
+def page_download_url(execution):
+    return f'/admin/reports/{execution.report_id}/executions/{execution.id}/download'
+
+
+def download_name(execution):
+    slug = re.sub(r'[^a-z0-9]+', '-', execution.report.name.lower()).strip('-') or 'report'
+    start, end = execution.period_start, execution.period_end
+    period = start.isoformat() if start == end else f'{start.isoformat()}_{end.isoformat()}'
+    return f'{slug[:60]}-{period}.{execution.report.format}'
+
+
+def file_path(settings, execution):
+    """The execution's file, or ApiError 409/410 saying why there is none."""
+    if execution.status == 'running':
+        raise ApiError(409, 'the report is still running')
+    if not execution.file_name:
+        raise ApiError(409, f'this run made no file: {execution.error or "it failed"}')
+    path = files_dir(settings) / execution.file_name
+    if not path.is_file():
+        raise ApiError(410, 'the file of this run is no longer there')
+    return path
+
+
+def duration_ms(execution):
+    if execution.finished_at is None or execution.started_at is None:
+        return None
+    return int((execution.finished_at - execution.started_at).total_seconds() * 1000)
+
+
+def to_json(execution, clock):
+    has_file = execution.file_name is not None and execution.status in ('success', 'partial')
+    return {
+        'id': execution.id,
+        'status': execution.status,
+        'triggered_by': execution.triggered_by,
+        'started_at': clock.iso(execution.started_at),
+        'finished_at': clock.iso(execution.finished_at),
+        'duration_ms': duration_ms(execution),
+        'row_count': execution.row_count,
+        'error': execution.error,
+        'download_url': download_url(execution) if has_file else None,
+        'period': {'from': execution.period_start.isoformat(),
+                   'to': execution.period_end.isoformat()},
+        'mail_pending': execution.mail_pending,
+        'task_id': execution.task_id,
+    }
+
+
+def delete_report(settings, report):
+    """The report, its history and its files."""
+    names = [e.file_name for e in ReportExecution.select(ReportExecution.file_name)
+             .where(ReportExecution.report == report,
+                    ReportExecution.file_name.is_null(False))]
+    with database.atomic():
+        ReportExecution.delete().where(ReportExecution.report == report).execute()
+        report.delete_instance()
+    for name in names:
+        (files_dir(settings) / name).unlink(missing_ok=True)

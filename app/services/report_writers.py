@@ -1,0 +1,249 @@
+"""The three file formats of a report, written from one stream of rows.
+
+Each writer takes a ReportData (title, columns, row iterator) and a path,
+writes a temp file beside it and renames it into place, and returns the
+number of rows. CSV and XLSX keep memory flat: CSV goes straight to disk,
+XlsxWriter's constant_memory mode flushes each row as it is written. PDF
+(fpdf2) holds its pages until the end; it is meant for reports a person
+reads, not for 100,000 rows (it still gets there, see bench/reports_100k.py).
+
+XlsxWriter and fpdf2 (with Pillow) are imported only when a file of their
+kind is written, so they cost the web process nothing.
+"""
+import csv
+import dataclasses
+import os
+import unicodedata
+import uuid
+
+FORMULA_STARTS = '=+-@\t\r'  # a cell starting so is a formula to a spreadsheet
+MEDIA_TYPES = {
+    'csv': 'text/csv',
+    'xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    'pdf': 'application/pdf',
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Heading:
+    """What the file says about itself: report name, period, when made."""
+    title: str
+    period: str
+    generated: str
+
+
+def write(fmt, path, data, heading):
+    """Write `data` as `fmt` to `path` atomically; returns the row count."""
+    writer = {'csv': write_csv, 'xlsx': write_xlsx, 'pdf': write_pdf}[fmt]
+    tmp = path.with_name(f'.{path.name}.{uuid.uuid4().hex[:8]}.tmp')
+    try:
+        rows = writer(tmp, data, heading)
+        with open(tmp, 'rb') as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return rows
+
+
+def _text(value):
+    if value is None:
+        return ''
+    if isinstance(value, str):
+        return "'" + value if value and value[0] in FORMULA_STARTS else value
+    return str(value)
+
+
+# ---- CSV -----------------------------------------------------------------------
+
+def write_csv(path, data, heading):
+    count = 0
+    with open(path, 'w', newline='', encoding='utf-8') as fh:
+        writer = csv.writer(fh, lineterminator='\r\n')
+        writer.writerow(data.header)
+        for row in data.rows:
+            writer.writerow([_text(cell) for cell in row])
+            count += 1
+    return count
+
+
+# ---- XLSX ----------------------------------------------------------------------
+
+XLSX_CHARS_PER_WIDTH = 14
+
+
+def write_xlsx(path, data, heading):
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path), {
+        'constant_memory': True,
+        'tmpdir': str(path.parent),
+        # Every string is a string: never a formula, number or link.
+        'strings_to_formulas': False, 'strings_to_numbers': False, 'strings_to_urls': False,
+    })
+    workbook.set_properties({'title': heading.title, 'subject': heading.period,
+                             'comments': heading.generated})
+    sheet = workbook.add_worksheet(data.title[:31])
+    bold = workbook.add_format({'bold': True, 'bg_color': '#E8EEF4', 'bottom': 1})
+    for index, column in enumerate(data.columns):
+        sheet.set_column(index, index, column.width * XLSX_CHARS_PER_WIDTH)
+        sheet.write_string(0, index, column.label, bold)
+    sheet.freeze_panes(1, 0)
+    numeric = [column.numeric for column in data.columns]
+    count = 0
+    for count, row in enumerate(data.rows, start=1):
+        for index, cell in enumerate(row):
+            if cell is None:
+                continue
+            if numeric[index]:
+                sheet.write_number(count, index, cell)
+            else:
+                sheet.write_string(count, index, cell)
+    sheet.autofilter(0, 0, count, len(data.columns) - 1)
+    workbook.close()
+    return count
+
+
+# ---- PDF -----------------------------------------------------------------------
+
+PDF_FONT = 'Helvetica'
+ROW_HEIGHT = 5.2
+FONT_SIZE = 8
+
+
+TYPOGRAPHY = str.maketrans({'‘': "'", '’': "'", '“': '"', '”': '"', '–': '-', '—': '-',
+                            '…': '...', '•': '-', '\u00a0': ' '})
+
+
+def pdf_text(value):
+    """Core PDF fonts cover Latin-1 only: typographic marks become their
+    plain forms, accents outside Latin-1 are dropped, what is left over
+    becomes '?'. CSV and XLSX keep every character."""
+    text = _plain(value).translate(TYPOGRAPHY)
+    if text.isascii():
+        return text
+    return ''.join(ch if ord(ch) < 256 else _latin1(ch) for ch in text)
+
+
+def _latin1(ch):
+    base = ''.join(c for c in unicodedata.normalize('NFKD', ch) if not unicodedata.combining(c))
+    return base if base and all(ord(c) < 256 for c in base) else '?'
+
+
+def _plain(value):
+    if value is None:
+        return ''
+    return ' '.join(str(value).split())
+
+
+def write_pdf(path, data, heading, compress=True):
+    from fpdf import FPDF
+
+    class TablePdf(FPDF):
+        def header(self):
+            _page_header(self, data, heading, widths)
+
+        def footer(self):
+            self.set_y(-11)
+            self.set_font(PDF_FONT, '', 8)
+            self.set_text_color(100)
+            self.cell(0, 6, f'{pdf_text(heading.title)} - page {self.page_no()} of {{nb}}',
+                      align='C')
+
+    pdf = TablePdf(orientation='L', unit='mm', format='A4')
+    pdf.set_compression(compress)
+    pdf.set_title(pdf_text(heading.title))
+    pdf.set_subject(pdf_text(heading.period))
+    pdf.set_auto_page_break(True, margin=14)
+    pdf.set_margins(10, 10, 10)
+    total = sum(column.width for column in data.columns)
+    widths = [pdf.epw * column.width / total for column in data.columns]
+    pdf.add_page()
+    count = _table_rows(pdf, data, widths)
+    if count == 0:
+        pdf.set_font(PDF_FONT, 'I', 9)
+        pdf.cell(0, 8, 'No rows in this period.', new_x='LMARGIN', new_y='NEXT')
+    pdf.output(str(path))
+    return count
+
+
+def _page_header(pdf, data, heading, widths):
+    pdf.set_font(PDF_FONT, 'B', 13)
+    pdf.set_text_color(20)
+    pdf.cell(0, 7, pdf_text(heading.title), new_x='LMARGIN', new_y='NEXT')
+    pdf.set_font(PDF_FONT, '', 9)
+    pdf.set_text_color(80)
+    pdf.cell(0, 5, pdf_text(f'{data.title} - {heading.period} - {heading.generated}'),
+             new_x='LMARGIN', new_y='NEXT')
+    pdf.ln(2)
+    pdf.set_font(PDF_FONT, 'B', FONT_SIZE)
+    pdf.set_text_color(0)
+    pdf.set_fill_color(232, 238, 244)
+    for width, column in zip(widths, data.columns):
+        pdf.cell(width, ROW_HEIGHT + 0.6, column.label.replace('_', ' ').capitalize(), border='B', fill=True,
+                 align='R' if column.numeric else 'L')
+    pdf.ln()
+    pdf.set_font(PDF_FONT, '', FONT_SIZE)
+    pdf.set_fill_color(246, 248, 250)
+
+
+def _table_rows(pdf, data, widths):
+    # FPDF.text() and one rect per row, not cell(): cell() does text shaping
+    # and graphics-state copies per call, 5x slower over 100,000 rows.
+    lefts = [pdf.l_margin + sum(widths[:index]) for index in range(len(widths))]
+    room = [width - 2 * pdf.c_margin for width in widths]
+    numeric = [column.numeric for column in data.columns]
+    measure = _Measure(pdf)
+    count = 0
+    for row in data.rows:
+        count += 1
+        if pdf.y + ROW_HEIGHT > pdf.page_break_trigger:
+            pdf.add_page()
+        top = pdf.y
+        if count % 2 == 0:
+            pdf.set_fill_color(246, 248, 250)
+            pdf.rect(pdf.l_margin, top, pdf.epw, ROW_HEIGHT, style='F')
+            pdf.set_fill_color(0)
+        baseline = top + ROW_HEIGHT * 0.7
+        for index, cell in enumerate(row):
+            text, width = measure.fit(pdf_text(cell), room[index])
+            x = lefts[index] + pdf.c_margin
+            if numeric[index]:
+                x += room[index] - width
+            pdf.text(x, baseline, text)
+        pdf.set_y(top + ROW_HEIGHT)
+    return count
+
+
+class _Measure:
+    """Text widths from the core font's metrics, cut to fit a column with
+    '...' (cells do not wrap). Names and dates repeat: results are cached."""
+    CACHE = 20000
+
+    def __init__(self, pdf):
+        self.widths = pdf.current_font.cw
+        self.scale = pdf.font_size_pt / 1000 / pdf.k
+        self.cache = {}
+
+    def width(self, text):
+        return sum(self.widths.get(ch, 600) for ch in text) * self.scale
+
+    def fit(self, text, room):
+        key = (text, room)
+        found = self.cache.get(key)
+        if found is None:
+            found = self._fit(text, room)
+            if len(self.cache) >= self.CACHE:
+                self.cache.clear()
+            self.cache[key] = found
+        return found
+
+    def _fit(self, text, room):
+        width = self.width(text)
+        if width <= room:
+            return text, width
+        while text and self.width(text + '...') > room:
+            text = text[:-1]
+        text = text.rstrip() + '...'
+        return text, self.width(text)
