@@ -254,6 +254,28 @@ class WorkerHeartbeat(BaseModel):
     periodic = pw.BooleanField(default=True)
 
 
+class PeriodicJobState(BaseModel):
+    """A periodic job an admin paused. The consumer's scheduler reads it, so
+    it lives in the database, not in the web process."""
+    name = pw.CharField(max_length=100, primary_key=True)
+    paused = pw.BooleanField(default=False)
+    changed_at = pw.DateTimeField(default=utcnow)
+    changed_by = pw.CharField(max_length=254, null=True)
+
+
+class TaskFailure(BaseModel):
+    """A task that failed for good (no retries left), with what it takes to
+    run it again: Huey's own records keep neither its arguments nor, for
+    periodic tasks, the traceback."""
+    task_id = pw.CharField(max_length=64, unique=True)
+    task = pw.CharField(max_length=200)  # Huey registry name, e.g. tasks.export_history
+    arguments = pw.BlobField(null=True)  # (args, kwargs) in Huey's serializer
+    error = pw.TextField()
+    traceback = pw.TextField(null=True)
+    failed_at = pw.DateTimeField(default=utcnow, index=True)
+    retried_at = pw.DateTimeField(null=True)
+
+
 class SchemaVersion(BaseModel):
     version = pw.IntegerField()
     applied_at = pw.DateTimeField(default=utcnow)
@@ -261,4 +283,5 @@ class SchemaVersion(BaseModel):
 
 MODELS = [User, Session, LoginFailure, Appointment, Treatment, OutboxMessage,
           OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
-          ReportExecution, WorkerHeartbeat, SchemaVersion]
+          ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
+          SchemaVersion]

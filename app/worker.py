@@ -9,7 +9,7 @@ from huey.contrib.stats import enable_stats
 
 from app.db import database
 from app.queue import huey
-from app.services import health
+from app.services import health, task_control
 
 log = logging.getLogger('clinicdesk.worker')
 
@@ -35,6 +35,7 @@ def run_consumer(settings, periodic=True):
     import tasks  # noqa: F401  (registers the tasks and periodic jobs)
 
     enable_stats(huey, database.obj)
+    task_control.install_consumer_hooks(huey)  # pause, failures, quiet outages
     consumer = huey.create_consumer(
         workers=settings.workers,
         worker_type='thread',
