@@ -3,6 +3,81 @@ its storage come from app.queue, configured at start by app.boot."""
 from app.queue import huey  # noqa: F401
 
 
+# ---- reminders, monthly reports, the outbox (SPEC §3) -------------------------
+
+import datetime  # noqa: E402
+
+from huey import crontab  # noqa: E402
+
+from app import mail, runtime  # noqa: E402
+from app.db import database  # noqa: E402
+from app.queue import PRIORITY_BATCH  # noqa: E402
+from app.schedule import clinic_cron, previous_month  # noqa: E402
+from app.services import housekeeping as housekeeping_service  # noqa: E402
+from app.services import monthly_reports as reports_service  # noqa: E402
+from app.services import reminders as reminders_service  # noqa: E402
+
+# Transient failures (database busy, a lost connection) are retried by Huey a
+# minute later; the slot ledger makes every retry safe.
+JOB_RETRIES = {'retries': 2, 'retry_delay': 60, 'priority': PRIORITY_BATCH}
+
+
+@huey.periodic_task(clinic_cron('daily_reminders'), **JOB_RETRIES)
+def daily_reminders():
+    """Today's reminders at REMINDER_TIME (clinic time), or on catch-up."""
+    with database.connection_context():
+        return reminders_service.run_due(runtime.settings(), runtime.clock().now())
+
+
+@huey.periodic_task(clinic_cron('monthly_reports'), **JOB_RETRIES)
+def monthly_reports():
+    """Last month's reports on the 1st at MONTHLY_REPORT_TIME, or on catch-up."""
+    with database.connection_context():
+        return reports_service.run_due(runtime.settings(), runtime.clock().now())
+
+
+@huey.task(**JOB_RETRIES)
+def daily_reminders_for(day=None):
+    """On demand: the reminders of `day` ('YYYY-MM-DD', default today)."""
+    clock = runtime.clock()
+    day = datetime.date.fromisoformat(day) if day else clock.today()
+    with database.connection_context():
+        return reminders_service.run(runtime.settings(), day)
+
+
+@huey.task(**JOB_RETRIES)
+def monthly_reports_for(month=None):
+    """On demand: the reports of `month` ('YYYY-MM', default last month)."""
+    month = month or previous_month(runtime.clock().today())
+    with database.connection_context():
+        return reports_service.run(runtime.settings(), month)
+
+
+ON_DEMAND = {'daily_reminders': daily_reminders_for, 'monthly_reports': monthly_reports_for}
+
+
+@huey.task(retries=2, retry_delay=5)
+def deliver_outbox():
+    """Send due outbox mail over one SMTP connection; come back for retries."""
+    with database.connection_context():
+        report = mail.deliver_due(runtime.settings())
+    if report['retry_in']:
+        deliver_outbox.schedule(delay=report['retry_in'])
+    return report
+
+
+@huey.periodic_task(crontab(), retries=2, retry_delay=5)
+def housekeeping():
+    """Every minute: restart interrupted jobs, retry due mail, prune history."""
+    with database.connection_context():
+        report = housekeeping_service.run(runtime.settings(), runtime.clock().now())
+    for job, slot in report['interrupted']:
+        ON_DEMAND[job](slot)
+    if report['mail_due'] or report['mail_released']:
+        deliver_outbox()
+    return report
+
+
 # ---- history export (SPEC §5) -------------------------------------------------
 
 from app import runtime  # noqa: E402

@@ -50,9 +50,14 @@ templates = jinja2.Environment(
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def render(name, **context):
+def render(template, **context):
     """Render a mail template (templates/mail/...); .html is autoescaped."""
-    return templates.get_template(name).render(**context)
+    return templates.get_template(template).render(**context)
+
+
+# Headers unfolded up to RFC 5322's 998: folded at 78, a long
+# List-Unsubscribe URL would start on a continuation line.
+MIME_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def public_status(status):
@@ -148,7 +153,7 @@ def message_id(message, mail_from):
 def build_email(message, attachments, mail_from):
     """The MIME message for an outbox row. Its Message-ID is stable, so a
     mail client can tell a resend from a new message."""
-    mime = EmailMessage(policy=email.policy.SMTP)
+    mime = EmailMessage(policy=MIME_POLICY)
     mime['From'] = mail_from
     mime['To'] = message.to
     mime['Subject'] = message.subject
@@ -204,6 +209,10 @@ def deliver_due(settings, batch_size=BATCH_SIZE, owner=None):
                     break
             if not _send_batch(smtp, batch, token, settings.mail_from, report):
                 break
+    except Exception:
+        # Our process lives on, so nobody else would free these claims.
+        _settle_claim(token)
+        raise
     finally:
         _close(smtp)
     return report
@@ -373,27 +382,38 @@ def recover_abandoned(now_utc=None):
     Returns (released, in_doubt)."""
     now_utc = now_utc or utcnow()
     released = in_doubt = 0
-    claims = (OutboxMessage.select(OutboxMessage.claimed_by, peewee.fn.MIN(OutboxMessage.claimed_at))
-              .where(OutboxMessage.status.in_(IN_FLIGHT))
-              .group_by(OutboxMessage.claimed_by)
-              .tuples())
+    # Read it all before writing: an UPDATE while this SELECT is still open
+    # would fail at once on SQLite if another writer committed meanwhile.
+    claims = list(OutboxMessage.select(OutboxMessage.claimed_by,
+                                       peewee.fn.MIN(OutboxMessage.claimed_at))
+                  .where(OutboxMessage.status.in_(IN_FLIGHT))
+                  .group_by(OutboxMessage.claimed_by)
+                  .tuples())
     for token, claimed_at in claims:
         owner = (token or '').partition('/')[0]
         if owner_alive(owner, now_utc) and claimed_at and claimed_at > now_utc - MAX_CLAIM:
             continue
-        in_doubt += (OutboxMessage.update(status='failed', error=IN_DOUBT, claimed_by=None,
-                                          attempts=OutboxMessage.attempts + 1)
-                     .where(OutboxMessage.claimed_by == token,
-                            OutboxMessage.status == SENDING)
-                     .execute())
-        released += (OutboxMessage.update(status='pending', claimed_by=None)
-                     .where(OutboxMessage.claimed_by == token,
-                            OutboxMessage.status == CLAIMED)
-                     .execute())
+        doubt, freed = _settle_claim(token)
+        in_doubt += doubt
+        released += freed
     if released or in_doubt:
         log.warning('recovered abandoned outbox claims: %d back to pending, %d in doubt (failed)',
                     released, in_doubt)
     return released, in_doubt
+
+
+def _settle_claim(token):
+    """End a claim nobody will finish: (in doubt, released)."""
+    in_doubt = (OutboxMessage.update(status='failed', error=IN_DOUBT, claimed_by=None,
+                                     attempts=OutboxMessage.attempts + 1)
+                .where(OutboxMessage.claimed_by == token,
+                       OutboxMessage.status == SENDING)
+                .execute())
+    released = (OutboxMessage.update(status='pending', claimed_by=None)
+                .where(OutboxMessage.claimed_by == token,
+                       OutboxMessage.status == CLAIMED)
+                .execute())
+    return in_doubt, released
 
 
 def due_count(now_utc=None):

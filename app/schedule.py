@@ -267,11 +267,11 @@ def run_slot(name, key, work, force=False, now_utc=None):
     return result
 
 
-def run_due(name, now, work):
+def run_due(name, now, work, settings=None):
     """The body of a periodic task: run the due slot of `name`, if any.
     `work(slot)` does the job for that slot. The claim, not due_slot(),
     decides here, so Huey's retries of a failed run are not held back."""
-    current = job(name)
+    current = job(name, settings)
     slot = current.latest_slot(now)
     if not current.still_meaningful(slot, now):
         return {'job': name, 'slot': slot.key, 'skipped': 'no longer meaningful'}

@@ -41,9 +41,9 @@ def interrupted_runs(settings, now):
     """(job, slot) of runs a dead consumer left 'running' that are still
     worth finishing; the others are marked failed."""
     now_utc = now.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    running = (JobRun.select()
-               .where(JobRun.status == 'running',
-                      JobRun.started_at > now_utc - RESTART_WINDOW))
+    running = list(JobRun.select()
+                   .where(JobRun.status == 'running',
+                          JobRun.started_at > now_utc - RESTART_WINDOW))
     restart = []
     for run in running:
         if not schedule.abandoned(run, now_utc):

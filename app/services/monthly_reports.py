@@ -137,19 +137,32 @@ def run(settings, month, force=True):
 
 def run_due(settings, now):
     """The periodic run: last month's reports, once, whenever it catches up."""
-    return schedule.run_due(JOB, now, lambda slot: build_month(settings, slot.key))
+    return schedule.run_due(JOB, now, lambda slot: build_month(settings, slot.key), settings)
 
 
 # ---- reading ----------------------------------------------------------------
 
 def visible_to(user):
+    """The reports `user` may read (a doctor's own, all for an admin),
+    without their HTML, which can be large."""
+    fields = [f for f in MonthlyReport._meta.sorted_fields if f is not MonthlyReport.html]
     query = (MonthlyReport
-             .select(MonthlyReport, User)
+             .select(*fields, User.id, User.name)
              .join(User, on=(MonthlyReport.doctor == User.id))
              .order_by(MonthlyReport.month.desc(), User.name, MonthlyReport.id))
     if user.role != 'admin':
         query = query.where(MonthlyReport.doctor == user.id)
     return query
+
+
+def html_for(user, report_id):
+    """The stored HTML of a report `user` may read, or None."""
+    visible = visible_to(user).where(MonthlyReport.id == report_id)
+    if not visible.exists():
+        return None
+    return (MonthlyReport.select(MonthlyReport.html)
+            .where(MonthlyReport.id == report_id)
+            .scalar())
 
 
 def to_json(report):

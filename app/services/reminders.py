@@ -99,7 +99,8 @@ def run(settings, day, force=True):
 def run_due(settings, now):
     """The periodic run: today's slot, once, catching up if it was missed."""
     return schedule.run_due(
-        JOB, now, lambda slot: send_for_day(settings, datetime.date.fromisoformat(slot.key)))
+        JOB, now, lambda slot: send_for_day(settings, datetime.date.fromisoformat(slot.key)),
+        settings=settings)
 
 
 # ---- the message -------------------------------------------------------------
