@@ -3,14 +3,15 @@ import bottle
 
 from app.clock import Clock
 from app.db import database
-from app.web import api, api_exports, api_jobs, pages
+from app.web import api, api_admin, api_exports, api_jobs, pages
 from app.web.base import ClinicPlugin, error_response, is_api_path
 from app.web.templating import STATIC_DIR, render
 
 # Request bodies larger than this are refused before they are read.
 bottle.BaseRequest.MEMFILE_MAX = 1024 * 1024
 
-ROUTE_TABLES = [api.ROUTES, api_exports.ROUTES, api_jobs.ROUTES, pages.ROUTES]
+ROUTE_TABLES = [api.ROUTES, api_exports.ROUTES, api_jobs.ROUTES, api_admin.ROUTES,
+                pages.ROUTES]
 
 
 def _static(path):

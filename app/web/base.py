@@ -136,7 +136,7 @@ class ClinicPlugin:
                 raise
             except ApiError as exc:
                 return self._failure(api, exc.status, exc.message)
-            except redis.exceptions.ConnectionError:
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                 error = QueueUnavailable()
                 return self._failure(api, error.status, error.message)
             except Exception:

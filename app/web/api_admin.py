@@ -1,0 +1,156 @@
+"""Admin: cached dashboard figures, the background-jobs status page and its
+actions (run now, pause, resume, retry)."""
+import datetime
+import re
+
+import tasks
+from app.consumer_log import QUEUE_ERRORS
+from app.errors import ApiError, QueueUnavailable, not_found
+from app.queue import huey
+from app.services import stats, status, task_control
+from app.web import api_jobs, pages
+from app.web.base import clock, current_user, json_response, settings
+from app.web.templating import environment
+
+TASK_ID = '<task_id:re:[0-9A-Za-z_.:-]{1,100}>'
+JOB_NAME = '<name:re:[a-z_][a-z0-9_]{0,99}>'
+STATUS_PAGE = '/admin/status'
+
+
+# ---- stats ------------------------------------------------------------------------
+
+def admin_stats():
+    figures, hit = stats.get(settings(), clock())
+    return json_response(figures, headers={'X-Cache': 'HIT' if hit else 'MISS'})
+
+
+def dashboard_stats(user):
+    """For partials/admin_stats.html on /admin."""
+    figures, _ = stats.get(settings(), clock())
+    return {'stats': figures}
+
+
+pages.PAGE_CONTEXT['admin'].append(dashboard_stats)
+
+
+# ---- status (JSON) --------------------------------------------------------------------
+
+def admin_status():
+    return status.snapshot(settings(), clock(), huey)
+
+
+def _periodic_item(name):
+    for item in status.periodic(settings(), clock(), huey, clock().now()):
+        if item['name'] == name:
+            return item
+    raise not_found('periodic job not found')
+
+
+def pause_job(name):
+    task_control.set_paused(huey, name, True, by=current_user().email)
+    return _periodic_item(name)
+
+
+def resume_job(name):
+    task_control.set_paused(huey, name, False, by=current_user().email)
+    return _periodic_item(name)
+
+
+def retry_task(task_id):
+    task = task_control.retry(huey, task_id)
+    return json_response({'task_id': task.id, 'status_url': f'/api/tasks/{task.id}'},
+                         status=202)
+
+
+# ---- the page and its forms ---------------------------------------------------------
+
+def run_now(name):
+    """Queue periodic job `name` now; the task id. A clinic-time job runs
+    its on-demand twin (today's reminders, last month's reports) the way
+    POST /api/jobs/<name>/run does; any other periodic task runs as is."""
+    if name in tasks.ON_DEMAND:
+        argument = api_jobs.JOB_ARGUMENT[name]({})
+        return tasks.ON_DEMAND[name](argument).id
+    task_class = task_control.periodic_classes(huey).get(name)
+    if task_class is None:
+        raise not_found('periodic job not found')
+    task = task_class()
+    huey.enqueue(task)
+    return task.id
+
+
+def status_page():
+    return pages.page('admin_status.html',
+                      status=status.snapshot(settings(), clock(), huey))
+
+
+def _form_action(act, done_message):
+    """Do `act`, then back to the page with what happened."""
+    try:
+        act()
+    except QUEUE_ERRORS:
+        message = QueueUnavailable().message
+    except ApiError as exc:
+        message = exc.message
+    else:
+        message = done_message
+    pages.redirect_with(STATUS_PAGE, message[:1].upper() + message[1:].rstrip('.') + '.')
+
+
+def run_submit(name):
+    _form_action(lambda: run_now(name), f'{_label(name)} queued to run now.')
+
+
+def pause_submit(name):
+    _form_action(lambda: task_control.set_paused(huey, name, True, by=current_user().email),
+                 f'{_label(name)} paused: it will not run on its schedule until resumed.')
+
+
+def resume_submit(name):
+    _form_action(lambda: task_control.set_paused(huey, name, False, by=current_user().email),
+                 f'{_label(name)} resumed.')
+
+
+def retry_submit(task_id):
+    _form_action(lambda: task_control.retry(huey, task_id),
+                 'Task queued to run again with the same arguments.')
+
+
+def _label(name):
+    return re.sub(r'_+', ' ', name).strip().capitalize()
+
+
+def status_time(iso, reference):
+    """'Today 16:28:21', 'Tomorrow 08:00', 'Mon 1 Dec 07:00': an ISO time of
+    the status snapshot, read against the snapshot's own time. status.js
+    formats the same way."""
+    if not iso:
+        return '—'
+    when = datetime.datetime.fromisoformat(iso)
+    days = (when.date() - datetime.date.fromisoformat(reference[:10])).days
+    if days == 0:
+        return f'Today {when:%H:%M:%S}'
+    name = {1: 'Tomorrow', -1: 'Yesterday'}.get(days)
+    if name:
+        return f'{name} {when:%H:%M}'
+    return f'{when:%a} {when.day} {when:%b %Y %H:%M}'
+
+
+environment.filters['status_time'] = status_time
+environment.filters['job_label'] = _label
+
+
+ADMIN = ('admin',)
+
+ROUTES = [
+    ('GET', '/api/admin/stats', admin_stats, ADMIN, {}),
+    ('GET', '/api/admin/status', admin_status, ADMIN, {}),
+    ('POST', f'/api/jobs/{JOB_NAME}/pause', pause_job, ADMIN, {}),
+    ('POST', f'/api/jobs/{JOB_NAME}/resume', resume_job, ADMIN, {}),
+    ('POST', f'/api/tasks/{TASK_ID}/retry', retry_task, ADMIN, {}),
+    ('GET', STATUS_PAGE, status_page, ADMIN, {}),
+    ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/run', run_submit, ADMIN, {}),
+    ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/pause', pause_submit, ADMIN, {}),
+    ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/resume', resume_submit, ADMIN, {}),
+    ('POST', STATUS_PAGE + f'/tasks/{TASK_ID}/retry', retry_submit, ADMIN, {}),
+]
