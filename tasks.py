@@ -101,3 +101,54 @@ def recover_exports_on_start():
     # this every minute for workers that died on other hosts.
     with database.connection_context():
         exports.recover_interrupted(runtime.settings())
+
+
+# ---- scheduled reports (SPEC §4) ----------------------------------------------
+
+from huey import crontab, signals as huey_signals  # noqa: E402
+
+from app import runtime  # noqa: E402
+from app.db import database  # noqa: E402
+from app.services import report_runs  # noqa: E402
+
+
+@huey.task(context=True, retries=report_runs.MAX_ATTEMPTS - 1, retry_delay=20)
+def run_report(execution_id, task=None):
+    """One report execution: rows, file, mail to its recipients. Transient
+    errors are retried up to 3 times; a run that failed for good is not."""
+    with database.connection_context():
+        try:
+            return report_runs.run_execution(runtime.settings(), runtime.clock(),
+                                             execution_id, retries_left=task.retries)
+        except report_runs.ReportFailed:
+            task.retries = 0  # Huey would otherwise retry a run that cannot succeed
+            raise
+
+
+def queue_report(execution):
+    report_runs.enqueue_task(run_report, execution)
+
+
+@huey.periodic_task(crontab())
+def scheduled_reports():
+    """Every minute: start the reports that fell due (after downtime, one
+    catch-up run per report for its latest missed slot), run interrupted
+    runs again, settle the mail outcome of finished runs."""
+    clock = runtime.clock()
+    with database.connection_context():
+        recovered = report_runs.recover(clock.utcnow(), queue_report,
+                                        report_runs.waiting_task_ids)
+        queued = report_runs.claim_due(clock.now(), clock.tz, queue_report)
+        settled = report_runs.settle_mail()
+    return {'queued': [execution.id for execution in queued], 'recovered': recovered,
+            'settled': settled}
+
+
+@huey.signal(huey_signals.SIGNAL_COMPLETE)
+def settle_report_mail(signal, task, *args, **kwargs):
+    # The outbox decides each message in deliver_outbox: settle report runs
+    # right after it, not on the next minute's pass.
+    if task.name != 'deliver_outbox':
+        return
+    with database.connection_context():
+        report_runs.settle_mail()

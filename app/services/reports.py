@@ -16,6 +16,8 @@ import dataclasses
 import datetime
 import json
 
+from peewee import fn
+
 from app import validate
 from app.errors import ApiError, bad_request, not_found
 from app.models import ReportExecution, ScheduledReport, utcnow
@@ -52,11 +54,11 @@ class Schedule:
     def describe(self, tz=None):
         at = f'{self.time:%H:%M}' + (f' {tz.key}' if tz else '')
         if self.frequency == 'weekly':
-            return f'every {WEEKDAYS[self.weekday]} at {at}'
+            return f'Every {WEEKDAYS[self.weekday]} at {at}'
         if self.frequency == 'monthly':
             last = ' (or the month’s last day)' if self.day > 28 else ''
-            return f'monthly on day {self.day}{last} at {at}'
-        return f'every day at {at}'
+            return f'Monthly on day {self.day}{last} at {at}'
+        return f'Every day at {at}'
 
     def _due_in_month(self, year, month):
         return datetime.date(year, month, min(self.day, calendar.monthrange(year, month)[1]))
@@ -180,28 +182,47 @@ def _flag(data, field):
     raise bad_request(field, 'must be true or false')
 
 
+class InvalidReport(ApiError):
+    """A 400 naming the first bad field; `errors` holds every bad field, so
+    a form can show each message next to its own field."""
+
+    def __init__(self, errors):
+        field, message = next(iter(errors.items()))
+        super().__init__(400, f'{field}: {message}', field=field)
+        self.errors = errors
+
+
 def clean(data):
-    """The stored fields of a definition, or ApiError 400 naming the field."""
-    frequency = validate.choice(data, 'frequency', FREQUENCIES)
-    fields = {
-        'name': validate.text(data, 'name', max_len=NAME_MAX),
-        'kind': validate.choice(data, 'kind', KINDS),
-        'frequency': frequency,
-        'weekday': None,
-        'day': None,
-        'time': validate.time(data, 'time'),
-        'recipients': _recipients(data),
-        'format': validate.choice(data, 'format', FORMATS),
-        'subject': validate.text(data, 'subject', required=False, max_len=SUBJECT_MAX),
-        'body': validate.text(data, 'body', required=False, max_len=BODY_MAX, multiline=True),
-        'active': _flag(data, 'active'),
-    }
-    weekday = validate.integer(data, 'weekday', required=frequency == 'weekly', low=0, high=6)
-    day = validate.integer(data, 'day', required=frequency == 'monthly', low=1, high=31)
-    if frequency == 'weekly':
-        fields['weekday'] = weekday
-    if frequency == 'monthly':
-        fields['day'] = day
+    """The stored fields of a definition, or InvalidReport (400)."""
+    errors, fields = {}, {}
+
+    def check(field, rule):
+        try:
+            fields[field] = rule()
+        except ApiError as exc:
+            errors[field] = exc.message.removeprefix(f'{field}: ')
+
+    check('name', lambda: validate.text(data, 'name', max_len=NAME_MAX))
+    check('kind', lambda: validate.choice(data, 'kind', KINDS))
+    check('frequency', lambda: validate.choice(data, 'frequency', FREQUENCIES))
+    frequency = fields.get('frequency')
+    check('weekday', lambda: validate.integer(data, 'weekday', required=frequency == 'weekly',
+                                              low=0, high=6))
+    check('day', lambda: validate.integer(data, 'day', required=frequency == 'monthly',
+                                          low=1, high=31))
+    check('time', lambda: validate.time(data, 'time'))
+    check('recipients', lambda: _recipients(data))
+    check('format', lambda: validate.choice(data, 'format', FORMATS))
+    check('subject', lambda: validate.text(data, 'subject', required=False,
+                                           max_len=SUBJECT_MAX))
+    check('body', lambda: validate.text(data, 'body', required=False, max_len=BODY_MAX,
+                                        multiline=True))
+    check('active', lambda: _flag(data, 'active'))
+    if errors:
+        raise InvalidReport(errors)
+    # Only the field its frequency uses is kept.
+    fields['weekday'] = fields['weekday'] if frequency == 'weekly' else None
+    fields['day'] = fields['day'] if frequency == 'monthly' else None
     return fields
 
 
@@ -262,7 +283,7 @@ def latest_executions(reports):
     if not ids:
         return {}
     newest = (ReportExecution
-              .select(ReportExecution.report, ReportExecution.id.max().alias('newest'))
+              .select(ReportExecution.report, fn.MAX(ReportExecution.id).alias('newest'))
               .where(ReportExecution.report.in_(ids))
               .group_by(ReportExecution.report))
     rows = (ReportExecution.select()

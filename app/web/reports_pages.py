@@ -1,0 +1,193 @@
+"""/admin/reports: the scheduled report pages. Forms post here and redirect
+(POST-redirect-GET); a bad value re-renders the form with the message next
+to its field. static/reports.js keeps the execution history live."""
+import re
+
+import bottle
+
+from app.errors import ApiError
+from app.services import report_runs, reports
+from app.web import api_reports
+from app.web.base import clock, current_user, settings
+from app.web.pages import FORM_STATUSES, form, page, redirect_with
+from app.web.pages import field_errors as first_error
+
+ADMIN = ('admin',)
+PAGE = '/admin/reports/<report_id:int>'
+FIELDS = ('name', 'kind', 'frequency', 'weekday', 'day', 'time', 'recipients', 'format',
+          'subject', 'body', 'active')
+HISTORY_SHOWN = 50
+RUN_LABELS = {'schedule': 'Scheduled', 'manual': 'Run now', 'test': 'Test'}
+NEW_REPORT = {'kind': 'appointments', 'frequency': 'daily', 'weekday': '0', 'day': '1',
+              'time': '07:00', 'format': 'csv', 'active': True, 'recipients': ''}
+
+
+def _choices():
+    return {'kinds': [(kind, reports.KIND_LABELS[kind]) for kind in reports.KINDS],
+            'frequencies': reports.FREQUENCIES, 'formats': reports.FORMATS,
+            'weekdays': list(enumerate(reports.WEEKDAYS)), 'tz': clock().tz.key}
+
+
+def _submitted():
+    """The form as the API body: recipients split into a list, `active` a
+    flag, empty weekday/day left out."""
+    data = form(*FIELDS)
+    data['active'] = data['active'] == 'on'
+    data['recipients'] = [part for part in re.split(r'[\s,;]+', data['recipients']) if part]
+    for field in ('weekday', 'day'):
+        if not data[field].strip():
+            data.pop(field)
+    return data
+
+
+def _shown(data):
+    """What the form shows again after an error."""
+    return {**data, 'recipients': '\n'.join(data.get('recipients') or [])}
+
+
+def _as_form(report):
+    return _shown({**reports.editable(report),
+                   'weekday': '' if report.weekday is None else str(report.weekday),
+                   'day': '' if report.day is None else str(report.day)})
+
+
+def field_errors(exc):
+    """Every bad field of a definition, else the one the error names."""
+    return dict(getattr(exc, 'errors', None) or first_error(exc))
+
+
+def _next_run(report):
+    return clock().localize(report.next_run_at)
+
+
+# ---- list and create ---------------------------------------------------------------
+
+def list_context(form_data=None, errors=None):
+    _, items = reports.page(1000, 0)
+    last = reports.latest_executions(items)
+    rows = [{'report': r, 'next_run': _next_run(r), 'last': last.get(r.id),
+             'schedule': reports.Schedule.of(r).describe(),
+             'kind_label': reports.KIND_LABELS[r.kind],
+             'recipients': len(reports.recipients_of(r))} for r in items]
+    return {'rows': rows, 'form': form_data or NEW_REPORT, 'errors': errors or {},
+            **_choices()}
+
+
+def list_page():
+    return page('admin_reports.html', **list_context())
+
+
+def create_submit():
+    data = _submitted()
+    now = clock()
+    try:
+        report = reports.create(current_user(), data, now.now(), now.tz)
+    except ApiError as exc:
+        if exc.status not in FORM_STATUSES:
+            raise
+        bottle.response.status = exc.status
+        return page('admin_reports.html', **list_context(_shown(data), field_errors(exc)))
+    redirect_with(f'/admin/reports/{report.id}', f'Report “{report.name}” created. '
+                                                 + _next_run_sentence(report))
+
+
+def _next_run_sentence(report):
+    when = _next_run(report)
+    if when is None:
+        return 'It is paused.'
+    return f'Next run: {when:%a} {when.day} {when:%b %Y} at {when:%H:%M}.'
+
+
+# ---- one report ------------------------------------------------------------------------
+
+def detail_context(report, form_data=None, errors=None):
+    history = report_runs.history(report, HISTORY_SHOWN)
+    for execution in history:
+        execution.report = report
+    now = clock()
+    return {'report': report, 'next_run': _next_run(report),
+            'schedule': reports.Schedule.of(report).describe(),
+            'form': form_data or _as_form(report), 'errors': errors or {},
+            'history': [report_runs.to_json(e, now) | {'row': e} for e in history],
+            'run_labels': RUN_LABELS, 'period': _period, 'seconds': _seconds,
+            **_choices()}
+
+
+def _period(execution):
+    return reports.period_label(execution.period_start, execution.period_end)
+
+
+def _seconds(duration_ms):
+    if duration_ms is None:
+        return ''
+    if duration_ms < 1000:
+        return f'{duration_ms} ms'
+    return f'{duration_ms / 1000:.1f} s' if duration_ms < 60000 else f'{duration_ms / 60000:.1f} min'
+
+
+def detail_page(report_id):
+    return page('admin_report.html', **detail_context(reports.get(report_id)))
+
+
+def update_submit(report_id):
+    report = reports.get(report_id)
+    data = _submitted()
+    now = clock()
+    try:
+        reports.update(report, data, now.now(), now.tz)
+    except ApiError as exc:
+        if exc.status not in FORM_STATUSES:
+            raise
+        bottle.response.status = exc.status
+        report = reports.get(report_id)
+        return page('admin_report.html', **detail_context(report, _shown(data),
+                                                          field_errors(exc)))
+    redirect_with(f'/admin/reports/{report.id}', 'Changes saved. ' + _next_run_sentence(report))
+
+
+def active_submit(report_id):
+    report = reports.get(report_id)
+    active = form('active')['active'] == 'on'
+    now = clock()
+    reports.update(report, {'active': active}, now.now(), now.tz)
+    message = (f'“{report.name}” resumed. ' + _next_run_sentence(report) if active
+               else f'“{report.name}” paused: it will not run until you resume it.')
+    redirect_with(bottle.request.forms.getunicode('back') == 'list' and '/admin/reports'
+                  or f'/admin/reports/{report.id}', message)
+
+
+def delete_submit(report_id):
+    report = reports.get(report_id)
+    report_runs.delete_report(settings(), report)
+    redirect_with('/admin/reports', f'Report “{report.name}” and its history were deleted.')
+
+
+def _start(report_id, triggered_by, message):
+    report = reports.get(report_id)
+    report_runs.start(report, triggered_by, current_user(), clock(), api_reports.queue_run)
+    redirect_with(f'/admin/reports/{report.id}#history', message)
+
+
+def run_submit(report_id):
+    return _start(report_id, 'manual', 'Run started: the file goes to every recipient. '
+                                       'Its status updates below.')
+
+
+def test_submit(report_id):
+    return _start(report_id, 'test', f'Test run started: it is sent only to '
+                                     f'{current_user().email}. Its status updates below.')
+
+
+ROUTES = [
+    ('GET', '/admin/reports', list_page, ADMIN, {}),
+    ('POST', '/admin/reports', create_submit, ADMIN, {}),
+    ('GET', PAGE, detail_page, ADMIN, {}),
+    ('POST', PAGE, update_submit, ADMIN, {}),
+    ('POST', PAGE + '/active', active_submit, ADMIN, {}),
+    ('POST', PAGE + '/delete', delete_submit, ADMIN, {}),
+    ('POST', PAGE + '/run', run_submit, ADMIN, {}),
+    ('POST', PAGE + '/test', test_submit, ADMIN, {}),
+    # For links in emails: not logged in, the browser goes to the login page first.
+    ('GET', PAGE + '/executions/<execution_id:int>/download',
+     api_reports.download_execution, ADMIN, {}),
+]
