@@ -9,6 +9,7 @@ one message whose fate is unknown: it is marked failed (never sent twice),
 the rest go back to pending (never lost). The API shows both internal
 states as 'pending'.
 """
+import contextlib
 import datetime
 import email.policy
 import email.utils
@@ -88,8 +89,9 @@ def queue_messages(messages, now_utc=None):
     key exists already are left out. Two queries per 100 messages."""
     now_utc = now_utc or utcnow()
     inserted = []
-    # Atomic, so no message is ever delivered without its attachments.
-    with database.atomic():
+    # Atomic, so no message is ever delivered without its attachments (the
+    # caller's transaction, if any, is enough: no savepoint per call).
+    with database.atomic() if not database.in_transaction() else contextlib.nullcontext():
         for chunk in peewee.chunked(messages, INSERT_CHUNK):
             rows = {}
             for message in chunk:
