@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import socket
+import time
 import uuid
 
 import peewee
@@ -38,7 +39,9 @@ FORMULA_STARTS = '=+-@\t\r'
 
 ACTIVE = ('queued', 'running')
 CHUNK_ROWS = 2000
-PROGRESS_WRITES = 50          # at most this many progress updates per export
+# Progress is written at most this often: each write is a queue-storage
+# transaction (an fsync with SQLite), too dear to do per chunk.
+PROGRESS_INTERVAL = 0.2
 ATTACH_LIMIT = 5 * 1024 * 1024  # larger files are sent as a link (SPEC §5)
 # A queued export whose message is neither pending nor scheduled after this
 # long was taken by a worker that died before it could claim the row.
@@ -283,11 +286,11 @@ def _cursor(query):
     return cursor
 
 
-def guard_row(row):
+def guard_row(row, starts=frozenset(FORMULA_STARTS)):
     """Prefix a formula-looking cell with ' (cells are text or None)."""
     for cell in row:
-        if cell and cell[0] in FORMULA_STARTS:
-            return [("'" + c) if c and c[0] in FORMULA_STARTS else c for c in row]
+        if cell and cell[0] in starts:
+            return [("'" + c) if c and c[0] in starts else c for c in row]
     return row
 
 
@@ -332,20 +335,20 @@ def export_to_file(path, scope, patient_id=None, on_progress=None):
 
 
 class ProgressWriter:
-    """Writes {progress, rows} to Huey's key-value store, at most about
-    PROGRESS_WRITES times, never failing the export over it."""
+    """Writes {progress, rows} to Huey's key-value store every
+    PROGRESS_INTERVAL seconds at most, never failing the export over it."""
 
     def __init__(self, task_id):
         self.key = progress_key(task_id)
-        self.next_at = 0
+        self.next_time = time.monotonic() + PROGRESS_INTERVAL
         self.warned = False
 
     def __call__(self, done, total):
-        if done < self.next_at and done < total:
+        now = time.monotonic()
+        if now < self.next_time:
             return
-        self.next_at = done + max(CHUNK_ROWS, total // PROGRESS_WRITES)
-        percent = 100 if total == 0 else min(99, done * 100 // total)
-        self.put(percent, done)
+        self.next_time = now + PROGRESS_INTERVAL
+        self.put(min(99, done * 100 // max(total, 1)), done)
 
     def put(self, percent, rows):
         try:

@@ -1,0 +1,154 @@
+"""SPEC §7 P1: all-data export of 100,000 appointments (DB -> CSV file) in at
+most 2x the time of `sqlite3 -csv` running the same join on the same
+database file; the worker's RSS grows by less than 50 MB.
+
+Fills a fresh SQLite database in a temporary data dir with demo data, then
+times the export service function and the sqlite3 shell side by side
+(interleaved runs, medians). The memory figure comes from a real
+`run.py worker` process exporting the same data: its peak RSS (VmHWM) minus
+its RSS before the export.
+
+    python bench/export_p1.py [--runs N] [--appointments N]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.boot import boot  # noqa: E402
+from app.clock import Clock  # noqa: E402
+from app.db import database  # noqa: E402
+from app.models import Export, User  # noqa: E402
+from app.services import exports  # noqa: E402
+from app.services.demo_data import generate  # noqa: E402
+from app.settings import load  # noqa: E402
+
+TIME_BAR = 2.0
+RSS_BAR_MB = 50.0
+
+
+def fill(settings, appointments):
+    started = time.perf_counter()
+    with database.connection_context():
+        generate(Clock(settings.tz), doctors=50, patients=2000, appointments=appointments)
+    print(f'demo data: {appointments:,} appointments in {time.perf_counter() - started:.1f} s',
+          flush=True)
+
+
+def time_service(settings):
+    path = settings.exports_dir / 'bench-service.csv'
+    started = time.perf_counter()
+    with database.connection_context():
+        rows, size = exports.export_to_file(path, 'all')
+    return time.perf_counter() - started, rows, size
+
+
+def time_sqlite_shell(settings):
+    sql, params = exports.export_query('all').sql()
+    assert not params, params
+    db_file = settings.database_url.removeprefix('sqlite:///')
+    out = settings.exports_dir / 'bench-sqlite3.csv'
+    started = time.perf_counter()
+    with open(out, 'wb') as fh:
+        subprocess.run(['sqlite3', '-csv', '-header', db_file, sql + ';'], stdout=fh, check=True)
+    elapsed = time.perf_counter() - started
+    return elapsed, sum(1 for _ in open(out, 'rb')) - 1
+
+
+def proc_status_kb(pid, field):
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith(field + ':'):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def worker_rss_growth(settings, env):
+    """Peak RSS growth (MB) of a real worker process running the export."""
+    log_path = settings.data_dir / 'bench-worker.log'
+    with open(log_path, 'wb') as log:
+        worker = subprocess.Popen([sys.executable, str(ROOT / 'run.py'), 'worker', '--no-periodic'],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while b'Huey consumer started' not in log_path.read_bytes():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit('worker did not start:\n' + log_path.read_text())
+            time.sleep(0.05)
+        time.sleep(1.0)  # let start-up settle before the baseline
+        before = proc_status_kb(worker.pid, 'VmRSS')
+        with database.connection_context():
+            admin = User.get(User.role == 'admin')
+            export, _ = exports.request_export(admin, {'scope': 'all'})
+        started = time.perf_counter()
+        while True:
+            with database.connection_context():
+                status = Export.get_by_id(export.id).status
+            if status in ('done', 'failed'):
+                break
+            if time.perf_counter() - started > 300:
+                raise SystemExit('the export did not finish in 5 minutes')
+            time.sleep(0.05)
+        peak = proc_status_kb(worker.pid, 'VmHWM')
+        if status != 'done':
+            raise SystemExit('the export failed:\n' + log_path.read_text()[-3000:])
+        return before / 1024, peak / 1024, time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--appointments', type=int, default=100_000)
+    args = parser.parse_args()
+    if not shutil.which('sqlite3'):
+        raise SystemExit('sqlite3 (the shell) is not installed')
+
+    data_dir = tempfile.mkdtemp(prefix='export-p1-')
+    try:
+        env = {**os.environ, 'CLINIC_DATA_DIR': data_dir, 'ADMIN_EMAIL': 'bench@example.test',
+               'ADMIN_PASSWORD': 'bench-pass-123', 'WORKERS': '1'}
+        env.pop('REDIS_URL', None)
+        env.pop('DATABASE_URL', None)
+        settings = boot(load(env))
+        import tasks  # noqa: F401  (the export task the worker runs)
+        fill(settings, args.appointments)
+
+        ours, shell = [], []
+        for run in range(args.runs):
+            shell_s, shell_rows = time_sqlite_shell(settings)
+            ours_s, rows, size = time_service(settings)
+            assert rows == shell_rows == args.appointments, (rows, shell_rows)
+            ours.append(ours_s)
+            shell.append(shell_s)
+            print(f'run {run + 1}: export service {ours_s:.3f} s, sqlite3 -csv {shell_s:.3f} s',
+                  flush=True)
+        ours_m, shell_m = statistics.median(ours), statistics.median(shell)
+        ratio = ours_m / shell_m
+
+        before, peak, worker_s = worker_rss_growth(settings, env)
+        growth = peak - before
+        print(f'\nexport service: {ours_m:.3f} s median of {args.runs} '
+              f'({rows:,} rows, {size / 1e6:.1f} MB)')
+        print(f'sqlite3 -csv:   {shell_m:.3f} s median of {args.runs}')
+        print(f'ratio {ours_m:.3f} / {shell_m:.3f} = {ratio:.2f} (bar: <= {TIME_BAR:.1f})')
+        print(f'worker RSS: {before:.1f} MB before, {peak:.1f} MB peak during a {worker_s:.2f} s '
+              f'export -> growth {growth:.1f} MB (bar: < {RSS_BAR_MB:.0f} MB)')
+        ok = ratio <= TIME_BAR and growth < RSS_BAR_MB
+        print('P1', 'PASS' if ok else 'FAIL')
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
