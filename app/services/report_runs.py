@@ -40,7 +40,10 @@ log = logging.getLogger('clinicdesk.reports')
 MAX_RUN = datetime.timedelta(minutes=30)      # SPEC §4: a longer run is stopped
 MAX_ATTEMPTS = 4                              # the first run and 3 retries
 QUEUED_GRACE = datetime.timedelta(minutes=5)  # queued this long and not in the queue: lost
-ATTACH_LIMIT = 5 * 1024 * 1024                # larger files are sent as a link
+# A larger file is sent as a link; so is a file whose copies for all the
+# recipients would weigh more than ATTACH_BUDGET in the outbox.
+ATTACH_LIMIT = 5 * 1024 * 1024
+ATTACH_BUDGET = 20 * 1024 * 1024
 MAIL_GIVE_UP = datetime.timedelta(hours=24)
 TRANSIENT = (peewee.OperationalError, peewee.InterfaceError, OSError,
              redis.exceptions.ConnectionError)
@@ -288,7 +291,8 @@ def subject_of(report, execution):
 def _messages(settings, execution, recipients):
     """One outbox message per recipient, the file read once for all."""
     report = execution.report
-    attach = execution.file_size <= ATTACH_LIMIT
+    attach = (execution.file_size <= ATTACH_LIMIT
+              and execution.file_size * len(recipients) <= ATTACH_BUDGET)
     text = mail_text(settings, execution, attach)
     attachments = ()
     if attach:
@@ -313,8 +317,9 @@ def mail_text(settings, execution, attached):
     if attached:
         lines.append(f'File: {download_name(execution)} (attached)')
     else:
-        lines.append(f'The file is larger than {ATTACH_LIMIT // (1024 * 1024)} MB; download it '
-                     f'(admin login needed): {settings.base_url}{page_download_url(execution)}')
+        lines.append(f'The file is too large to attach ({execution.file_size / 1e6:.1f} MB); '
+                     f'download it (admin login needed): '
+                     f'{settings.base_url}{page_download_url(execution)}')
     return '\n'.join(lines) + '\n'
 
 

@@ -108,6 +108,9 @@ def write_xlsx(path, data, heading):
 # ---- PDF -----------------------------------------------------------------------
 
 PDF_FONT = 'Helvetica'
+# The page total is filled in at the end; the alias's length is the room
+# kept for it, so a 7-character alias fits any page count we can make.
+PAGES = '{pages}'
 ROW_HEIGHT = 5.2
 FONT_SIZE = 8
 
@@ -148,10 +151,11 @@ def write_pdf(path, data, heading, compress=True):
             self.set_y(-11)
             self.set_font(PDF_FONT, '', 8)
             self.set_text_color(100)
-            self.cell(0, 6, f'{pdf_text(heading.title)} - page {self.page_no()} of {{nb}}',
+            self.cell(0, 6, f'{pdf_text(heading.title)} - page {self.page_no()} of {PAGES}',
                       align='C')
 
     pdf = TablePdf(orientation='L', unit='mm', format='A4')
+    pdf.alias_nb_pages(PAGES)
     pdf.set_compression(compress)
     pdf.set_title(pdf_text(heading.title))
     pdf.set_subject(pdf_text(heading.period))
