@@ -36,10 +36,8 @@ def create_app(settings, clock=None):
     app.config['clinicdesk.settings'] = settings
     app.config['clinicdesk.clock'] = clock or Clock(settings.tz)
 
-    @app.hook('before_request')
-    def _connect():
-        database.connect(reuse_if_open=True)
-
+    # No connect hook: peewee connects on a request's first query, so a
+    # request answered from caches (the admin stats) opens no connection.
     @app.hook('after_request')
     def _close():
         if not database.is_closed():

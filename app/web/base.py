@@ -9,7 +9,7 @@ from urllib.parse import quote
 import bottle
 import redis
 
-from app import auth
+from app import auth, session_cache
 from app.errors import ApiError, QueueUnavailable
 
 log = logging.getLogger('clinicdesk.web')
@@ -30,7 +30,7 @@ def current_session():
     environ = bottle.request.environ
     if 'clinicdesk.session' not in environ:
         token = bottle.request.get_cookie(auth.SESSION_COOKIE)
-        environ['clinicdesk.session'] = auth.session_for_token(token)
+        environ['clinicdesk.session'] = session_cache.lookup(token, bottle.request.method)
     return environ['clinicdesk.session']
 
 

@@ -1,0 +1,43 @@
+"""GET requests may reuse a session read a moment ago (app.session_cache);
+logging out and a user's own changes still show at once."""
+from app import auth, session_cache
+from app.db import database
+from app.models import Session
+
+
+def test_logging_out_takes_effect_at_once(patient):
+    assert patient.get('/api/me').status == 200
+    assert patient.get('/api/me').status == 200  # now remembered
+    assert patient.post('/api/logout').status == 200
+    assert patient.get('/api/me').status == 401
+    assert patient.get('/patient').status in (302, 303)
+
+
+def test_a_users_own_change_shows_on_their_next_read(patient):
+    assert patient.get('/api/me').json['user']['reminders_enabled'] is True
+    assert patient.put('/api/me/reminders', {'enabled': False}).status == 200
+    assert patient.get('/api/me').json['user']['reminders_enabled'] is False
+
+
+def test_a_session_ended_elsewhere_is_refused_after_the_recheck_interval(patient):
+    token = patient.cookie(auth.SESSION_COOKIE).value
+    now = [1000.0]
+    with database.connection_context():
+        assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is not None
+        # Another web process logs the session out: only the database knows.
+        Session.delete().where(Session.token_hash == auth._token_hash(token)).execute()
+        now[0] += session_cache.RECHECK_SECONDS / 2
+        assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is not None
+        now[0] += session_cache.RECHECK_SECONDS
+        assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is None
+        assert session_cache.lookup(token, 'POST') is None
+
+
+def test_each_request_gets_its_own_copy_of_the_user(patient):
+    token = patient.cookie(auth.SESSION_COOKIE).value
+    with database.connection_context():
+        first = session_cache.lookup(token, 'GET')
+        first.user.name = 'changed by one request'
+        second = session_cache.lookup(token, 'GET')
+    assert second.user.name != 'changed by one request'
+    assert second.csrf_token == first.csrf_token
