@@ -27,7 +27,7 @@ from app.boot import boot  # noqa: E402
 from app.clock import Clock  # noqa: E402
 from app.db import database  # noqa: E402
 from app.models import Export, User  # noqa: E402
-from app.services import exports  # noqa: E402
+from app.services import export_csv, exports  # noqa: E402
 from app.services.demo_data import generate  # noqa: E402
 from app.settings import load  # noqa: E402
 
@@ -47,12 +47,12 @@ def time_service(settings):
     path = settings.exports_dir / 'bench-service.csv'
     started = time.perf_counter()
     with database.connection_context():
-        rows, size = exports.export_to_file(path, 'all')
+        rows, size = export_csv.export_to_file(path, 'all')
     return time.perf_counter() - started, rows, size
 
 
 def time_sqlite_shell(settings):
-    sql, params = exports.export_query('all').sql()
+    sql, params = export_csv.export_query('all').sql()
     assert not params, params
     db_file = settings.database_url.removeprefix('sqlite:///')
     out = settings.exports_dir / 'bench-sqlite3.csv'

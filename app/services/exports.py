@@ -1,16 +1,14 @@
-"""History export (SPEC §5): who may export what, the CSV file streamed from a
-database cursor, the live status read from Huey's result store, the "export
-ready" email, the cleanup of old files, and the re-run of exports a dead
-worker left behind.
+"""History export (SPEC §5): who may export what, the live status read from
+Huey's result store, the task that writes the file (app.services.export_csv)
+and queues the "export ready" email, the cleanup of old files, and the re-run
+of exports a dead worker left behind.
 
 An Export row is the owner record: it decides who may see a task id and it
 survives the expiry of Huey's results. Huey's result store holds what the
 page polls: the progress the task writes while it runs (`huey.put`) and its
 return value or error when it ends (`huey.result(..., preserve=True)`).
 """
-import csv
 import datetime
-import itertools
 import logging
 import os
 import re
@@ -18,27 +16,20 @@ import socket
 import time
 import uuid
 
-import peewee
 from huey.exceptions import TaskException
 
 from app import mail, validate
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, not_found
-from app.models import Appointment, Export, Treatment, User, WorkerHeartbeat, utcnow
+from app.models import Export, WorkerHeartbeat, utcnow
 from app.queue import PRIORITY_INTERACTIVE, huey
 from app.services import accounts, housekeeping
+from app.services.export_csv import export_to_file
 from app.services.health import worker_window
 
 log = logging.getLogger('clinicdesk.exports')
 
-HEADER = ('date', 'time', 'doctor', 'specialization', 'status', 'diagnosis',
-          'treatment', 'prescription')
-ALL_DATA_HEADER = ('patient_email', 'patient_name') + HEADER
-# A cell starting with one of these is a formula to a spreadsheet.
-FORMULA_STARTS = '=+-@\t\r'
-
 ACTIVE = ('queued', 'running')
-CHUNK_ROWS = 2000
 # Progress is written at most this often: each write is a queue-storage
 # transaction (an fsync with SQLite), too dear to do per chunk.
 PROGRESS_INTERVAL = 0.2
@@ -46,9 +37,6 @@ ATTACH_LIMIT = 5 * 1024 * 1024  # larger files are sent as a link (SPEC §5)
 # A queued export whose message is neither pending nor scheduled after this
 # long was taken by a worker that died before it could claim the row.
 QUEUED_GRACE = datetime.timedelta(minutes=2)
-
-Doctor = User.alias('doctor')
-Patient = User.alias('patient')
 
 
 # ---- who may export what -----------------------------------------------------
@@ -169,7 +157,15 @@ def live_status(export, settings):
         if not exc.metadata.get('retries'):
             return _status('failed', error=export.error or _plain_error(exc.metadata))
         result = None  # a retry is coming
+    except Exception as exc:
+        # The queue's storage is down (Redis stopped): the row still knows.
+        log.warning('cannot read the result of export %s: %s', export.task_id, exc)
+        result = None
     if isinstance(result, dict):
+        if export.status != 'done':
+            # It finished after the row was read; the row is done by now
+            # (it commits before the task returns its result).
+            export = Export.get_by_id(export.id)
         return _done_status(export, settings, result.get('rows'))
     if export.status == 'done':
         return _done_status(export, settings, export.rows)
@@ -240,99 +236,7 @@ def file_for_download(export, settings):
     return path
 
 
-# ---- the CSV -------------------------------------------------------------------
-
-def export_query(scope, patient_id=None):
-    """One row per appointment, oldest first, in the SPEC §5 column order."""
-    columns = [Appointment.date.cast('TEXT'), Appointment.time, Doctor.name,
-               Doctor.specialization, Appointment.status, Treatment.diagnosis,
-               Treatment.treatment, Treatment.prescription]
-    query = Appointment.select()
-    if scope == 'all':
-        columns = [Patient.email, Patient.name] + columns
-        query = (query
-                 .join(Patient, on=(Appointment.patient == Patient.id))
-                 .switch(Appointment))
-    query = (query
-             .select(*columns)
-             .join(Doctor, on=(Appointment.doctor == Doctor.id))
-             .switch(Appointment)
-             .join(Treatment, peewee.JOIN.LEFT_OUTER, on=(Treatment.appointment == Appointment.id))
-             .order_by(Appointment.date, Appointment.time, Appointment.id))
-    if scope != 'all':
-        query = query.where(Appointment.patient == patient_id)
-    return query
-
-
-def count_rows(scope, patient_id=None):
-    query = Appointment.select()
-    if scope != 'all':
-        query = query.where(Appointment.patient == patient_id)
-    return query.count()
-
-
-def _cursor(query):
-    # A raw cursor: peewee's row conversion would parse every date only for
-    # the CSV to print it again, doubling the time.
-    if is_sqlite():
-        return database.execute(query)
-    # PostgreSQL: a named (server-side) cursor streams; a plain one would
-    # load every row into memory first. WITH HOLD, as peewee runs in
-    # autocommit mode (both psycopg2 and psycopg 3 take these arguments).
-    sql, params = query.sql()
-    cursor = database.connection().cursor(name=f'export_{uuid.uuid4().hex}', withhold=True)
-    cursor.itersize = CHUNK_ROWS
-    cursor.execute(sql, params)
-    return cursor
-
-
-def guard_row(row, starts=frozenset(FORMULA_STARTS)):
-    """Prefix a formula-looking cell with ' (cells are text or None)."""
-    for cell in row:
-        if cell and cell[0] in starts:
-            return [("'" + c) if c and c[0] in starts else c for c in row]
-    return row
-
-
-def write_csv(path, header, rows, on_progress=None):
-    """Stream `rows` to `path` (temp file, fsync, atomic rename). Memory
-    stays flat: rows are taken from the iterator a chunk at a time."""
-    tmp = path.with_name(f'.{path.name}.{uuid.uuid4().hex[:8]}.tmp')
-    count = 0
-    rows = iter(rows)
-    try:
-        with open(tmp, 'w', newline='', encoding='utf-8') as fh:
-            writer = csv.writer(fh, lineterminator='\r\n')
-            writer.writerow(header)
-            while True:
-                chunk = list(itertools.islice(rows, CHUNK_ROWS))
-                if not chunk:
-                    break
-                writer.writerows(map(guard_row, chunk))
-                count += len(chunk)
-                if on_progress:
-                    on_progress(count)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return count, path.stat().st_size
-
-
-def export_to_file(path, scope, patient_id=None, on_progress=None):
-    """Write the export of `scope` to `path`; returns (rows, bytes).
-    `on_progress(done, total)` is called every chunk."""
-    total = count_rows(scope, patient_id)
-    header = ALL_DATA_HEADER if scope == 'all' else HEADER
-    progress = (lambda done: on_progress(done, total)) if on_progress else None
-    cursor = _cursor(export_query(scope, patient_id))
-    try:
-        return write_csv(path, header, cursor, progress)
-    finally:
-        cursor.close()
-
+# ---- progress ----------------------------------------------------------------
 
 class ProgressWriter:
     """Writes {progress, rows} to Huey's key-value store every
@@ -381,18 +285,21 @@ def run_export(settings, clock, export_id, retries_left=0):
         return None
     progress = ProgressWriter(export.task_id)
     progress.put(0, 0)
-    name = f'export-{export.task_id}.csv'
+    # One file per attempt: a run taken for dead that still finishes cannot
+    # overwrite the file of the run that replaced it.
+    name = f'export-{export.task_id}-{export.attempt}.csv'
+    path = settings.exports_dir / name
     try:
-        rows, size = export_to_file(settings.exports_dir / name, export.scope,
-                                    export.patient_id, progress)
+        rows, size = export_to_file(path, export.scope, export.patient_id, progress)
         progress.put(100, rows)
         finished = _finish(settings, clock, export, name, rows, size)
     except Exception as exc:
         _after_error(export, exc, retries_left)
         raise
-    _forget_progress(export.task_id)
     if not finished:
+        path.unlink(missing_ok=True)
         return None
+    _forget_progress(export.task_id)
     _request_delivery()
     return {'rows': rows, 'file_size': size}
 
@@ -445,8 +352,9 @@ def _request_delivery():
 
 
 def queue_ready_email(settings, clock, export):
-    """The "export ready" email to whoever asked: the CSV attached, or a
-    link when the file is over 5 MB. None when it was queued already."""
+    """The "export ready" email to whoever asked: a patient's own history is
+    attached (a link when the file is over 5 MB); other people's data gets
+    a link only, so it does not sit in a mailbox. None when queued already."""
     requester = export.requester
     filename = download_name(export, clock)
     link = f'{settings.base_url}/exports/{export.task_id}/download'
@@ -458,7 +366,9 @@ def queue_ready_email(settings, clock, export):
         what = f'The appointment history of {export.patient.name}'
         subject = f'Export ready: history of {export.patient.name}'
     attachments = ()
-    if export.file_size <= ATTACH_LIMIT:
+    if export.patient_id != requester.id:
+        where = 'Download it here (log in if asked):'
+    elif export.file_size <= ATTACH_LIMIT:
         content = (settings.exports_dir / export.file_name).read_bytes()
         attachments = ((filename, 'text/csv', content),)
         where = 'The CSV file is attached. You can also download it here:'
@@ -480,13 +390,16 @@ def _after_error(export, exc, retries_left):
     status = 'queued' if retries_left else 'failed'
     message = None if retries_left else _user_message(exc)
     try:
-        (Export
-         .update(status=status, error=message, finished_at=None if retries_left else utcnow())
-         .where(Export.id == export.id, Export.attempt == export.attempt)
-         .execute())
+        updated = (Export
+                   .update(status=status, error=message,
+                           finished_at=None if retries_left else utcnow())
+                   .where(Export.id == export.id, Export.attempt == export.attempt)
+                   .execute())
     except Exception:
         log.exception('cannot record the failure of export %s', export.task_id)
-    _forget_progress(export.task_id)
+        updated = 0
+    if updated:
+        _forget_progress(export.task_id)
 
 
 def _user_message(exc):
@@ -584,21 +497,22 @@ def _take_over(export):
 
 def delete_expired(settings, now=None):
     """Delete export files older than EXPORT_RETENTION_DAYS and mark their
-    rows expired (they stay 'done'; the download then answers 410)."""
+    rows expired (they stay 'done'; the download then answers 410). Huey's
+    stored results of those exports go too."""
     now = now or utcnow()
     cutoff = now - datetime.timedelta(days=settings.export_retention_days)
     old = (Export.select()
            .where(Export.finished_at < cutoff,
-                  Export.expired_at.is_null(),
-                  Export.file_name.is_null(False)))
+                  Export.expired_at.is_null()))
     deleted = 0
     for export in old.iterator():
-        (settings.exports_dir / export.file_name).unlink(missing_ok=True)
+        if export.file_name:
+            (settings.exports_dir / export.file_name).unlink(missing_ok=True)
+            deleted += 1
         (Export.update(expired_at=now)
          .where(Export.id == export.id)
          .execute())
         _forget_result(export.task_id)
-        deleted += 1
     _delete_stale_temp_files(settings, now)
     return deleted
 
