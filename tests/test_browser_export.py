@@ -1,46 +1,19 @@
 """A patient exports their history in a real browser (headless Debian
-Chromium through Playwright): log in, click "Export my history", watch it
-finish, download the CSV."""
+Chromium through Playwright, shared with tests/browser.py): log in, click
+"Export my history", watch it finish, download the CSV; an admin exports all
+data from /admin the same way."""
 import csv
 import datetime
 import io
-import os
 
 import pytest
 
 from app.db import database
 from app.models import Appointment, Treatment, User
-from tests.conftest import IN_CI, PASSWORD, unique_email
+from tests.conftest import PASSWORD, unique_email
 
+pytest_plugins = ['tests.browser']
 pytestmark = pytest.mark.browser
-
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync', '--no-first-run']
-
-
-@pytest.fixture(scope='module')
-def browser():
-    if not os.path.exists(CHROMIUM):
-        message = f'{CHROMIUM} is not installed'
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    sync_api = pytest.importorskip('playwright.sync_api')
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
 
 def patient_with_history(base_url, make_user):
     client = make_user(base_url, 'patient', name='Bea Browser')
@@ -84,3 +57,23 @@ def test_patient_clicks_export_and_downloads_the_csv(page, base_url, make_user, 
         ['2025-02-10', '10:00', 'Dr Lin, "Sam"', 'Dermatology', 'completed', 'Eczema',
          'Emollients', '\'=HYPERLINK("x")'],
     ]
+
+
+def test_admin_exports_all_data_from_the_dashboard(page, base_url, make_user, worker,
+                                                   check_page):
+    admin = make_user(base_url, 'admin')
+    page.goto(f'{base_url}/login')
+    page.get_by_label('Email').fill(admin.user['email'])
+    page.get_by_label('Password').fill(PASSWORD)
+    page.get_by_role('button', name='Log in').click()
+    page.wait_for_url(f'{base_url}/admin')
+
+    page.get_by_role('button', name='Export all data').click()
+    link = page.locator('#exports').get_by_role('link', name='Download CSV')
+    link.wait_for(state='visible')
+    with page.expect_download() as info:
+        link.click()
+    with open(info.value.path(), encoding='utf-8', newline='') as fh:
+        header = next(csv.reader(fh))
+    assert header[:3] == ['patient_email', 'patient_name', 'date']
+    check_page(page, 'admin-exports')
