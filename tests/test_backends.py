@@ -13,6 +13,8 @@ API_SUITE = [
     'tests/test_appointments_api.py',
     'tests/test_authorization.py',
     'tests/test_hostile_input.py',
+    'tests/test_stats_cache.py',
+    'tests/test_status.py',
 ]
 
 pytestmark = pytest.mark.skipif(BACKEND != 'sqlite', reason='already inside a backend run')
