@@ -6,6 +6,7 @@ the admin pages; a transient error retried, a lasting one failing the run."""
 import csv
 import datetime
 import io
+import json
 import re
 import shutil
 import uuid
@@ -453,3 +454,117 @@ def test_report_pages_are_for_admins_only(admin, doctor, anon):
     assert doctor.get('/admin/reports').status == 403
     resp = anon.get('/admin/reports')
     assert resp.status in (302, 303) and '/login' in resp.headers['Location']
+
+
+# ---- mail outcome and recovery (service level, explicit times) ---------------------------------
+
+def finished_run(recipients, finished_at):
+    with database.connection_context():
+        report = ScheduledReport.create(name='Outcome test', kind='appointments',
+                                        frequency='daily', time='07:00', format='csv',
+                                        recipients='[]', active=False)
+        return ReportExecution.create(
+            report=report, triggered_by='manual', task_id=str(uuid.uuid4()), status='success',
+            period_start=DAY, period_end=DAY, finished_at=finished_at, file_name='x.csv',
+            recipients=json.dumps(recipients), mail_pending=True)
+
+
+def outbox(execution, address, status, error=None):
+    with database.connection_context():
+        OutboxMessage.create(dedupe_key=report_runs.dedupe_key(execution.id, address), to=address,
+                             subject='s', text_body='t', status=status, error=error)
+
+
+def reread(execution):
+    with database.connection_context():
+        return ReportExecution.get_by_id(execution.id)
+
+
+def test_the_run_stays_success_once_every_message_is_sent(settings):
+    now = datetime.datetime(2031, 1, 1, 8, 0)
+    run = finished_run(['a@example.test', 'b@example.test'], now)
+    outbox(run, 'a@example.test', 'sent')
+    outbox(run, 'b@example.test', 'claimed')  # on its way: still pending
+    with database.connection_context():
+        report_runs.settle_mail(now)
+    assert (reread(run).status, reread(run).mail_pending) == ('success', True)
+    with database.connection_context():
+        OutboxMessage.update(status='sent').where(OutboxMessage.to == 'b@example.test',
+                                                  OutboxMessage.status == 'claimed').execute()
+        report_runs.settle_mail(now)
+    assert (reread(run).status, reread(run).mail_pending) == ('success', False)
+
+
+def test_mail_still_undelivered_after_a_day_counts_as_retries_run_out(settings):
+    finished = datetime.datetime(2031, 1, 1, 8, 0)
+    run = finished_run(['slow@example.test'], finished)
+    outbox(run, 'slow@example.test', 'pending', error='421 try again later')
+    with database.connection_context():
+        report_runs.settle_mail(finished + datetime.timedelta(hours=23))
+        assert reread(run).status == 'success'
+        report_runs.settle_mail(finished + report_runs.MAIL_GIVE_UP + datetime.timedelta(minutes=1))
+    settled = reread(run)
+    assert (settled.status, settled.mail_pending) == ('partial', False)
+    assert 'slow@example.test' in settled.error and '421' in settled.error
+
+
+def test_a_run_whose_worker_died_is_queued_again_then_failed_after_its_attempts(settings):
+    with database.connection_context():
+        report = ScheduledReport.create(name='Recovery test', kind='appointments',
+                                        frequency='daily', time='07:00', format='csv',
+                                        recipients='[]', active=False)
+        dead = 'gone-host.example:4242'  # no heartbeat: the worker is dead
+        again = ReportExecution.create(report=report, triggered_by='schedule', attempts=1,
+                                       task_id=str(uuid.uuid4()), period_start=DAY,
+                                       period_end=DAY, owner=dead)
+        spent = ReportExecution.create(report=report, triggered_by='schedule',
+                                       attempts=report_runs.MAX_ATTEMPTS,
+                                       task_id=str(uuid.uuid4()), period_start=DAY,
+                                       period_end=DAY + datetime.timedelta(days=1), owner=dead)
+        queued = []
+        report_runs.recover(datetime.datetime.now(UTC).replace(tzinfo=None), queued.append,
+                            lambda: set())
+    assert [e.id for e in queued if e.report_id == report.id] == [again.id]
+    assert (reread(again).status, reread(again).owner) == ('running', None)
+    assert reread(spent).status == 'failed' and 'stopped' in reread(spent).error
+
+
+# ---- hostile input -----------------------------------------------------------------------------
+
+HOSTILE = [None, 0, -1, 2 ** 63, 1e308, True, [], {}, [[]], {'a': 1}, '', ' ', '\x00', '\u202e',
+           'x' * 10000, '<script>alert(1)</script>', "'; DROP TABLE user; --"]
+
+
+@pytest.mark.parametrize('field', ['name', 'kind', 'frequency', 'weekday', 'day', 'time',
+                                   'recipients', 'format', 'subject', 'body', 'active'])
+def test_hostile_values_get_a_clear_4xx_never_a_500(admin, field):
+    report = create_report(admin)
+    for value in HOSTILE:
+        extra = {'weekday': {'frequency': 'weekly'}, 'day': {'frequency': 'monthly'}}.get(field, {})
+        changes = {**extra, field: value}
+        for resp in (admin.post('/api/reports', report_body(**changes)),
+                     admin.put(f'/api/reports/{report["id"]}', changes)):
+            assert resp.status < 500, (field, value, resp)
+            if resp.status >= 400:
+                assert resp.json['error'], (field, value)
+    for raw in (b'[1,2]', b'{"name": ', b'\xff\xfe', b'null'):
+        resp = admin.request('POST', '/api/reports', data=raw,
+                             headers={'Content-Type': 'application/json'})
+        assert resp.status == 400, (raw, resp)
+
+
+def test_a_report_stopped_halfway_leaves_the_database_writable(settings, period_data):
+    # An open SQLite statement pins an old snapshot: once someone else has
+    # written, this connection's next write would fail as "database is locked".
+    from app.db import connect_database
+    from app.services import report_engine
+    other = connect_database(settings.database_url)
+    with database.connection_context():
+        data = report_engine.build('appointments', DAY, DAY)
+        next(data.rows)
+        other.execute_sql("INSERT INTO login_failure (key, at) VALUES ('report-test', '2001-01-01')")
+        data.close()
+        with database.atomic():
+            ScheduledReport.create(name='After a stop', kind='appointments', frequency='daily',
+                                   time='07:00', format='csv', recipients='[]', active=False)
+    other.close()

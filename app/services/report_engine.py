@@ -57,6 +57,11 @@ class ReportData:
     def header(self):
         return [column.label for column in self.columns]
 
+    def close(self):
+        close = getattr(self.rows, 'close', None)
+        if close is not None:
+            close()
+
 
 APPOINTMENT_COLUMNS = (Column('date', 0.9), Column('time', 0.55), Column('patient', 1.6),
                        Column('doctor', 1.6), Column('specialization', 1.4),
@@ -134,18 +139,24 @@ def _cursor(query):
     return database.execute(query)
 
 
-def _checked(cursor, deadline):
-    count = 0
-    for row in cursor:
-        count += 1
-        if deadline is not None and count % CHECK_EVERY == 0:
-            deadline.check()
-        yield row
+def _stream(query, deadline):
+    # The query runs on the first row asked for, and its cursor is closed
+    # however the reading ends: a statement left open on SQLite keeps an old
+    # snapshot, and the connection's next write fails as "database is locked".
+    cursor = _cursor(query)
+    try:
+        for count, row in enumerate(cursor, start=1):
+            if deadline is not None and count % CHECK_EVERY == 0:
+                deadline.check()
+            yield row
+    finally:
+        cursor.close()
 
 
 def build(kind, start, end, deadline=None):
-    """The report of `kind` for clinic dates `start`..`end` (inclusive)."""
+    """The report of `kind` for clinic dates `start`..`end` (inclusive).
+    Read its rows once, then close() it (also when writing failed)."""
     title, columns, query = KINDS[kind]
     if deadline is not None:
         deadline.check()
-    return ReportData(title, columns, _checked(_cursor(query(start, end)), deadline))
+    return ReportData(title, columns, _stream(query(start, end), deadline))

@@ -157,6 +157,9 @@ def run_execution(settings, clock, execution_id, retries_left=0, max_run=MAX_RUN
     try:
         name, rows, size = _write_file(settings, clock, execution, deadline)
         if not _finish(settings, execution, name, rows, size):
+            # Deleted meanwhile, or taken over by another run.
+            if not ReportExecution.select().where(ReportExecution.id == execution.id).exists():
+                (files_dir(settings) / name).unlink(missing_ok=True)
             return None
     except Exception as exc:
         if isinstance(exc, TRANSIENT) and retries_left > 0:
@@ -206,11 +209,14 @@ def heading(clock, execution):
 
 def _write_file(settings, clock, execution, deadline):
     report = execution.report
-    data = report_engine.build(report.kind, execution.period_start, execution.period_end,
-                               deadline)
     name = file_name(execution)
     path = files_dir(settings) / name
-    rows = report_writers.write(report.format, path, data, heading(clock, execution))
+    data = report_engine.build(report.kind, execution.period_start, execution.period_end,
+                               deadline)
+    try:
+        rows = report_writers.write(report.format, path, data, heading(clock, execution))
+    finally:
+        data.close()
     deadline.check()
     return name, rows, path.stat().st_size
 
