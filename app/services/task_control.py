@@ -73,7 +73,7 @@ def periodic_due(huey, read_periodic, timestamp):
         return due
     for task in due:
         if task.name in paused:
-            log.info('periodic job %s is paused; not enqueued', task.name)
+            log.debug('periodic job %s is paused; not enqueued', task.name)
     return [task for task in due if task.name not in paused]
 
 
