@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote
@@ -17,8 +18,8 @@ import pytest
 
 from app.auth import hash_password
 from app.db import database
-from app.models import Appointment, Export, OutboxMessage, Treatment, User
-from app.services import accounts, exports
+from app.models import Appointment, Export, Treatment, User, utcnow
+from app.services import exports
 from tests.client import Client
 from tests.conftest import (BACKEND, PASSWORD, ROOT, WorkerProcess, base_env, unique_email,
                             wait_until)
@@ -330,6 +331,48 @@ def test_thirty_concurrent_exports_all_finish_without_database_locked(worker, ba
     assert [f['status'] for f in finals] == ['done'] * 30, finals
     assert all(f['rows'] == 40 and f['error'] is None for f in finals)
     assert 'database is locked' not in worker.output()
+
+
+def orphan_export(patient_id, **fields):
+    """An export row as a worker that vanished would leave it."""
+    with database.connection_context():
+        return Export.create(task_id=str(uuid.uuid4()), requester=patient_id, scope='patient',
+                             patient=patient_id, **fields)
+
+
+def test_running_export_of_a_worker_that_vanished_runs_again(worker, patient, settings, smtp):
+    add_visits(patient.user['id'], make_doctor(), [
+        ('2025-04-04', '08:30', 'completed', 'Flu', 'Rest', None)])
+    export = orphan_export(patient.user['id'], status='running', attempt=1,
+                           worker='host-that-is-gone:4242', worker_token='x')
+    with database.connection_context():
+        assert exports.recover_interrupted(settings) >= 1
+
+    final, _ = wait_for_export(patient, f'/api/exports/{export.task_id}')
+    assert final['status'] == 'done' and final['rows'] == 1
+    wait_until(lambda: smtp.to(patient.user['email']), 20, message='export email')
+    with database.connection_context():
+        assert exports.recover_interrupted(settings) == 0  # nothing left to re-run
+    assert len(smtp.to(patient.user['email'])) == 1
+
+
+def test_queued_export_whose_message_was_lost_runs_again(worker, patient, settings):
+    long_ago = utcnow() - exports.QUEUED_GRACE * 2
+    export = orphan_export(patient.user['id'], created_at=long_ago)
+    with database.connection_context():
+        assert exports.recover_interrupted(settings) >= 1
+    final, _ = wait_for_export(patient, f'/api/exports/{export.task_id}')
+    assert final['status'] == 'done' and final['rows'] == 0
+
+
+def test_export_a_live_worker_runs_is_left_alone(patient, settings):
+    me, token = exports.worker_identity()
+    export = orphan_export(patient.user['id'], status='running', attempt=1, worker=me,
+                           worker_token=token)
+    with database.connection_context():
+        exports.recover_interrupted(settings)
+        assert Export.get_by_id(export.id).attempt == 1
+        Export.delete().where(Export.id == export.id).execute()
 
 
 # ---- a worker killed in the middle ------------------------------------------------------
