@@ -8,12 +8,12 @@ cannot have Huey's task timeout enforced, so a run stops itself.
 """
 import dataclasses
 import time
+import uuid
 
 import peewee
 from peewee import fn
-from playhouse.postgres_ext import PostgresqlExtDatabase
 
-from app.db import database
+from app.db import database, is_sqlite
 from app.models import Appointment, Treatment, User
 
 CHECK_EVERY = 500   # rows between two deadline checks
@@ -133,10 +133,16 @@ KINDS = {
 
 def _cursor(query):
     # Raw rows: peewee's model conversion would parse each date only for a
-    # writer to print it again. PostgreSQL streams only from a named cursor.
-    if isinstance(database.obj, PostgresqlExtDatabase):
-        return database.execute(query, named_cursor=True, array_size=CURSOR_ROWS)
-    return database.execute(query)
+    # writer to print it again.
+    if is_sqlite():
+        return database.execute(query)
+    # PostgreSQL streams only from a named (server-side) cursor; WITH HOLD
+    # because peewee runs in autocommit mode.
+    sql, params = query.sql()
+    cursor = database.connection().cursor(name=f'report_{uuid.uuid4().hex}', withhold=True)
+    cursor.itersize = CURSOR_ROWS
+    cursor.execute(sql, params)
+    return cursor
 
 
 def _stream(query, deadline):
