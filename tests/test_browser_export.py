@@ -9,7 +9,8 @@ import io
 import pytest
 
 from app.db import database
-from app.models import Appointment, Treatment, User
+from app.models import Appointment, Export, Treatment, User
+from app.services import exports
 from tests.conftest import PASSWORD, unique_email
 
 pytest_plugins = ['tests.browser']
@@ -77,3 +78,29 @@ def test_admin_exports_all_data_from_the_dashboard(page, base_url, make_user, wo
         header = next(csv.reader(fh))
     assert header[:3] == ['patient_email', 'patient_name', 'date']
     check_page(page, 'admin-exports')
+
+
+def test_expired_export_says_so_after_a_reload_and_try_again_makes_a_new_one(
+        page, base_url, make_user, worker, settings):
+    email = patient_with_history(base_url, make_user)
+    page.goto(f'{base_url}/login')
+    page.get_by_label('Email').fill(email)
+    page.get_by_label('Password').fill(PASSWORD)
+    page.get_by_role('button', name='Log in').click()
+    page.wait_for_url(f'{base_url}/patient')
+    page.get_by_role('button', name='Export my history').click()
+    page.get_by_role('link', name='Download CSV').wait_for(state='visible')
+    with database.connection_context():
+        export = Export.select().join(User, on=(Export.requester == User.id)).where(
+            User.email == email).get()
+        old = export.finished_at - datetime.timedelta(days=settings.export_retention_days + 1)
+        Export.update(finished_at=old).where(Export.id == export.id).execute()
+        exports.delete_expired(settings)
+
+    page.reload()
+    page.get_by_text('This export has expired').wait_for()
+    assert page.get_by_role('link', name='Download CSV').count() == 0
+    page.get_by_role('button', name='Try again').click()
+
+    page.get_by_role('link', name='Download CSV').wait_for(state='visible')
+    assert page.get_by_role('button', name='Try again').is_hidden()
