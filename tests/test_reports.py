@@ -568,3 +568,29 @@ def test_a_report_stopped_halfway_leaves_the_database_writable(settings, period_
             ScheduledReport.create(name='After a stop', kind='appointments', frequency='daily',
                                    time='07:00', format='csv', recipients='[]', active=False)
     other.close()
+
+
+def test_admin_pauses_and_resumes_a_report_from_the_list(admin):
+    report = create_report(admin)
+    paused = form_post(admin, f'/admin/reports/{report["id"]}/active', {'back': 'list'})
+    assert paused.status in (302, 303) and paused.headers['Location'].endswith('/admin/reports')
+    assert admin.get(f'/api/reports/{report["id"]}').json['next_run_at'] is None
+    resumed = form_post(admin, f'/admin/reports/{report["id"]}/active', {'active': 'on'})
+    assert resumed.headers['Location'].endswith(f'/admin/reports/{report["id"]}')
+    assert admin.get(f'/api/reports/{report["id"]}').json['next_run_at'] is not None
+
+
+def test_admin_runs_and_deletes_a_report_from_its_page(worker, admin):
+    report = create_report(admin)
+    started = form_post(admin, f'/admin/reports/{report["id"]}/run', {})
+    assert started.status in (302, 303)
+    (run,) = executions(admin, report['id'])
+    assert run['triggered_by'] == 'manual'
+    done = wait_for_execution(admin, report['id'], run['id'], settled=False)
+    page = admin.get(f'/admin/reports/{report["id"]}')
+    assert f'/admin/reports/{report["id"]}/executions/{run["id"]}/download' in page.text
+    file = admin.get(f'/admin/reports/{report["id"]}/executions/{run["id"]}/download')
+    assert file.status == 200 and file.body == admin.get(done['download_url']).body
+    deleted = form_post(admin, f'/admin/reports/{report["id"]}/delete', {})
+    assert deleted.status in (302, 303)
+    assert admin.get(f'/api/reports/{report["id"]}').status == 404

@@ -152,8 +152,8 @@ def active_submit(report_id):
     reports.update(report, {'active': active}, now.now(), now.tz)
     message = (f'“{report.name}” resumed. ' + _next_run_sentence(report) if active
                else f'“{report.name}” paused: it will not run until you resume it.')
-    redirect_with(bottle.request.forms.getunicode('back') == 'list' and '/admin/reports'
-                  or f'/admin/reports/{report.id}', message)
+    back = '/admin/reports' if form('back')['back'] == 'list' else f'/admin/reports/{report.id}'
+    redirect_with(back, message)
 
 
 def delete_submit(report_id):
