@@ -9,17 +9,20 @@ one message whose fate is unknown: it is marked failed (never sent twice),
 the rest go back to pending (never lost). The API shows both internal
 states as 'pending'.
 """
+import base64
+import binascii
 import contextlib
 import datetime
-import email.policy
+import email.header
 import email.utils
 import hashlib
 import json
 import logging
 import smtplib
 import ssl
+import threading
+import urllib.parse
 import uuid
-from email.message import EmailMessage
 from pathlib import Path
 
 import jinja2
@@ -34,6 +37,10 @@ log = logging.getLogger('clinicdesk.mail')
 CLAIMED, SENDING = 'claimed', 'sending'
 IN_FLIGHT = (CLAIMED, SENDING)
 BATCH_SIZE = 100
+# Connections one delivery run may open at once for a backlog: waiting for
+# the server's replies overlaps, as in any MTA (SPEC §7 P2). Kept small so a
+# provider's limit on concurrent connections is not hit.
+MAX_CONNECTIONS = 3
 INSERT_CHUNK = 100
 SMTP_TIMEOUT = 30
 # First retry after 30 s, doubling up to 30 minutes (SPEC §3).
@@ -48,17 +55,13 @@ IN_DOUBT = ('the consumer stopped while the SMTP server was accepting this messa
 templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent.parent / 'templates')),
     autoescape=jinja2.select_autoescape(['html']),
+    auto_reload=False,  # no stat() of the template file for each of 10,000 emails
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
 def render(template, **context):
     """Render a mail template (templates/mail/...); .html is autoescaped."""
     return templates.get_template(template).render(**context)
-
-
-# Headers unfolded up to RFC 5322's 998: folded at 78, a long
-# List-Unsubscribe URL would start on a continuation line.
-MIME_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def public_status(status):
@@ -104,19 +107,30 @@ def queue_messages(messages, now_utc=None):
 
 
 def _insert_chunk(rows):
-    created = (OutboxMessage.insert_many([row for row, _ in rows.values()])
-               .on_conflict_ignore()
-               .returning(OutboxMessage.id, OutboxMessage.dedupe_key)
-               .execute())
+    created = _insert(OutboxMessage, [row for row, _ in rows.values()],
+                      ' ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key')
     messages, files = [], []
-    for returned in created:
-        row, attachments = rows[returned.dedupe_key]
-        messages.append(OutboxMessage(id=returned.id, **row))
-        files.extend({'message': returned.id, 'filename': name, 'content_type': kind,
+    for message_id, dedupe_key in created:
+        row, attachments = rows[dedupe_key]
+        messages.append(OutboxMessage(id=message_id, **row))
+        files.extend({'message': message_id, 'filename': name, 'content_type': kind,
                       'content': content} for name, kind, content in attachments)
     for chunk in peewee.chunked(files, INSERT_CHUNK):
-        OutboxAttachment.insert_many(chunk).execute()
+        _insert(OutboxAttachment, chunk)
     return messages
+
+
+def _insert(model, rows, suffix=''):
+    """A multi-row INSERT of `rows` (dicts keyed by field name). Written out:
+    the query builder spent longer on 100 rows than SQLite did (SPEC §7 P2).
+    ON CONFLICT ... RETURNING reads the same on SQLite 3.35+ and PostgreSQL."""
+    fields = [model._meta.fields[name] for name in rows[0]]
+    columns = ', '.join(f'"{field.column_name}"' for field in fields)
+    one_row = '(' + ', '.join([database.param] * len(fields)) + ')'
+    sql = (f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES '
+           + ', '.join([one_row] * len(rows)) + suffix)
+    params = [field.db_value(row[field.name]) for row in rows for field in fields]
+    return database.execute_sql(sql, params).fetchall() if suffix else database.execute_sql(sql, params)
 
 
 def queue_message(dedupe_key, to, subject, text, html=None, attachments=(), headers=None):
@@ -152,26 +166,73 @@ def message_id(message, mail_from):
     return f'<outbox.{message.id}.{digest}@{_domain(mail_from)}>'
 
 
-def build_email(message, attachments, mail_from):
-    """The MIME message for an outbox row. Its Message-ID is stable, so a
-    mail client can tell a resend from a new message."""
-    mime = EmailMessage(policy=MIME_POLICY)
-    mime['From'] = mail_from
-    mime['To'] = message.to
-    mime['Subject'] = message.subject
-    mime['Date'] = email.utils.format_datetime(
-        (message.created_at or utcnow()).replace(tzinfo=datetime.timezone.utc))
-    mime['Message-ID'] = message_id(message, mail_from)
-    for name, value in json.loads(message.headers or '{}').items():
-        mime[name] = value
-    mime.set_content(message.text_body)
+def mime_bytes(message, attachments, mail_from):
+    """The outbox row as RFC 5322 bytes with CRLF line ends, ready for
+    smtplib. Assembled directly: the email package's object model costs
+    about 2 ms a message, more than the SMTP exchange itself (SPEC §7 P2).
+    The Message-ID is stable, so a client can tell a resend from new mail."""
+    sender = email.utils.parseaddr(mail_from)
+    headers = [('From', email.utils.formataddr(sender, charset='utf-8')),
+               ('To', message.to),
+               ('Subject', _header_text(message.subject)),
+               ('Date', email.utils.format_datetime(
+                   (message.created_at or utcnow()).replace(tzinfo=datetime.timezone.utc))),
+               ('Message-ID', message_id(message, mail_from)),
+               ('MIME-Version', '1.0')]
+    headers += [(name, _header_text(value))
+                for name, value in json.loads(message.headers or '{}').items()]
+    part_headers, body = _body(message, attachments)
+    head = '\r\n'.join(f'{name}: {value}' for name, value in headers + part_headers)
+    return head.encode('utf-8') + b'\r\n\r\n' + body
+
+
+def _header_text(value):
+    if value.isascii():
+        return value
+    return email.header.Header(value, 'utf-8').encode(linesep='\r\n')
+
+
+def _body(message, attachments):
+    """(headers, bytes) of the root part: text, text + HTML, plus files."""
+    root = _text(message.text_body, 'plain')
     if message.html_body:
-        mime.add_alternative(message.html_body, subtype='html')
-    for item in attachments:
-        maintype, _, subtype = item.content_type.partition('/')
-        mime.add_attachment(bytes(item.content), maintype=maintype, subtype=subtype or 'octet-stream',
-                            filename=item.filename)
-    return mime
+        root = _multipart('alternative', [root, _text(message.html_body, 'html')])
+    if attachments:
+        root = _multipart('mixed', [root] + [_attachment(item) for item in attachments])
+    return root
+
+
+def _text(text, subtype):
+    # Quoted-printable keeps the text readable and every line short.
+    payload = binascii.b2a_qp(text.replace('\r\n', '\n').encode('utf-8'), istext=True)
+    return ([('Content-Type', f'text/{subtype}; charset="utf-8"'),
+             ('Content-Transfer-Encoding', 'quoted-printable')],
+            payload.replace(b'\n', b'\r\n'))
+
+
+def _attachment(item):
+    name = item.filename
+    if name.isascii():
+        disposition = 'attachment; filename="{}"'.format(
+            name.replace('\\', '_').replace('"', '_'))
+    else:
+        disposition = "attachment; filename*=utf-8''" + urllib.parse.quote(name, safe='')
+    return ([('Content-Type', item.content_type),
+             ('Content-Transfer-Encoding', 'base64'),
+             ('Content-Disposition', disposition)],
+            base64.encodebytes(bytes(item.content)).replace(b'\n', b'\r\n'))
+
+
+def _multipart(subtype, parts):
+    # '=_' never occurs in quoted-printable or base64 text.
+    boundary = f'=_{uuid.uuid4().hex}'
+    marker = f'--{boundary}\r\n'.encode()
+    chunks = []
+    for headers, body in parts:
+        head = '\r\n'.join(f'{name}: {value}' for name, value in headers)
+        chunks += [marker, head.encode('utf-8'), b'\r\n\r\n', body, b'\r\n']
+    chunks.append(f'--{boundary}--\r\n'.encode())
+    return [('Content-Type', f'multipart/{subtype}; boundary="{boundary}"')], b''.join(chunks)
 
 
 # ---- delivery -------------------------------------------------------------------
@@ -185,20 +246,57 @@ class DeliveryReport(dict):
         self['error'] = error
         self['retry_in'] = delay if self['retry_in'] is None else min(self['retry_in'], delay)
 
+    def add(self, other):
+        for key in ('sent', 'failed', 'deferred'):
+            self[key] += other[key]
+        if other['retry_in'] is not None:
+            self.defer(other['retry_in'], other['error'])
+            self['deferred'] -= 1
+
 
 def backoff_seconds(attempts):
     """Delay before the next try after `attempts` failed tries."""
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
 
 
-def deliver_due(settings, batch_size=BATCH_SIZE, owner=None):
-    """Send every due pending message over one SMTP connection. Returns
-    counts and `retry_in` (seconds) when something must be tried again."""
+def deliver_due(settings, batch_size=BATCH_SIZE, owner=None, connections=None):
+    """Send every due pending message, batch after batch, each connection
+    reused for all its batches. A large backlog gets up to MAX_CONNECTIONS
+    connections at once. Returns counts and `retry_in` (seconds) when
+    something must be tried again."""
     report = DeliveryReport()
     if not settings.smtp_host:
         report['skipped'] = 'no SMTP server is configured; mail stays in the outbox'
         return report
-    token = f'{owner or worker_id()}/{uuid.uuid4().hex[:12]}'
+    owner = owner or worker_id()
+    if connections is None:
+        connections = min(MAX_CONNECTIONS, max(1, -(-due_count() // batch_size)))
+    if connections == 1:
+        return _deliver_over_one_connection(settings, batch_size, owner, report)
+    lanes = [DeliveryReport() for _ in range(connections)]
+    errors = []
+
+    def lane(lane_report):
+        try:
+            with database.connection_context():
+                _deliver_over_one_connection(settings, batch_size, owner, lane_report)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=lane, args=(r,), name='smtp-lane') for r in lanes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for lane_report in lanes:
+        report.add(lane_report)
+    if errors:
+        raise errors[0]
+    return report
+
+
+def _deliver_over_one_connection(settings, batch_size, owner, report):
+    token = f'{owner}/{uuid.uuid4().hex[:12]}'
     smtp = None
     try:
         while True:
@@ -289,29 +387,26 @@ def _send_batch(smtp, batch, token, mail_from, report):
     _set_status(batch[0], token, SENDING)
     for index, message in enumerate(batch):
         following = batch[index + 1] if index + 1 < len(batch) else None
-        mime = build_email(message, attachments.get(message.id, ()), mail_from)
-        outcome, error = _send_one(smtp, envelope_from, message.to, mime)
-        if outcome == 'sent':
-            _mark_sent(message, token, following)
-            report['sent'] += 1
-        elif outcome == 'failed':
-            _mark_failed(message, token, error, following)
-            report['failed'] += 1
-        else:
-            _defer(message, token, error, report)
-            if outcome == 'lost':
-                _release(batch[index + 1:], token)
-                return False
-            if following:
-                _set_status(following, token, SENDING)
+        raw = mime_bytes(message, attachments.get(message.id, ()), mail_from)
+        outcome, error = _send_one(smtp, envelope_from, message.to, raw)
+        if outcome in ('sent', 'failed'):
+            _record(message, token, outcome, error, following)
+            report[outcome] += 1
+            continue
+        _defer(message, token, error, report)
+        if outcome == 'lost':
+            _release(batch[index + 1:], token)
+            return False
+        if following:
+            _set_status(following, token, SENDING)
     return True
 
 
-def _send_one(smtp, envelope_from, to, mime):
+def _send_one(smtp, envelope_from, to, raw):
     """('sent'|'failed'|'deferred'|'lost', error). 5xx is permanent, 4xx
     and network trouble are transient; 'lost' means reconnect first."""
     try:
-        smtp.send_message(mime, envelope_from, [to])
+        smtp.sendmail(envelope_from, [to], raw)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
         return _by_code(code, reply)
@@ -338,25 +433,25 @@ def _set_status(message, token, status):
     OutboxMessage.update(status=status).where(_ours(message, token)).execute()
 
 
-def _mark_sent(message, token, following):
-    # One commit records this outcome and announces the next message on the wire.
-    with database.atomic():
-        (OutboxMessage.update(status='sent', sent_at=utcnow(), error=None, claimed_by=None,
-                              attempts=OutboxMessage.attempts + 1)
-         .where(_ours(message, token))
-         .execute())
-        if following:
-            _set_status(following, token, SENDING)
+# One statement records how the server answered and marks the next message
+# as the one on the wire. Plain SQL: building it with the query builder cost
+# a third of a millisecond per message (SPEC §7 P2).
+RECORD_SQL = (
+    'UPDATE {table} SET '
+    'status = CASE WHEN id = {p} THEN {p} ELSE {p} END, '
+    'sent_at = CASE WHEN id = {p} THEN {p} ELSE sent_at END, '
+    'error = CASE WHEN id = {p} THEN {p} ELSE error END, '
+    'attempts = CASE WHEN id = {p} THEN attempts + 1 ELSE attempts END, '
+    'claimed_by = CASE WHEN id = {p} THEN NULL ELSE claimed_by END '
+    'WHERE claimed_by = {p} AND id IN ({p}, {p})')
 
 
-def _mark_failed(message, token, error, following):
-    with database.atomic():
-        (OutboxMessage.update(status='failed', error=error, claimed_by=None,
-                              attempts=OutboxMessage.attempts + 1)
-         .where(_ours(message, token))
-         .execute())
-        if following:
-            _set_status(following, token, SENDING)
+def _record(message, token, outcome, error, following):
+    sql = RECORD_SQL.format(table=OutboxMessage._meta.table_name, p=database.param)
+    sent_at = utcnow() if outcome == 'sent' else None
+    k = message.id
+    database.execute_sql(sql, (k, outcome, SENDING, k, sent_at, k, error, k, k, token,
+                               k, following.id if following else None))
 
 
 def _defer(message, token, error, report):

@@ -63,7 +63,7 @@ def outbox_for(address):
 
 def as_mime(message, settings):
     attachments = list(OutboxAttachment.select().where(OutboxAttachment.message == message.id))
-    raw = mail.build_email(message, attachments, settings.mail_from).as_bytes()
+    raw = mail.mime_bytes(message, attachments, settings.mail_from)
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 

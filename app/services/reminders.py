@@ -129,7 +129,8 @@ def compose(settings, patient, day, now_utc):
         'subject': subject_for(patient, day),
         'text': mail.render('mail/reminder.txt', **context),
         'html': mail.render('mail/reminder.html', **context),
-        'attachments': [(filename, 'text/calendar', calendar(settings, patient.visits, now_utc))],
+        'attachments': [(filename, 'text/calendar; charset=utf-8; method=PUBLISH',
+                         calendar(settings, patient.visits, now_utc))],
         'headers': {'List-Unsubscribe': f'<{link}>',
                     'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click'},
     }
