@@ -85,6 +85,13 @@
   };
 
   Tracker.prototype.follow = function (statusUrl) {
+    // A second click on the same data gets the same export back: show it once.
+    var following = this.panel.exportTrackers = this.panel.exportTrackers || {};
+    if (following[statusUrl] && following[statusUrl] !== this) {
+      this.node.remove();
+      return;
+    }
+    following[statusUrl] = this;
     this.statusUrl = statusUrl;
     this.delay = FIRST_POLL_MS;
     this.failedPolls = 0;
