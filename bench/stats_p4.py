@@ -255,6 +255,7 @@ def main():
         stats_rps = statistics.median(r for r, _ in results['stats'])
         stats_p99 = statistics.median(p for _, p in results['stats'])
         worst_p99 = max(p for _, p in results['stats'])
+        hello_p99 = statistics.median(p for _, p in results['hello'])
         ratio = stats_rps / hello_rps
         print(f'\nbackend: {"redis" if args.redis else "sqlite + in-process cache"}; '
               f'waitress threads {threads}; {args.connections} connections; '
@@ -264,10 +265,12 @@ def main():
               f'{100 * min(coverage):.0f}-{100 * max(coverage):.0f}% of each window')
         print(f'P4 stats requests/s: {stats_rps:.0f} vs hello {hello_rps:.0f}; '
               f'bar >= {RATIO_BAR}; ratio {ratio:.2f}')
-        print(f'P4 stats p99: {stats_p99:.1f} ms median (worst window {worst_p99:.1f} ms); '
-              f'bar <= {P99_BAR_MS:.0f} ms; ratio {stats_p99 / P99_BAR_MS:.2f}')
+        print(f'P4 stats p99: {stats_p99:.1f} ms median (worst window {worst_p99:.1f} ms; '
+              f'hello {hello_p99:.1f} ms in the same rounds); bar <= {P99_BAR_MS:.0f} ms; '
+              f'ratio {stats_p99 / P99_BAR_MS:.2f}')
         ok = ratio >= RATIO_BAR and stats_p99 <= P99_BAR_MS
-        print('P4', 'PASS' if ok else 'FAIL')
+        print('P4', 'PASS' if ok else 'FAIL', f'(load average {os.getloadavg()[0]:.1f} '
+              f'on {os.cpu_count()} cores)')
         return 0 if ok else 1
     finally:
         for child in reversed(children):
