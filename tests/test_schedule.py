@@ -8,9 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app import runtime, schedule
-from app.db import database
-from app.models import JobRun
+from app.db import database, init_database
+from app.migrations import apply_migrations
+from app.models import JobRun, OutboxMessage
 from app.schedule import Job, local_instant
+from app.services import housekeeping
+from app.settings import load
+from tests.conftest import base_env
 
 UTC = datetime.timezone.utc
 LA = ZoneInfo('America/Los_Angeles')
@@ -171,3 +175,57 @@ def test_last_run_is_the_latest_ledger_row(db):
     schedule.run_slot(name, 'a', lambda: {}, now_utc=datetime.datetime(2026, 1, 1, 8))
     schedule.run_slot(name, 'b', lambda: {}, now_utc=datetime.datetime(2026, 1, 2, 8))
     assert schedule.last_run(name).slot == 'b'
+
+
+# ---- housekeeping: interrupted runs and pruning -------------------------------------
+
+@pytest.fixture
+def own_db(tmp_path, settings):
+    """A database of its own: the session consumer must not restart these runs."""
+    mine = load(base_env(tmp_path / 'own'))
+    init_database(mine.database_url)
+    apply_migrations()
+    try:
+        with database.connection_context():
+            yield mine
+    finally:
+        init_database(settings.database_url)
+
+
+def test_housekeeping_restarts_interrupted_runs_still_worth_finishing(own_db):
+    now = datetime.datetime(2026, 4, 14, 12, 0, tzinfo=UTC)
+    started = datetime.datetime(2026, 4, 14, 11, 0)  # an hour ago: within MAX_RUN
+    for job, slot, owner in (('daily_reminders', '2026-04-14', dead_owner()),    # today
+                             ('daily_reminders', '2026-04-20', dead_owner()),    # run ahead
+                             ('daily_reminders', '2026-04-13', dead_owner()),    # day over
+                             ('monthly_reports', '2026-03', dead_owner()),       # any time
+                             ('daily_reminders', '2026-04-15', schedule.worker_id()),  # alive
+                             ('someone-elses-job', 'x', dead_owner())):          # not ours
+        JobRun.create(job=job, slot=slot, status='running', owner=owner, started_at=started,
+                      attempts=1)
+
+    restart = housekeeping.interrupted_runs(own_db, now)
+
+    assert sorted(restart) == [('daily_reminders', '2026-04-14'),
+                               ('daily_reminders', '2026-04-20'),
+                               ('monthly_reports', '2026-03')]
+    status = dict(JobRun.select(JobRun.slot, JobRun.status).tuples())
+    assert status['2026-04-13'] == 'failed'
+    assert status['2026-04-15'] == 'running' and status['x'] == 'running'
+
+
+def test_housekeeping_prunes_old_history_but_keeps_recent_and_unsent(own_db):
+    now = datetime.datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+    old, recent = datetime.datetime(2026, 5, 1), datetime.datetime(2026, 8, 20)
+    JobRun.create(job='daily_reminders', slot='2026-05-01', status='success', started_at=old)
+    JobRun.create(job='daily_reminders', slot='2026-08-20', status='success', started_at=recent)
+    for key, status, sent_at in (('old-sent', 'sent', old), ('new-sent', 'sent', recent),
+                                 ('old-failed', 'failed', None)):
+        OutboxMessage.create(dedupe_key=key, to='a@example.test', subject='s', text_body='t',
+                             status=status, sent_at=sent_at, created_at=old)
+
+    pruned = housekeeping.prune(now)
+
+    assert (pruned['job_runs'], pruned['sent_mail']) == (1, 1)
+    assert [r.slot for r in JobRun.select()] == ['2026-08-20']
+    assert sorted(m.dedupe_key for m in OutboxMessage.select()) == ['new-sent', 'old-failed']

@@ -44,11 +44,11 @@ def interrupted_runs(settings, now):
     running = list(JobRun.select()
                    .where(JobRun.status == 'running',
                           JobRun.started_at > now_utc - RESTART_WINDOW))
-    restart = []
+    restart, known = [], schedule.jobs(settings)
     for run in running:
-        if not schedule.abandoned(run, now_utc):
+        if run.job not in known or not schedule.abandoned(run, now_utc):
             continue
-        if run.job in schedule.jobs(settings) and _still_meaningful(settings, run.job, run.slot, now):
+        if _still_meaningful(settings, run.job, run.slot, now):
             restart.append((run.job, run.slot))
         else:
             schedule.finish(run, 'failed', error='interrupted: the consumer running it stopped')
