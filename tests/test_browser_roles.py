@@ -170,6 +170,16 @@ def test_doctor_sees_today_first_completes_a_visit_and_marks_a_no_show(
     today_list.get_by_role('link', name=re.compile('^View visit: Anna Early')).click()
     assert page.get_by_text('Aspirin 75 mg daily').is_visible()
     check_page(page, 'doctor-visit-recorded')
+
+    page.get_by_role('button', name='Log out').click()
+    page.wait_for_url(f'{base_url}/login')
+    assert 'You are logged out.' in flash(page).inner_text()
+    log_in(page, base_url, first.user['email'], '/patient')
+    past = page.locator('#history')
+    assert past.get_by_text('Stable angina').is_visible()
+    assert past.get_by_text('Aspirin 75 mg daily').is_visible()
+    assert page.locator('#upcoming').get_by_text(doctor.user['name']).is_visible()
+    check_page(page, 'patient-history')
     js_errors.assert_none()
 
 
@@ -200,7 +210,9 @@ def test_admin_adds_a_doctor_pages_appointments_and_runs_a_job_from_the_status_p
     admin = create_user(base_url, 'admin')
     busy = create_user(base_url, 'doctor', name=f'Dr Busy Bee {suffix()}')
     patient = create_user(base_url, 'patient', name='Pat Regular')
-    many_past_visits(busy.user['id'], patient.user['id'], clinic_today(settings), 55)
+    today = clinic_today(settings)
+    many_past_visits(busy.user['id'], patient.user['id'], today, 55)
+    move_to(book_through_api(patient, busy.user['id'], today + DAY, '16:00'), today)
 
     log_in(page, base_url, admin.user['email'], '/admin')
     check_page(page, 'admin')
@@ -228,22 +240,35 @@ def test_admin_adds_a_doctor_pages_appointments_and_runs_a_job_from_the_status_p
 
     page.get_by_role('navigation', name='Main').get_by_role('link', name='Status').click()
     page.wait_for_url(f'{base_url}/admin/status')
-    check_page(page, 'admin-status')
-    note = page.locator('#status-refresh').inner_text()
     clicked_at = page.evaluate('Date.now()') - 1000
     page.get_by_role('button', name='Run now: daily_reminders').click()
     page.wait_for_url(f'{base_url}/admin/status')
     assert 'Daily reminders queued to run now.' in flash(page).inner_text()
+    note = page.locator('#status-refresh').inner_text()
     recent_run_after(page, 'daily_reminders_for', clicked_at)
-    assert page.locator('#status-refresh').inner_text() != note
+    page.wait_for_function('note => document.getElementById("status-refresh").innerText != note',
+                           arg=note)
+    check_page(page, 'admin-status')
 
     page.get_by_role('navigation', name='Main').get_by_role('link', name='Outbox').click()
     assert page.get_by_role('heading', level=1).inner_text() == 'Outbox'
+    reminder = page.get_by_role('row').filter(has_text=patient.user['email'])
+    reminder.get_by_role('link', name=re.compile('^Reminder: your appointment on')).click()
+    assert page.get_by_role('heading', level=1).inner_text().endswith('at 16:00')
+    check_page(page, 'admin-outbox-message')
+    page.get_by_role('link', name='← Outbox').click()
     check_page(page, 'admin-outbox')
 
     page.get_by_role('navigation', name='Main').get_by_role('link', name='Reports').click()
     assert page.get_by_role('heading', level=1).inner_text() == 'Scheduled reports'
     check_page(page, 'admin-reports')
+    report = f'Daily list {suffix()}'
+    page.get_by_label('Name', exact=True).fill(report)
+    page.get_by_label('Recipients').fill('front-desk@example.test')
+    page.get_by_role('button', name='Create report').click()
+    page.wait_for_url(re.compile(r'/admin/reports/\d+$'))
+    assert page.get_by_role('heading', level=1).inner_text() == report
+    check_page(page, 'admin-report')
 
     js_errors.expect(404, f'{base_url}/admin/no-such-page')
     page.goto(f'{base_url}/admin/no-such-page')
