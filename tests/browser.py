@@ -1,8 +1,9 @@
 """Browser test helpers, loaded as a plugin (`pytest_plugins = ['tests.browser']`)
 so the whole session shares one headless Chromium: Debian's /usr/bin/chromium,
 never a browser Playwright would download. Each test gets a fresh context and
-a page that records every JavaScript error; the `check_page` fixture holds the checks all
-pages must pass and writes the screenshots to look at."""
+a page that records every JavaScript error; the `check_page` fixture holds the
+checks all pages must pass and writes the screenshots to look at.
+With CI=true a missing Chromium or Playwright fails the test; locally it skips."""
 import os
 import re
 from pathlib import Path
@@ -21,14 +22,20 @@ FAILED_RESOURCE = re.compile(r'^Failed to load resource: the server responded wi
                              r'of (\d{3})\b')
 
 
+def missing(message):
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope='session')
 def browser():
     if not os.path.exists(CHROMIUM):
-        message = f'{CHROMIUM} is not installed'
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    sync_api = pytest.importorskip('playwright.sync_api')
+        missing(f'{CHROMIUM} is not installed')
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing('playwright is not installed')
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
