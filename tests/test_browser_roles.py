@@ -7,12 +7,14 @@ import csv
 import datetime
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
 from app.clock import Clock
 from app.db import database
-from app.models import Appointment, User
+from app.models import Appointment
+from app.services import reminders
 from tests.conftest import PASSWORD, create_user, unique_email
 
 pytest_plugins = ['tests.browser']
@@ -137,6 +139,7 @@ def test_doctor_sees_today_first_completes_a_visit_and_marks_a_no_show(
     for patient, time in ((first, '09:00'), (second, '09:30')):
         move_to(book_through_api(patient, doctor_id, today + DAY, time, 'Chest pain'), today)
     book_through_api(first, doctor_id, today + 2 * DAY, '11:00', 'Follow-up')
+    move_to(book_through_api(second, doctor_id, today + DAY, '15:00', 'Cough'), today - DAY)
 
     log_in(page, base_url, doctor.user['email'], '/doctor')
     headings = page.locator('main h2').all_inner_texts()
@@ -144,6 +147,8 @@ def test_doctor_sees_today_first_completes_a_visit_and_marks_a_no_show(
     today_list = page.locator('#today')
     assert today_list.get_by_text('Anna Early').is_visible()
     assert today_list.get_by_text('Ben Absent').is_visible()
+    still_open = page.get_by_role('region', name='Still open from earlier days')
+    assert still_open.get_by_role('link', name=re.compile('^Open visit: Ben Absent')).is_visible()
     check_page(page, 'doctor')
 
     today_list.get_by_role('link', name=re.compile('^Open visit: Anna Early')).click()
@@ -274,6 +279,19 @@ def test_admin_adds_a_doctor_pages_appointments_and_runs_a_job_from_the_status_p
     page.goto(f'{base_url}/admin/no-such-page')
     assert page.get_by_role('link', name='Go to the Dashboard').is_visible()
     check_page(page, 'not-found')
+    js_errors.assert_none()
+
+
+def test_patient_stops_reminders_from_the_link_in_an_email(
+        page, js_errors, check_page, base_url, settings):
+    patient = create_user(base_url, 'patient', name='Uma Unsubscribe')
+    link = urlsplit(reminders.unsubscribe_url(settings, patient.user['id']))
+    page.goto(base_url + link.path)
+    assert page.get_by_text(patient.user['email']).is_visible()
+    check_page(page, 'unsubscribe')
+    page.get_by_role('button', name='Stop reminders').click()
+    assert page.get_by_role('heading', level=1).inner_text() == 'Reminders are off'
+    check_page(page, 'unsubscribe-done')
     js_errors.assert_none()
 
 
