@@ -130,7 +130,8 @@ def _insert(model, rows, suffix=''):
     sql = (f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES '
            + ', '.join([one_row] * len(rows)) + suffix)
     params = [field.db_value(row[field.name]) for row in rows for field in fields]
-    return database.execute_sql(sql, params).fetchall() if suffix else database.execute_sql(sql, params)
+    cursor = database.execute_sql(sql, params)
+    return cursor.fetchall() if suffix else cursor
 
 
 def queue_message(dedupe_key, to, subject, text, html=None, attachments=(), headers=None):

@@ -121,7 +121,8 @@ def main():
     queries_small = figures[small][1]
     grows = 'no' if queries_big == queries_small else 'YES'
     ok = elapsed <= BAR_SECONDS and queries_big == queries_small
-    print(f'P3: {elapsed:.2f} s / {BAR_SECONDS:.0f} s = {elapsed / BAR_SECONDS:.2f} (bar: <= 1.00); '
+    print(f'P3: {elapsed:.2f} s / {BAR_SECONDS:.0f} s = {elapsed / BAR_SECONDS:.2f} '
+          f'(bar: <= 1.00); '
           f'queries grow with appointments: {grows} -> {"PASS" if ok else "FAIL"}')
     return 0 if ok else 1
 

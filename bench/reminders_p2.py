@@ -42,7 +42,6 @@ def free_port():
 
 
 def sink_main(port, count, ready):
-    import asyncio  # noqa: F401  (aiosmtpd runs its own loop in a thread)
     from aiosmtpd.controller import Controller
 
     class Counter:

@@ -95,8 +95,9 @@ def row(to):
 def test_a_dedupe_key_queues_a_message_once_with_its_attachments(own_db):
     key, to = f'export:{uuid.uuid4().hex}', address()
     files = [('history.csv', 'text/csv', b'date,time\r\n2026-01-02,09:00\r\n')]
-    first = mail.queue_message(key, to, 'Your export is ready', 'Attached.', html='<p>Attached.</p>',
-                               attachments=files, headers={'X-Clinic': 'yes'})
+    first = mail.queue_message(key, to, 'Your export is ready', 'Attached.',
+                               html='<p>Attached.</p>', attachments=files,
+                               headers={'X-Clinic': 'yes'})
     again = mail.queue_message(key, to, 'Your export is ready', 'Attached.', attachments=files)
 
     assert first is not None and first.id and first.status == 'pending'

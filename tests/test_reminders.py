@@ -18,7 +18,7 @@ import tasks
 from app import mail
 from app.db import database, init_database
 from app.migrations import apply_migrations
-from app.models import Appointment, JobRun, OutboxAttachment, OutboxMessage, User
+from app.models import Appointment, OutboxAttachment, OutboxMessage, User
 from app.services import reminders
 from app.settings import load
 from tests.conftest import WorkerProcess, base_env, wait_until

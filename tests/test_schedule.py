@@ -63,7 +63,8 @@ def test_daily_slot_follows_the_clinic_zone_across_dst():
 def test_next_run_at_is_the_next_clinic_time_slot(settings):
     la = settings.with_changes(tz=LA, reminder_time=datetime.time(2, 30))
     now = utc(2026, 3, 8, 9, 0)  # 01:00 PST, before the gap
-    assert schedule.next_run_at('daily_reminders', now, la).astimezone(UTC) == utc(2026, 3, 8, 10, 0)
+    nxt = schedule.next_run_at('daily_reminders', now, la)
+    assert nxt.astimezone(UTC) == utc(2026, 3, 8, 10, 0)
     monthly = settings.with_changes(tz=KIRITIMATI, monthly_report_time=datetime.time(7, 0))
     nxt = schedule.next_run_at('monthly_reports', utc(2026, 2, 28, 16, 0), monthly)
     assert (nxt.date(), nxt.hour, nxt.astimezone(UTC)) == (
@@ -161,7 +162,7 @@ def test_validator_reads_hueys_naive_utc_in_clinic_time(db, settings):
     runtime.configure(la)
     try:
         # A day long past: no ledger row for it, so only the clock decides.
-        assert validate(datetime.datetime(2021, 6, 1, 14, 59)) is False  # 07:59 PDT: yesterday's slot, day over
+        assert validate(datetime.datetime(2021, 6, 1, 14, 59)) is False  # 07:59 PDT: day over
         assert validate(datetime.datetime(2021, 6, 1, 15, 0)) is True    # 08:00 PDT
         assert validate(datetime.datetime(2021, 6, 2, 6, 59)) is True    # 23:59 PDT: still that day
         assert validate(datetime.datetime(2021, 6, 2, 7, 0)) is False    # midnight: day over

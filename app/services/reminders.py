@@ -18,7 +18,7 @@ from app.models import Appointment, OutboxMessage, User, utcnow
 from app.schedule import local_instant
 
 JOB = 'daily_reminders'
-APPOINTMENT_MINUTES = 30
+VISIT_LENGTH = datetime.timedelta(minutes=30)  # the booking slots are 30 minutes apart
 PATIENTS_PER_BATCH = 500
 
 Doctor = User.alias('doctor')
@@ -173,7 +173,7 @@ def calendar(settings, visits, now_utc):
             title += f' ({visit.specialization})'
         lines += ['BEGIN:VEVENT', f'UID:appointment-{visit.id}@{host}', f'DTSTAMP:{stamp}',
                   f'DTSTART:{_ics_time(visit.starts)}',
-                  f'DTEND:{_ics_time(visit.starts + datetime.timedelta(minutes=APPOINTMENT_MINUTES))}',
+                  f'DTEND:{_ics_time(visit.starts + VISIT_LENGTH)}',
                   f'SUMMARY:{_ics_text(title)}',
                   f'DESCRIPTION:{_ics_text(settings.clinic_name + ": " + title)}']
         if settings.clinic_address:
