@@ -82,8 +82,9 @@ def worker_rss_growth(settings, env):
     """Peak RSS growth (MB) of a real worker process running the export."""
     log_path = settings.data_dir / 'bench-worker.log'
     with open(log_path, 'wb') as log:
-        worker = subprocess.Popen([sys.executable, str(ROOT / 'run.py'), 'worker', '--no-periodic'],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, str(ROOT / 'run.py'), 'worker', '--no-periodic'],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while b'Huey consumer started' not in log_path.read_bytes():

@@ -128,12 +128,15 @@
       return true;
     }
     if (status.status === 'running') {
-      var rows = status.rows ? ' (' + status.rows.toLocaleString() + ' appointments so far)' : '';
-      this.show('running', 'Preparing your file: ' + status.progress + '%' + rows, status.progress);
+      var rows = status.rows ? ' (' + status.rows.toLocaleString() + ' appointments so far)'
+        : '';
+      this.show('running', 'Preparing your file: ' + status.progress + '%' + rows,
+                status.progress);
       return true;
     }
     if (status.status === 'done' && status.download_url) {
-      var count = status.rows === 1 ? '1 appointment' : (status.rows || 0).toLocaleString() + ' appointments';
+      var count = status.rows === 1 ? '1 appointment'
+        : (status.rows || 0).toLocaleString() + ' appointments';
       this.link.href = status.download_url;
       this.show('done', 'Ready: ' + count + '.', 100);
       return false;
@@ -186,7 +189,8 @@
       select.textContent = '';
       var first = document.createElement('option');
       first.value = '';
-      first.textContent = items.length ? 'Choose a patient (' + items.length + (items.length === 50 ? '+' : '') + ')'
+      var more = items.length === 50 ? '+' : '';
+      first.textContent = items.length ? 'Choose a patient (' + items.length + more + ')'
         : (query ? 'No patient matches “' + query + '”' : 'No patients yet');
       select.appendChild(first);
       items.forEach(function (p) {

@@ -117,7 +117,8 @@ def csv_attachments(message):
 def test_patient_exports_history_downloads_it_and_gets_it_by_email(worker, smtp, patient):
     doctor = make_doctor('Dr Amara Osei', 'Cardiology')
     add_visits(patient.user['id'], doctor, [
-        ('2025-03-02', '10:30', 'completed', 'Hypertension', 'Lifestyle advice', 'Amlodipine 5 mg'),
+        ('2025-03-02', '10:30', 'completed', 'Hypertension', 'Lifestyle advice',
+         'Amlodipine 5 mg'),
         ('2025-01-15', '09:00', 'cancelled', None, None, None),
         ('2025-02-01', '11:00', 'no_show', None, None, None),
     ])
