@@ -25,7 +25,9 @@ Patient = User.alias('patient')
 
 @pytest.fixture
 def fresh_db(tmp_path):
-    """Open a new migrated SQLite database in its own data dir per call."""
+    """Open a new migrated SQLite database in its own data dir per call;
+    afterwards the session's database is bound again."""
+    previous = database.obj
     opened = []
 
     def open_db(name='data'):
@@ -39,6 +41,7 @@ def fresh_db(tmp_path):
 
     yield open_db
     database.close()
+    database.initialize(previous)
 
 
 def accounts():
