@@ -1,26 +1,25 @@
 """Huey tasks. Each is a few lines that call a service; the Huey instance and
 its storage come from app.queue, configured at start by app.boot."""
-from app.queue import huey  # noqa: F401
+import datetime
 
+from huey import crontab, signals as huey_signals
 
-# ---- reminders, monthly reports, the outbox (SPEC §3) -------------------------
-
-import datetime  # noqa: E402
-
-from huey import crontab  # noqa: E402
-
-from app import mail, runtime  # noqa: E402
-from app.db import database  # noqa: E402
-from app.queue import PRIORITY_BATCH  # noqa: E402
-from app.schedule import clinic_cron, previous_month  # noqa: E402
-from app.services import housekeeping as housekeeping_service  # noqa: E402
-from app.services import monthly_reports as reports_service  # noqa: E402
-from app.services import reminders as reminders_service  # noqa: E402
+from app import mail, runtime
+from app.db import database
+from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
+from app.schedule import clinic_cron, previous_month, run_due, run_slot
+from app.services import backup as backup_service
+from app.services import exports, report_runs
+from app.services import housekeeping as housekeeping_service
+from app.services import monthly_reports as reports_service
+from app.services import reminders as reminders_service
 
 # Transient failures (database busy, a lost connection) are retried by Huey a
 # minute later; the slot ledger makes every retry safe.
 JOB_RETRIES = {'retries': 2, 'retry_delay': 60, 'priority': PRIORITY_BATCH}
 
+
+# ---- reminders, monthly reports, the outbox (SPEC §3) -------------------------
 
 @huey.periodic_task(clinic_cron('daily_reminders'), **JOB_RETRIES)
 def daily_reminders():
@@ -53,9 +52,6 @@ def monthly_reports_for(month=None):
         return reports_service.run(runtime.settings(), month)
 
 
-ON_DEMAND = {'daily_reminders': daily_reminders_for, 'monthly_reports': monthly_reports_for}
-
-
 @huey.task(retries=2, retry_delay=5)
 def deliver_outbox():
     """Send due outbox mail over one SMTP connection; come back for retries."""
@@ -78,13 +74,32 @@ def housekeeping():
     return report
 
 
+# ---- backups ------------------------------------------------------------------
+
+@huey.periodic_task(clinic_cron('nightly_backup'), **JOB_RETRIES)
+def nightly_backup():
+    """A backup archive at BACKUP_TIME (clinic time), keeping BACKUP_KEEP."""
+    settings = runtime.settings()
+    with database.connection_context():
+        return run_due('nightly_backup', runtime.clock().now(),
+                       lambda slot: backup_service.run_nightly(settings), settings=settings)
+
+
+@huey.task(**JOB_RETRIES)
+def nightly_backup_for(day=None):
+    """On demand ("Run now"): a backup now, recorded in today's slot."""
+    settings = runtime.settings()
+    day = day or runtime.clock().today().isoformat()
+    with database.connection_context():
+        return run_slot('nightly_backup', day, lambda: backup_service.run_nightly(settings),
+                        force=True)
+
+
+ON_DEMAND = {'daily_reminders': daily_reminders_for, 'monthly_reports': monthly_reports_for,
+             'nightly_backup': nightly_backup_for}
+
+
 # ---- history export (SPEC §5) -------------------------------------------------
-
-from app import runtime  # noqa: E402
-from app.db import database  # noqa: E402
-from app.queue import PRIORITY_INTERACTIVE  # noqa: E402
-from app.services import exports  # noqa: E402
-
 
 @huey.task(context=True, retries=2, retry_delay=5, priority=PRIORITY_INTERACTIVE)
 def export_history(export_id, task=None):
@@ -104,13 +119,6 @@ def recover_exports_on_start():
 
 
 # ---- scheduled reports (SPEC §4) ----------------------------------------------
-
-from huey import crontab, signals as huey_signals  # noqa: E402
-
-from app import runtime  # noqa: E402
-from app.db import database  # noqa: E402
-from app.services import report_runs  # noqa: E402
-
 
 @huey.task(context=True, retries=report_runs.MAX_ATTEMPTS - 1, retry_delay=20)
 def run_report(execution_id, task=None):

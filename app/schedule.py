@@ -136,6 +136,7 @@ def jobs(settings):
         'daily_reminders': Job('daily_reminders', settings.tz, settings.reminder_time),
         'monthly_reports': Job('monthly_reports', settings.tz, settings.monthly_report_time,
                                monthly=True),
+        'nightly_backup': Job('nightly_backup', settings.tz, settings.backup_time),
     }
 
 

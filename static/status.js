@@ -119,6 +119,8 @@
       var result = el('td', {'data-label': 'Result'}, [badge(job.last_status)]);
       if (job.last_status === 'failed' && job.last_error) {
         result.appendChild(el('div', {'class': 'error-text', text: job.last_error}));
+      } else if (job.last_summary) {
+        result.appendChild(el('div', {'class': 'muted', text: job.last_summary}));
       }
       var base = '/admin/status/jobs/' + encodeURIComponent(job.name) + '/';
       var toggle = job.paused

@@ -114,3 +114,21 @@ def test_prune_keeps_the_newest_archives(settings, tmp_path):
     assert sorted(removed) == sorted(m.path.name for m in made[:2])
     assert [b['archive'] for b in backup.list_backups(dest)] == [m.path.name for m in made[:1:-1]]
     assert not Path(str(made[0].path) + '.sha256').exists()
+
+
+def test_admin_runs_the_backup_job_and_the_status_page_shows_its_size(admin, worker, settings):
+    from tests.conftest import wait_until
+    before = {b['archive'] for b in backup.list_backups(settings.backup_dir)}
+    started = admin.post('/api/jobs/nightly_backup/run')
+    assert started.status == 202, started
+    task_url = f"/api/tasks/{started.json['task_id']}"
+    done = wait_until(lambda: admin.get(task_url).json['status'] in ('success', 'failed')
+                      and admin.get(task_url).json, 30, message='backup task')
+    assert done['status'] == 'success', done
+    archives = {b['archive'] for b in backup.list_backups(settings.backup_dir)} - before
+    assert len(archives) == 1
+    job = next(j for j in admin.get('/api/admin/status').json['periodic']
+               if j['name'] == 'nightly_backup')
+    assert job['last_status'] == 'success' and job['schedule'].startswith('every day at 02:30')
+    assert archives.pop() in job['last_summary'] and job['last_summary'].endswith('KB')
+    assert job['next_run_at']

@@ -158,6 +158,22 @@ def list_backups(dest_dir):
             for p in sorted(Path(dest_dir).glob(f'{PREFIX}*{SUFFIX}'), reverse=True)]
 
 
+def _size_words(size):
+    for unit in ('bytes', 'KB', 'MB', 'GB'):
+        if size < 1024 or unit == 'GB':
+            return f'{size:.0f} {unit}' if unit == 'bytes' else f'{size:.1f} {unit}'
+        size /= 1024
+
+
+def run_nightly(settings):
+    """The periodic backup: one archive into BACKUP_DIR, then keep the
+    newest BACKUP_KEEP. Errors propagate so the run is recorded as failed."""
+    made = create_backup(settings)
+    removed = prune(settings.backup_dir, settings.backup_keep)
+    return {**made.summary(), 'pruned': len(removed),
+            'summary': f'{made.path.name}, {_size_words(made.size)}'}
+
+
 # ---- restore ------------------------------------------------------------------
 
 def _verify_sidecar(archive):

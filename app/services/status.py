@@ -8,6 +8,7 @@ Every part reads what it can: with Redis down the page still answers, with
 the queue figures shown as unknown.
 """
 import datetime
+import json
 
 from huey import signals as S
 from huey.contrib.stats import HueyEvent, HueyInflight
@@ -108,9 +109,19 @@ def _ledger_job(job, settings, clock, now):
         'last_run_at': clock.iso(run.started_at) if run else None,
         'last_status': LEDGER_STATUS.get(run.status, run.status) if run else None,
         'last_error': run.error if run else None,
+        'last_summary': _summary(run),
         'next_run_at': _iso(schedule.next_run_at(job.name, now, settings)),
         'run_now': True,
     }
+
+
+def _summary(run):
+    """A job's own one-line account of its last run (e.g. a backup's size)."""
+    try:
+        detail = json.loads(run.detail) if run and run.detail else None
+    except ValueError:
+        return None
+    return detail.get('summary') if isinstance(detail, dict) else None
 
 
 def _cron_job(task_class, full, clock, now):

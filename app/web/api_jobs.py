@@ -17,6 +17,7 @@ from app.models import MonthlyReport, OutboxAttachment, OutboxMessage
 from app.queue import huey
 from app.schedule import month_key, previous_month
 from app.services import monthly_reports, reminders
+from app.web import audit_trail
 from app.web.base import clock, current_user, json_body, json_response, page_of, paging, \
     query_params, settings
 from app.web.templating import environment, render
@@ -45,7 +46,8 @@ def _reports_month(body):
     return month
 
 
-JOB_ARGUMENT = {'daily_reminders': _reminders_day, 'monthly_reports': _reports_month}
+JOB_ARGUMENT = {'daily_reminders': _reminders_day, 'monthly_reports': _reports_month,
+                'nightly_backup': lambda body: None}
 
 
 def run_job(name):
@@ -100,6 +102,7 @@ def monthly_report_page(report_id):
     html = monthly_reports.html_for(current_user(), report_id)
     if html is None:
         raise not_found('report not found')
+    audit_trail.monthly_report_viewed(report_id)
     bottle.response.set_header('Content-Security-Policy', REPORT_CSP)
     bottle.response.content_type = 'text/html; charset=utf-8'
     return html
