@@ -276,6 +276,26 @@ class TaskFailure(BaseModel):
     retried_at = pw.DateTimeField(null=True)
 
 
+class AuditEvent(BaseModel):
+    """Who read or changed which patient's data, and logins (app.services.audit).
+    References only: never a password, token, medical text or file content.
+    A deleted user leaves the row in place with the reference emptied."""
+    at = pw.DateTimeField(default=utcnow, index=True)
+    actor = pw.ForeignKeyField(User, null=True, on_delete='SET NULL', backref='+')
+    actor_role = pw.CharField(max_length=10, null=True)
+    action = pw.CharField(max_length=40)
+    subject_patient = pw.ForeignKeyField(User, null=True, on_delete='SET NULL', backref='+')
+    target = pw.CharField(max_length=80, null=True)  # e.g. appointment:12
+    ip = pw.CharField(max_length=45, null=True)
+
+    class Meta:
+        indexes = (
+            (('subject_patient', 'at'), False),
+            (('actor', 'at'), False),
+            (('action', 'at'), False),
+        )
+
+
 class SchemaVersion(BaseModel):
     version = pw.IntegerField()
     applied_at = pw.DateTimeField(default=utcnow)
@@ -284,4 +304,4 @@ class SchemaVersion(BaseModel):
 MODELS = [User, Session, LoginFailure, Appointment, Treatment, OutboxMessage,
           OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
           ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
-          SchemaVersion]
+          AuditEvent, SchemaVersion]

@@ -4,7 +4,8 @@ import bottle
 from app import auth, validate
 from app.errors import ApiError
 from app.services import accounts, appointments, health
-from app.web.base import (client_ip, clock, current_session, current_user, json_body,
+from app.web import audit_trail
+from app.web.base import (clock, current_session, current_user, json_body,
                           json_response, page_of, paging, query_params, settings)
 
 
@@ -38,13 +39,13 @@ def login():
     password = data.get('password')
     if not isinstance(password, str) or not password or len(password) > 256:
         raise ApiError(400, 'password: is required')
-    user = auth.authenticate(email, password, client_ip())
+    user = audit_trail.authenticate(email, password)
     session = login_user(user)
     return json_response({'user': user.public(), 'csrf_token': session.csrf_token})
 
 
 def logout():
-    auth.end_session(bottle.request.get_cookie(auth.SESSION_COOKIE))
+    audit_trail.end_session()
     bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
     return {'status': 'logged out'}
 
@@ -94,32 +95,30 @@ def list_patients():
 def list_appointments():
     params = query_params()
     limit, offset = paging(params)
-    total, items = appointments.list_for(current_user(), params, limit, offset)
+    total, items = audit_trail.list_appointments(current_user(), params, limit, offset)
     return page_of([appointments.to_json(a) for a in items], total, limit, offset)
 
 
 def get_appointment(appointment_id):
-    return appointments.to_json(appointments.get_for(current_user(), appointment_id))
+    return appointments.to_json(audit_trail.view_appointment(current_user(), appointment_id))
 
 
 def book_appointment():
-    appt = appointments.book(clock(), current_user(), json_body())
+    appt = audit_trail.book(current_user(), json_body())
     return json_response(appointments.to_json(appt), status=201)
 
 
 def cancel_appointment(appointment_id):
-    appointments.cancel(current_user(), appointment_id)
-    return get_appointment(appointment_id)
+    return appointments.to_json(audit_trail.cancel(current_user(), appointment_id))
 
 
 def complete_appointment(appointment_id):
-    appt = appointments.complete(clock(), current_user(), appointment_id, json_body())
+    appt = audit_trail.complete(current_user(), appointment_id, json_body())
     return appointments.to_json(appt)
 
 
 def no_show_appointment(appointment_id):
-    appointments.mark_no_show(clock(), current_user(), appointment_id)
-    return get_appointment(appointment_id)
+    return appointments.to_json(audit_trail.no_show(current_user(), appointment_id))
 
 
 ANYONE, USER = None, 'user'

@@ -6,14 +6,15 @@ import json
 import bottle
 
 from app.services import exports
-from app.web import pages
+from app.web import audit_trail, pages
 from app.web.base import clock, current_user, json_body, json_response, settings
 
 TASK_ID = '<task_id:re:[0-9A-Fa-f-]{1,64}>'
 
 
 def create_export():
-    export, _ = exports.request_export(current_user(), json_body())
+    export, created = exports.request_export(current_user(), json_body())
+    audit_trail.export_created(export, created)
     return json_response({'task_id': export.task_id, 'status_url': exports.status_url(export)},
                          status=202)
 
@@ -26,6 +27,7 @@ def export_status(task_id):
 def download_export(task_id):
     export = exports.get_for(current_user(), task_id)
     path = exports.file_for_download(export, settings())
+    audit_trail.export_downloaded(export)
     # static_file streams the file and answers HEAD, Range and If-None-Match.
     response = bottle.static_file(path.name, root=str(path.parent), mimetype='text/csv',
                                   download=exports.download_name(export, clock()))

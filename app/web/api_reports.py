@@ -8,6 +8,7 @@ false}` pauses a report. `weekday` is 0 (Monday) .. 6 (Sunday); `day` is
 import bottle
 
 from app.services import report_runs, report_writers, reports
+from app.web import audit_trail
 from app.web.base import clock, current_user, json_body, json_response, paging, page_of, settings
 
 ADMIN = ('admin',)
@@ -86,6 +87,7 @@ def show_execution(report_id, execution_id):
 def download_execution(report_id, execution_id):
     execution = report_runs.get(reports.get(report_id), execution_id)
     path = report_runs.file_path(settings(), execution)
+    audit_trail.report_file_downloaded(execution.id)
     response = bottle.static_file(path.name, root=str(path.parent),
                                   mimetype=report_writers.MEDIA_TYPES[execution.report.format],
                                   download=report_runs.download_name(execution))

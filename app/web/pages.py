@@ -13,8 +13,8 @@ import bottle
 from app import auth, validate
 from app.errors import ApiError, bad_request
 from app.services import accounts, appointments
-from app.web import api
-from app.web.base import client_ip, clock, current_user, query_params, settings
+from app.web import api, audit_trail
+from app.web.base import clock, current_user, query_params, settings
 from app.web.templating import environment, render
 
 log = logging.getLogger('clinicdesk.pages')
@@ -172,7 +172,7 @@ def login_submit():
         email = validate.email(data)
         if not data['password']:
             raise bad_request('password', 'is required')
-        user = auth.authenticate(email, data['password'][:256], client_ip())
+        user = audit_trail.authenticate(email, data['password'][:256])
     except ApiError as exc:
         return form_failure(exc, 'login.html', {'form': {'email': data['email']},
                                                 'next': next_url})
@@ -198,7 +198,7 @@ def register_submit():
 
 
 def logout_submit():
-    auth.end_session(bottle.request.get_cookie(auth.SESSION_COOKIE))
+    audit_trail.end_session()
     bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
     redirect_with('/login', 'You are logged out.')
 
@@ -269,7 +269,7 @@ def book_submit():
     user = current_user()
     data = form('doctor_id', 'date', 'time', 'reason')
     try:
-        appt = appointments.book(clock(), user, data)
+        appt = audit_trail.book(user, data)
     except ApiError as exc:
         if exc.status not in FORM_STATUSES:
             raise
@@ -281,7 +281,7 @@ def book_submit():
 def cancel_submit(appointment_id):
     user = current_user()
     try:
-        appt = appointments.cancel(user, appointment_id)
+        appt = audit_trail.cancel(user, appointment_id)
     except ApiError as exc:
         if exc.status != 409:
             raise
@@ -323,7 +323,7 @@ def visit_context(user, appt, form_data=None, errors=None):
 
 def visit_page(appointment_id):
     user = current_user()
-    appt = appointments.get_for(user, appointment_id)
+    appt = audit_trail.view_appointment(user, appointment_id)
     return page('doctor_visit.html', **visit_context(user, appt))
 
 
@@ -339,7 +339,7 @@ def complete_submit(appointment_id):
     user = current_user()
     data = form('diagnosis', 'treatment', 'prescription')
     try:
-        appt = appointments.complete(clock(), user, appointment_id, data)
+        appt = audit_trail.complete(user, appointment_id, data)
     except ApiError as exc:
         return visit_failure(user, appointment_id, exc, data)
     redirect_with('/doctor', f'Visit of {appt.patient.name} on {when(appt)} is completed.')
@@ -348,7 +348,7 @@ def complete_submit(appointment_id):
 def no_show_submit(appointment_id):
     user = current_user()
     try:
-        appt = appointments.mark_no_show(clock(), user, appointment_id)
+        appt = audit_trail.no_show(user, appointment_id)
     except ApiError as exc:
         return visit_failure(user, appointment_id, exc)
     redirect_with('/doctor', f'{appt.patient.name} marked as no-show for {when(appt)}.')
@@ -375,7 +375,7 @@ def admin_appointments(user, params, errors):
     filters['order'] = filters['order'] or 'desc'
     try:
         offset = offset_param(params, 'offset')
-        total, items = appointments.list_for(user, filters, APPOINTMENTS_PAGE, offset)
+        total, items = audit_trail.list_appointments(user, filters, APPOINTMENTS_PAGE, offset)
     except ApiError as exc:
         errors.update(field_errors(exc))
         offset, total, items = 0, 0, []
