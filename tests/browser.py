@@ -7,6 +7,7 @@ With CI=true a missing Chromium or Playwright fails the test; locally it skips."
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,6 +19,7 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backg
 SCREENSHOTS = Path(__file__).resolve().parent / 'output' / 'screenshots'
 PHONE, DESKTOP = 390, 1280
 HEIGHT = 900
+LOCAL_HOSTS = ('127.0.0.1', 'localhost')
 FAILED_RESOURCE = re.compile(r'^Failed to load resource: the server responded with a status '
                              r'of (\d{3})\b')
 
@@ -43,10 +45,10 @@ def browser():
 
 
 class JsErrors:
-    """Uncaught exceptions and console errors of one page. A form answered
-    with a 4xx makes Chromium log 'Failed to load resource'; a test that
-    provokes one says so with `expect(status, url)`, and only that exact
-    message for that exact URL is let through."""
+    """Uncaught exceptions, console errors and requests to other hosts of one
+    page. A form answered with a 4xx makes Chromium log 'Failed to load
+    resource'; a test that provokes one says so with `expect(status, url)`,
+    and only that exact message for that exact URL is let through."""
 
     def __init__(self):
         self.errors = []
@@ -67,6 +69,12 @@ class JsErrors:
             return
         self.errors.append(f'console error at {url}: {message.text}')
 
+    def on_request(self, request):
+        # Works with no internet: nothing may come from a CDN or any other host.
+        url = urlsplit(request.url)
+        if url.scheme not in ('data', 'blob') and url.hostname not in LOCAL_HOSTS:
+            self.errors.append(f'request to another host: {request.url}')
+
     def assert_none(self):
         assert self.errors == [], '\n'.join(self.errors)
 
@@ -84,6 +92,7 @@ def page(browser, js_errors):
     page.set_default_timeout(15_000)
     page.on('pageerror', js_errors.on_page_error)
     page.on('console', js_errors.on_console)
+    page.on('request', js_errors.on_request)
     yield page
     context.close()
     js_errors.assert_none()
