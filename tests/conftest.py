@@ -2,6 +2,7 @@
 a Huey consumer process (`run.py worker`), an aiosmtpd SMTP server and, where
 a test asks for it, redis-server. With CI=true a missing binary fails the
 test instead of skipping it."""
+import contextlib
 import os
 import shutil
 import signal
@@ -18,8 +19,9 @@ from aiosmtpd.controller import Controller
 from waitress.server import create_server
 
 from app.boot import boot
-from app.db import database
+from app.db import database, init_database
 from app.factory import create_app
+from app.migrations import apply_migrations
 from app.services import accounts
 from app.settings import load
 from tests.client import Client
@@ -141,6 +143,29 @@ def settings(app_env):
     settings = load(app_env)
     boot(settings)
     return settings
+
+
+@contextlib.contextmanager
+def bound_database(url):
+    """Bind the process's database to `url` (migrated) for a while, then
+    bind the session's database again."""
+    previous = database.obj
+    init_database(url)
+    apply_migrations()
+    try:
+        with database.connection_context():
+            yield
+    finally:
+        database.initialize(previous)
+
+
+@pytest.fixture
+def own_db(tmp_path, settings):
+    """A fresh database of its own: exact counts and query budgets, and no
+    consumer of the session delivers or restarts anything in it."""
+    mine = load(base_env(tmp_path / 'own', CLINIC_ADDRESS='1 Harbour Road, Springfield'))
+    with bound_database(mine.database_url):
+        yield mine
 
 
 class ServerThread:

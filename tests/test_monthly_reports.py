@@ -5,31 +5,13 @@ import datetime
 import uuid
 from zoneinfo import ZoneInfo
 
-import pytest
 from playhouse.test_utils import assert_query_count
 
-from app.db import database, init_database
-from app.migrations import apply_migrations
 from app.models import Appointment, MonthlyReport, OutboxMessage, Treatment, User
 from app.services import monthly_reports
-from app.settings import load
-from tests.conftest import base_env
 
 LA = ZoneInfo('America/Los_Angeles')
 KIRITIMATI = ZoneInfo('Pacific/Kiritimati')
-
-
-@pytest.fixture
-def own_db(tmp_path, settings):
-    """A fresh database of its own: every doctor in it is ours."""
-    mine = load(base_env(tmp_path / 'own'))
-    init_database(mine.database_url)
-    apply_migrations()
-    try:
-        with database.connection_context():
-            yield mine
-    finally:
-        init_database(settings.database_url)
 
 
 def user(role, name, **fields):

@@ -25,19 +25,6 @@ from tests.conftest import (PASSWORD, ServerThread, SmtpSink, WorkerProcess, bas
                             wait_until)
 
 
-@pytest.fixture
-def own_db(tmp_path, settings):
-    """A fresh database of its own: no other consumer delivers from it."""
-    mine = load(base_env(tmp_path / 'own'))
-    init_database(mine.database_url)
-    apply_migrations()
-    try:
-        with database.connection_context():
-            yield mine
-    finally:
-        init_database(settings.database_url)
-
-
 class CountingSink(SmtpSink):
     """The conftest sink, also counting connections and answering 451 for
     addresses in `busy`."""

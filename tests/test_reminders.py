@@ -11,7 +11,6 @@ import uuid
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-import pytest
 from playhouse.test_utils import assert_query_count
 
 import tasks
@@ -25,19 +24,6 @@ from tests.conftest import WorkerProcess, base_env, wait_until
 
 LA = ZoneInfo('America/Los_Angeles')
 DAY = datetime.date(2026, 6, 9)  # a Tuesday, in the databases of their own
-
-
-@pytest.fixture
-def own_db(tmp_path, settings):
-    """A fresh database of its own, so counts and query budgets are exact."""
-    mine = load(base_env(tmp_path / 'own', CLINIC_ADDRESS='1 Harbour Road, Springfield'))
-    init_database(mine.database_url)
-    apply_migrations()
-    try:
-        with database.connection_context():
-            yield mine
-    finally:
-        init_database(settings.database_url)
 
 
 def user(role, name, **fields):

@@ -8,13 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app import runtime, schedule
-from app.db import database, init_database
-from app.migrations import apply_migrations
+from app.db import database
 from app.models import JobRun, OutboxMessage
 from app.schedule import Job, local_instant
 from app.services import housekeeping
-from app.settings import load
-from tests.conftest import base_env
 
 UTC = datetime.timezone.utc
 LA = ZoneInfo('America/Los_Angeles')
@@ -179,19 +176,6 @@ def test_last_run_is_the_latest_ledger_row(db):
 
 
 # ---- housekeeping: interrupted runs and pruning -------------------------------------
-
-@pytest.fixture
-def own_db(tmp_path, settings):
-    """A database of its own: the session consumer must not restart these runs."""
-    mine = load(base_env(tmp_path / 'own'))
-    init_database(mine.database_url)
-    apply_migrations()
-    try:
-        with database.connection_context():
-            yield mine
-    finally:
-        init_database(settings.database_url)
-
 
 def test_housekeeping_restarts_interrupted_runs_still_worth_finishing(own_db):
     now = datetime.datetime(2026, 4, 14, 12, 0, tzinfo=UTC)
