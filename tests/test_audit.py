@@ -10,8 +10,8 @@ import pytest
 
 from app.clock import Clock
 from app.db import database
-from app.models import (Appointment, AuditEvent, LoginFailure, MonthlyReport, ReportExecution,
-                        ScheduledReport)
+from app.models import (Appointment, AuditEvent, LoginFailure, MonthlyReport, OutboxAttachment,
+                        OutboxMessage, ReportExecution, ScheduledReport)
 from app.services import audit, report_runs
 from tests.client import Client
 from tests.conftest import PASSWORD, unique_email, wait_until
@@ -319,6 +319,22 @@ def test_downloading_a_scheduled_report_file_writes_one_entry(settings, admin, t
         ('report_file.download', admin.user['id'], None, f'report_execution:{execution.id}')]
 
 
+def test_opening_a_sent_email_and_its_attachment_writes_one_entry_each(admin):
+    with database.connection_context():
+        message = OutboxMessage.create(dedupe_key=f'audit-test:{uuid.uuid4().hex}',
+                                       to='someone@example.test', subject='Your history',
+                                       text_body='Attached.', status='sent')
+        attachment = OutboxAttachment.create(message=message, filename='history.csv',
+                                             content_type='text/csv', content=b'date\n')
+    assert admin.get(f'/admin/outbox/{message.id}').status == 200
+    assert admin.get(f'/admin/outbox/{message.id}/attachments/{attachment.id}').status == 200
+    assert admin.get('/admin/outbox').status == 200
+    aid = admin.user['id']
+    assert brief(entries_by(admin, admin))[1:] == [
+        ('outbox_message.view', aid, None, f'outbox_message:{message.id}'),
+        ('outbox_attachment.download', aid, None, f'outbox_attachment:{attachment.id}')]
+
+
 # ---- who reads the trail ---------------------------------------------------------------
 
 def test_patient_sees_only_what_others_did_with_their_own_record(
@@ -435,7 +451,7 @@ def test_entries_hold_references_only(base_url, admin, patient, staff, today):
     with database.connection_context():
         assert all(row.target is None or row.target.split(':')[0] in
                    ('appointment', 'patient', 'user', 'export', 'monthly_report',
-                    'report_execution')
+                    'report_execution', 'outbox_message', 'outbox_attachment')
                    for row in AuditEvent.select())
 
 

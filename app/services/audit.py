@@ -39,6 +39,8 @@ ACTIONS = {
     'export.download': 'Downloaded an export',
     'monthly_report.view': 'Opened a monthly report',
     'report_file.download': 'Downloaded a scheduled report file',
+    'outbox_message.view': 'Opened a sent email',
+    'outbox_attachment.download': 'Downloaded an email attachment',
 }
 TARGET_RE = re.compile(r'[a-z_]{1,30}:[0-9A-Za-z-]{1,64}')
 IP_RE = re.compile(r'[0-9A-Fa-f.:]{1,45}')

@@ -163,6 +163,7 @@ def outbox_message_page(message_id):
     message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
     if message is None:
         raise not_found('message not found')
+    audit_trail.outbox_message_viewed(message.id)
     files = list(OutboxAttachment
                  .select(OutboxAttachment.id, OutboxAttachment.filename,
                          OutboxAttachment.content_type,
@@ -179,6 +180,7 @@ def outbox_attachment(message_id, attachment_id):
                                         & (OutboxAttachment.message == message_id))
     if item is None:
         raise not_found('attachment not found')
+    audit_trail.outbox_attachment_downloaded(item.id)
     response = bottle.HTTPResponse(body=bytes(item.content))
     response.content_type = item.content_type
     name = re.sub(r'[^A-Za-z0-9._-]', '_', item.filename) or 'attachment'

@@ -139,3 +139,15 @@ def monthly_report_viewed(report_id):
 def report_file_downloaded(execution_id):
     if bottle.request.method != 'HEAD':
         note('report_file.download', None, f'report_execution:{execution_id}')
+
+
+# A sent email can carry the same data: a monthly report's HTML part, an
+# export's CSV. Its recipient is not necessarily the patient it is about.
+
+def outbox_message_viewed(message_id):
+    note('outbox_message.view', None, f'outbox_message:{message_id}')
+
+
+def outbox_attachment_downloaded(attachment_id):
+    if bottle.request.method != 'HEAD':
+        note('outbox_attachment.download', None, f'outbox_attachment:{attachment_id}')
