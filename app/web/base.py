@@ -140,8 +140,10 @@ class ClinicPlugin:
                 error = QueueUnavailable()
                 return self._failure(api, error.status, error.message)
             except Exception:
+                # The route's rule, not the path: paths can carry ids and
+                # signed tokens that do not belong in a log.
                 log.error('unhandled error on %s %s\n%s', bottle.request.method,
-                          bottle.request.path, traceback.format_exc())
+                          route.rule, traceback.format_exc())
                 return self._failure(api, 500, 'internal error; it has been logged')
             if api and isinstance(result, (dict, list)):
                 return json_response(result)
