@@ -115,8 +115,18 @@ OVERFLOW = """() => {
   const wide = [...document.querySelectorAll('body *')]
     .filter(el => el.getBoundingClientRect().right > width + 1)
     .map(el => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : ''));
+  // A table that scrolls inside its box hides columns: on a phone its rows
+  // are meant to turn into cards.
+  const scrolledTables = [...document.querySelectorAll('.table-wrap')]
+    .filter(el => el.scrollWidth > el.clientWidth + 1)
+    .map(el => el.closest('section, main').id || el.closest('section, main').className);
+  // Navigation scrolled out of sight is navigation nobody finds.
+  const offscreenNav = [...document.querySelectorAll('nav a')]
+    .filter(a => a.getBoundingClientRect().right > width + 1)
+    .filter(a => !a.closest('.days'))
+    .map(a => a.textContent.trim());
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width,
-          wide: wide.slice(0, 8)};
+          wide: wide.slice(0, 8), scrolledTables, offscreenNav};
 }"""
 
 
@@ -132,6 +142,8 @@ def check_width(page, name, width):
     found = page.evaluate(OVERFLOW)
     assert found['scrollWidth'] <= found['innerWidth'], \
         f'{name} scrolls sideways at {width} px: {found}'
+    assert found['scrolledTables'] == [], f'{name} has a table cut off at {width} px: {found}'
+    assert found['offscreenNav'] == [], f'{name} hides links off screen at {width} px: {found}'
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f'{name}-{width}.png'), full_page=True)
 
