@@ -278,6 +278,10 @@ def test_admin_adds_a_doctor_pages_appointments_and_runs_a_job_from_the_status_p
     assert page.get_by_role('heading', level=1).inner_text() == report
     check_page(page, 'admin-report')
 
+    page.get_by_role('navigation', name='Main').get_by_role('link', name='Audit').click()
+    page.wait_for_url(f'{base_url}/admin/audit')
+    check_page(page, 'admin-audit')
+
     js_errors.expect(404, f'{base_url}/admin/no-such-page')
     page.goto(f'{base_url}/admin/no-such-page')
     assert page.get_by_role('link', name='Go to the Dashboard').is_visible()
