@@ -238,7 +238,7 @@ def test_admin_adds_a_doctor_pages_appointments_and_runs_a_job_from_the_status_p
     filters.get_by_label('Status').select_option(label='Completed')
     filters.get_by_role('button', name='Apply filters').click()
     page.get_by_text('Showing 1–50 of 55 appointments').wait_for()
-    page.get_by_role('link', name='Next →').click()
+    page.get_by_role('navigation', name='Appointments pages').get_by_role('link', name='Next →').click()
     page.get_by_text('Showing 51–55 of 55 appointments').wait_for()
     assert filters.get_by_text('Visit 55', exact=True).is_visible()
     check_page(page, 'admin-appointments-page-2')
