@@ -11,6 +11,9 @@ from app.web.templating import STATIC_DIR, render
 # Request bodies larger than this are refused before they are read.
 bottle.BaseRequest.MEMFILE_MAX = 1024 * 1024
 
+SECURITY_HEADERS = {'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': ['DENY'],
+                    'Referrer-Policy': ['same-origin']}
+
 ROUTE_TABLES = [api.ROUTES, api_exports.ROUTES, api_jobs.ROUTES, api_admin.ROUTES,
                 pages.ROUTES, api_reports.ROUTES, reports_pages.ROUTES, api_audit.ROUTES]
 
@@ -42,10 +45,8 @@ def create_app(settings, clock=None):
     def _close():
         if not database.is_closed():
             database.close()
-        headers = bottle.response.headers
-        headers.setdefault('X-Content-Type-Options', 'nosniff')
-        headers.setdefault('X-Frame-Options', 'DENY')
-        headers.setdefault('Referrer-Policy', 'same-origin')
+        headers = bottle.response._headers  # plain dict: a hot path (SPEC P4)
+        headers.update(SECURITY_HEADERS)
 
     app.default_error_handler = _default_error
     app.install(ClinicPlugin())

@@ -114,6 +114,13 @@ class ExportLoad(threading.Thread):
         self.running = threading.Event()
 
     def run(self):
+        try:
+            self._loop()
+        except (OSError, http.client.HTTPException):
+            if not self.stop.is_set():
+                raise  # the server went away during the windows, not at the end
+
+    def _loop(self):
         while not self.stop.is_set():
             started = time.monotonic()
             status, _, data = self.session.call('POST', '/api/exports', {'scope': 'all'})

@@ -1,5 +1,7 @@
-"""The API suite again on the other real backends: Redis for the queue and
-cache (REDIS_URL), PostgreSQL for the database (DATABASE_URL)."""
+"""The suite again on the other real backends: Redis for the queue and cache
+(REDIS_URL), PostgreSQL for the database (DATABASE_URL). Both reruns take
+the API and the jobs that touch the queue and the database most; the pure
+page, browser and process tests do not depend on the backend."""
 import os
 import subprocess
 import sys
@@ -15,14 +17,21 @@ API_SUITE = [
     'tests/test_hostile_input.py',
     'tests/test_stats_cache.py',
     'tests/test_status.py',
+    'tests/test_exports.py',
+    'tests/test_jobs_api.py',
 ]
+SUITES = {
+    'redis': API_SUITE,
+    'postgres': API_SUITE + ['tests/test_reports.py', 'tests/test_audit.py',
+                             'tests/test_reminders.py'],
+}
 
 pytestmark = pytest.mark.skipif(BACKEND != 'sqlite', reason='already inside a backend run')
 
 
 def start_suite(backend):
     env = {**os.environ, 'CLINIC_TEST_BACKEND': backend}
-    files = [f for f in API_SUITE if (ROOT / f).exists()]
+    files = [f for f in SUITES[backend] if (ROOT / f).exists()]
     return subprocess.Popen([sys.executable, '-m', 'pytest', '-q', '-x', '-p', 'no:cacheprovider',
                              *files], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

@@ -6,6 +6,8 @@ generation counter as well as dropping the copy: a request that started
 computing before the write would otherwise store pre-write figures right
 after the drop, and they would be served until they expire.
 """
+import json
+
 from peewee import fn
 
 from app import cache
@@ -34,17 +36,31 @@ def compute(clock):
     }
 
 
-def get(settings, clock):
-    """(figures, hit): the cached copy if it is current, else fresh ones."""
+def _current(settings, clock):
+    """(entry, hit): the cached entry if it is current, else a fresh one.
+    The entry keeps the JSON too, so a cached answer is not encoded again."""
     cached, generation = cache.get_many([KEY, GENERATION_KEY])
     generation = generation or 0
     if cached is not None and cached.get('generation') == generation:
-        return cached['figures'], True
+        return cached, True
     figures = compute(clock)
+    entry = {'generation': generation, 'figures': figures,
+             'json': json.dumps(figures, ensure_ascii=False)}
     if settings.stats_cache_seconds > 0:
-        cache.set(KEY, {'generation': generation, 'figures': figures},
-                  ttl=settings.stats_cache_seconds)
-    return figures, False
+        cache.set(KEY, entry, ttl=settings.stats_cache_seconds)
+    return entry, False
+
+
+def get(settings, clock):
+    """(figures, hit)."""
+    entry, hit = _current(settings, clock)
+    return entry['figures'], hit
+
+
+def get_json(settings, clock):
+    """(figures as JSON text, hit)."""
+    entry, hit = _current(settings, clock)
+    return entry['json'], hit
 
 
 def invalidate():

@@ -3,6 +3,7 @@ actions (run now, pause, resume, retry)."""
 import datetime
 import re
 
+import bottle
 import tasks
 from app.consumer_log import QUEUE_ERRORS
 from app.errors import ApiError, QueueUnavailable, not_found
@@ -20,8 +21,12 @@ STATUS_PAGE = '/admin/status'
 # ---- stats ------------------------------------------------------------------------
 
 def admin_stats():
-    figures, hit = stats.get(settings(), clock())
-    return json_response(figures, headers={'X-Cache': 'HIT' if hit else 'MISS'})
+    body, hit = stats.get_json(settings(), clock())
+    response = bottle.response
+    response.content_type = 'application/json; charset=utf-8'
+    response.set_header('Cache-Control', 'no-store')
+    response.set_header('X-Cache', 'HIT' if hit else 'MISS')
+    return body
 
 
 def dashboard_stats(user):
