@@ -137,7 +137,8 @@ def main():
                 ok = ok and flat
             print(f'{fmt:<6} {big[0]["rows"]:>8,} {seconds:>7.2f}s {big[0]["rows"] / seconds:>9,.0f} '
                   f'{big[0]["bytes"] / 1e6:>7.1f}MB {growth:>8.1f} {small["growth_mb"]:>11.1f} '
-                  f'{"yes" if flat else "no":>6}', flush=True)
+                  f'{"yes" if flat else "no":>6}  '
+                  f'(bar: {"finishes with flat memory" if fmt in FLAT else "finishes"})', flush=True)
         print(f'bar: every format finishes; CSV and XLSX flat (100k growth - '
               f'{args.small // 1000}k growth < {FLAT_BAR_MB:.0f} MB): {"met" if ok else "NOT met"}')
     return 0 if ok else 1
