@@ -19,6 +19,7 @@ import socket
 from app import runtime
 from app.db import database
 from app.models import JobRun, WorkerHeartbeat, utcnow
+from app.services.health import pid_alive
 
 log = logging.getLogger('clinicdesk.schedule')
 
@@ -164,27 +165,13 @@ def worker_id():
     return f'{socket.gethostname()}:{os.getpid()}'
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child its parent has not reaped yet is a zombie: dead
-        with open(f'/proc/{pid}/stat') as fh:
-            return fh.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (OSError, IndexError):
-        return True
-
-
 def owner_alive(owner, now_utc=None):
     """Whether the process `owner` ('host:pid') may still be working."""
     if not owner:
         return False
     host, _, pid = owner.rpartition(':')
     if host == socket.gethostname() and pid.isdigit():
-        return _pid_alive(int(pid))
+        return pid_alive(int(pid))
     now_utc = now_utc or utcnow()
     beat = WorkerHeartbeat.get_or_none(WorkerHeartbeat.worker == owner)
     return beat is not None and beat.beat_at > now_utc - HEARTBEAT_GRACE

@@ -25,7 +25,7 @@ from app.models import Export, WorkerHeartbeat, utcnow
 from app.queue import PRIORITY_INTERACTIVE, huey
 from app.services import accounts, housekeeping
 from app.services.export_csv import export_to_file
-from app.services.health import worker_window
+from app.services.health import pid_alive, worker_window
 
 log = logging.getLogger('clinicdesk.exports')
 
@@ -425,25 +425,11 @@ def worker_alive(settings, export, now=None):
     if not export.worker:
         return False
     host, _, pid = export.worker.rpartition(':')
-    if host == socket.gethostname() and pid.isdigit() and not _pid_running(int(pid)):
+    if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
         return False
     beat = WorkerHeartbeat.get_or_none(WorkerHeartbeat.worker == export.worker)
     now = now or utcnow()
     return beat is not None and beat.beat_at > now - worker_window(settings)
-
-
-def _pid_running(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f'/proc/{pid}/stat') as fh:
-            return fh.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (OSError, IndexError):
-        return True
 
 
 def recover_interrupted(settings, now=None):

@@ -1,5 +1,7 @@
-"""Health of the parts /healthz reports: database, queue, worker."""
+"""Health of the parts /healthz reports: database, queue, worker; and
+whether a given process is still alive."""
 import datetime
+import os
 
 from app.db import database
 from app.models import WorkerHeartbeat, utcnow
@@ -39,3 +41,18 @@ def beat(worker_name, periodic, now=None):
     (WorkerHeartbeat.delete()
      .where(WorkerHeartbeat.beat_at < now - datetime.timedelta(days=1))
      .execute())
+
+
+def pid_alive(pid):
+    """Whether process `pid` on this host is running (a zombie is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead
+        with open(f'/proc/{pid}/stat') as fh:
+            return fh.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return True
