@@ -1,4 +1,6 @@
 """The database: declared once, bound at start from DATABASE_URL."""
+import uuid
+
 import peewee
 from playhouse import db_url
 
@@ -32,3 +34,18 @@ def init_database(url):
 
 def is_sqlite():
     return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+def streaming_cursor(query, rows_per_fetch=2000):
+    """A raw cursor over `query` that streams rows: exports and reports read
+    100,000s of rows and must not hold them all. Raw rows, because peewee's
+    model conversion would parse each date only for a writer to print it."""
+    if is_sqlite():
+        return database.execute(query)
+    # PostgreSQL streams only from a named (server-side) cursor; WITH HOLD
+    # because peewee runs in autocommit mode.
+    sql, params = query.sql()
+    cursor = database.connection().cursor(name=f'stream_{uuid.uuid4().hex}', withhold=True)
+    cursor.itersize = rows_per_fetch
+    cursor.execute(sql, params)
+    return cursor

@@ -8,7 +8,7 @@ import uuid
 
 import peewee
 
-from app.db import database, is_sqlite
+from app.db import streaming_cursor
 from app.models import Appointment, Treatment, User
 
 HEADER = ('date', 'time', 'doctor', 'specialization', 'status', 'diagnosis',
@@ -63,21 +63,6 @@ def count_rows(scope, patient_id=None):
     return query.count()
 
 
-def _cursor(query):
-    # A raw cursor: peewee's row conversion would parse every date only for
-    # the CSV to print it again, doubling the time.
-    if is_sqlite():
-        return database.execute(query)
-    # PostgreSQL: a named (server-side) cursor streams; a plain one would
-    # load every row into memory first. WITH HOLD, as peewee runs in
-    # autocommit mode (both psycopg2 and psycopg 3 take these arguments).
-    sql, params = query.sql()
-    cursor = database.connection().cursor(name=f'export_{uuid.uuid4().hex}', withhold=True)
-    cursor.itersize = CHUNK_ROWS
-    cursor.execute(sql, params)
-    return cursor
-
-
 def write_csv(path, header, rows, on_progress=None):
     """Stream `rows` to `path` (temp file, fsync, atomic rename). Memory
     stays flat: rows are taken from the iterator a chunk at a time."""
@@ -111,7 +96,7 @@ def export_to_file(path, scope, patient_id=None, on_progress=None):
     total = count_rows(scope, patient_id)
     header = ALL_DATA_HEADER if scope == 'all' else HEADER
     progress = (lambda done: on_progress(done, total)) if on_progress else None
-    cursor = _cursor(export_query(scope, patient_id))
+    cursor = streaming_cursor(export_query(scope, patient_id), CHUNK_ROWS)
     try:
         return write_csv(path, header, cursor, progress)
     finally:

@@ -8,12 +8,11 @@ cannot have Huey's task timeout enforced, so a run stops itself.
 """
 import dataclasses
 import time
-import uuid
 
 import peewee
 from peewee import fn
 
-from app.db import database, is_sqlite
+from app.db import streaming_cursor
 from app.models import Appointment, Treatment, User
 
 CHECK_EVERY = 500   # rows between two deadline checks
@@ -131,25 +130,11 @@ KINDS = {
 }
 
 
-def _cursor(query):
-    # Raw rows: peewee's model conversion would parse each date only for a
-    # writer to print it again.
-    if is_sqlite():
-        return database.execute(query)
-    # PostgreSQL streams only from a named (server-side) cursor; WITH HOLD
-    # because peewee runs in autocommit mode.
-    sql, params = query.sql()
-    cursor = database.connection().cursor(name=f'report_{uuid.uuid4().hex}', withhold=True)
-    cursor.itersize = CURSOR_ROWS
-    cursor.execute(sql, params)
-    return cursor
-
-
 def _stream(query, deadline):
     # The query runs on the first row asked for, and its cursor is closed
     # however the reading ends: a statement left open on SQLite keeps an old
     # snapshot, and the connection's next write fails as "database is locked".
-    cursor = _cursor(query)
+    cursor = streaming_cursor(query, CURSOR_ROWS)
     try:
         for count, row in enumerate(cursor, start=1):
             if deadline is not None and count % CHECK_EVERY == 0:
