@@ -21,7 +21,7 @@ from huey.exceptions import TaskException
 from app import mail, validate
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, not_found
-from app.models import Export, WorkerHeartbeat, utcnow
+from app.models import Export, User, WorkerHeartbeat, utcnow
 from app.queue import PRIORITY_INTERACTIVE, huey
 from app.services import accounts, housekeeping
 from app.services.export_csv import export_to_file
@@ -48,6 +48,10 @@ def request_export(user, data):
     scope, patient = _target(user, data)
     failed = []
     with database.atomic():
+        if not is_sqlite():
+            # Two clicks at once must not both insert: lock the requester's
+            # row (SQLite's IMMEDIATE transactions already run one at a time).
+            list(User.select(User.id).where(User.id == user.id).for_update())
         export = _active_export(user, scope, patient)
         if export is not None:
             return export, False
