@@ -7,6 +7,13 @@ is configured: one copy, dropped for everyone.
 
 The cache is never a reason to fail a request: with Redis down a read is a
 miss (the caller computes the value) and a write or delete does nothing.
+
+With Redis, each process also keeps what it read for up to NEAR_SECONDS, so
+a hot key (the admin figures, polled by dashboards) costs no round trip.
+Every delete and incr publishes the key on CHANNEL and every process drops
+its copy on that message; a process uses its copies only while its
+subscription is up, so an invalidation is never missed, only delivered a
+moment later.
 """
 import json
 import logging
@@ -28,6 +35,8 @@ SOCKET_TIMEOUT = 0.5
 RETRY_AFTER = 1.0
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+NEAR_SECONDS = 1.0
+CHANNEL = KEY_PREFIX + 'invalidated'
 
 
 class MemoryCache:
@@ -83,29 +92,90 @@ class RedisCache:
         self._down_since = None
         self._retry_at = 0.0
         self._lost = {}  # key -> 'delete' or 'incr' that failed in an outage
+        self._near = {}  # key -> (value, expires): copies valid while listening
+        self._drops = {}  # key -> invalidations seen, so a racing read is not kept
+        self._listener = None  # (pubsub, thread) while subscribed
 
     def get(self, key):
         return self.get_many([key])[0]
 
     def get_many(self, keys):
+        now = time.monotonic()
+        if self._listener is not None:
+            near = [self._near.get(key) for key in keys]
+            if all(entry is not None and entry[1] > now for entry in near):
+                return [entry[0] for entry in near]
+        self._listen()
+        drops = [self._drops.get(key, 0) for key in keys]
         raw = self._call(lambda r: r.mget([KEY_PREFIX + k for k in keys]))
         if raw is None:
             return [None] * len(keys)
-        return [json.loads(item) if item is not None else None for item in raw]
+        values = [json.loads(item) if item is not None else None for item in raw]
+        if self._listener is not None:
+            with self._lock:
+                for key, value, seen in zip(keys, values, drops):
+                    if value is not None and self._drops.get(key, 0) == seen:
+                        self._near[key] = (value, now + NEAR_SECONDS)
+        return values
 
     def set(self, key, value, ttl=None):
         data = json.dumps(value, default=str)
+        self._drop_near(key)
         self._call(lambda r: r.set(KEY_PREFIX + key, data, ex=int(ttl) if ttl else None))
 
     def delete(self, key):
-        if self._call(lambda r: r.delete(KEY_PREFIX + key)) is None:
+        self._drop_near(key)
+        if self._call(lambda r: r.pipeline(transaction=False)
+                      .delete(KEY_PREFIX + key).publish(CHANNEL, key).execute()) is None:
             self._remember_lost(key, 'delete')
 
     def incr(self, key):
-        value = self._call(lambda r: r.incr(KEY_PREFIX + key))
-        if value is None:
+        self._drop_near(key)
+        result = self._call(lambda r: r.pipeline(transaction=False)
+                            .incr(KEY_PREFIX + key).publish(CHANNEL, key).execute())
+        if result is None:
             self._remember_lost(key, 'incr')
-        return value
+            return None
+        return result[0]
+
+    # ---- the near copies ----
+
+    def _drop_near(self, key):
+        with self._lock:
+            self._near.pop(key, None)
+            self._drops[key] = self._drops.get(key, 0) + 1
+
+    def _on_message(self, message):
+        data = message.get('data')
+        self._drop_near(data.decode() if isinstance(data, bytes) else str(data))
+
+    def _listen(self):
+        """Subscribe to invalidations, unless subscribed or Redis is down."""
+        if self._listener is not None or self._down_since is not None:
+            return
+        with self._lock:
+            if self._listener is not None:
+                return
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(**{CHANNEL: self._on_message})
+                thread = pubsub.run_in_thread(sleep_time=0.5, daemon=True,
+                                              exception_handler=self._listener_failed)
+            except REDIS_ERRORS:
+                return  # the read that follows records the outage
+            self._near.clear()
+            self._listener = (pubsub, thread)
+
+    def _listener_failed(self, exc, pubsub, thread):
+        # Copies are trusted only while invalidations can arrive: forget them.
+        with self._lock:
+            self._listener = None
+            self._near.clear()
+        thread.stop()
+        try:
+            pubsub.close()
+        except REDIS_ERRORS:
+            pass
 
     def _remember_lost(self, key, operation):
         with self._lock:
@@ -134,6 +204,7 @@ class RedisCache:
             pipe = self._redis.pipeline(transaction=False)
             for key, operation in lost.items():
                 getattr(pipe, operation)(KEY_PREFIX + key)
+                pipe.publish(CHANNEL, key)
             pipe.execute()
         except REDIS_ERRORS:
             with self._lock:

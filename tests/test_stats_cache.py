@@ -241,3 +241,20 @@ def test_zero_stats_cache_seconds_means_always_fresh(settings, admin, ttl):
         assert [read(client)[0] for _ in range(3)] == ['MISS'] * 3
     finally:
         srv.stop()
+
+
+def test_redis_cache_keeps_a_near_copy_that_another_processs_write_drops(redis_server):
+    import redis
+    web_one, web_two = RedisCache(redis_server.url), RedisCache(redis_server.url)
+    web_two.set('figures', {'patients': 1}, ttl=60)
+    assert web_one.get('figures') == {'patients': 1}   # read once: kept near
+    raw = redis.Redis.from_url(redis_server.url)
+    raw.set('clinicdesk:cache:figures', '{"patients": 99}')  # no invalidation sent
+    assert web_one.get('figures') == {'patients': 1}   # served without a round trip
+    web_two.delete('figures')                          # a write elsewhere drops it
+    wait_until(lambda: web_one.get('figures') is None, timeout=2, message='dropped')
+    web_two.set('figures', {'patients': 2}, ttl=60)
+    assert web_one.get('figures') == {'patients': 2}
+    assert web_one.incr('gen') == 1 and web_two.get('gen') == 1
+    web_one.incr('gen')
+    wait_until(lambda: web_two.get('gen') == 2, timeout=2, message='incr seen elsewhere')
