@@ -26,6 +26,7 @@ BENCHES = [
     'monthly_reports_p3.py',
     'stats_p4.py',
     'reports_100k.py',
+    'backup_100k.py',
 ]
 
 LINE = re.compile(r'\bbar\b', re.I)
