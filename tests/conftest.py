@@ -91,14 +91,23 @@ class SmtpSink:
             return [m['message'] for m in self.messages if address in m['to']]
 
 
-@pytest.fixture(scope='session')
-def smtp():
-    sink = SmtpSink()
+@contextlib.contextmanager
+def smtp_sink(sink=None):
+    """An aiosmtpd server on a free port delivering to `sink`."""
+    sink = sink or SmtpSink()
     controller = Controller(sink, hostname='127.0.0.1', port=free_port())
     controller.start()
     sink.port = controller.port
-    yield sink
-    controller.stop()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope='session')
+def smtp():
+    with smtp_sink() as sink:
+        yield sink
 
 
 # ---- the app ----------------------------------------------------------------

@@ -22,7 +22,7 @@ from app.services import accounts
 from app.settings import load
 from tests.client import Client
 from tests.conftest import (PASSWORD, ServerThread, SmtpSink, WorkerProcess, base_env, free_port,
-                            wait_until)
+                            smtp_sink, wait_until)
 
 
 class CountingSink(SmtpSink):
@@ -47,12 +47,8 @@ class CountingSink(SmtpSink):
 
 @pytest.fixture
 def sink():
-    handler = CountingSink()
-    controller = Controller(handler, hostname='127.0.0.1', port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+    with smtp_sink(CountingSink()) as handler:
+        yield handler
 
 
 def with_smtp(settings, port):

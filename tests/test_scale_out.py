@@ -7,19 +7,14 @@ import subprocess
 import sys
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.conftest import ROOT, SmtpSink, WorkerProcess, base_env, free_port, wait_until
+from tests.conftest import ROOT, WorkerProcess, base_env, smtp_sink, wait_until
 
 
 @pytest.fixture
 def own_smtp():
-    sink = SmtpSink()
-    controller = Controller(sink, hostname='127.0.0.1', port=free_port())
-    controller.start()
-    sink.port = controller.port
-    yield sink
-    controller.stop()
+    with smtp_sink() as sink:
+        yield sink
 
 
 def expected_reminder_recipients(db_path):
