@@ -154,7 +154,14 @@ def request_delivery():
 def _enqueue_delivery():
     # tasks.py imports this module; importing it here avoids the cycle.
     from tasks import deliver_outbox
-    deliver_outbox()
+    try:
+        deliver_outbox()
+    except Exception as exc:
+        # The mail is committed as pending and housekeeping sends due mail
+        # every minute, so nothing is lost. Raising here would only surface
+        # as peewee's "no transaction is active" in place of this error.
+        log.warning('could not queue mail delivery now (%s); housekeeping will retry',
+                    type(exc).__name__)
 
 
 # ---- composing the MIME message -----------------------------------------------
