@@ -14,6 +14,7 @@ import datetime
 import json
 import logging
 import os
+import secrets
 import socket
 
 from app import runtime
@@ -160,20 +161,32 @@ def last_run(name):
 
 # ---- who is running what ------------------------------------------------------
 
+_tokens = {}  # pid -> token; a forked child gets its own
+
+
 def worker_id():
-    """This process, named the way the consumer's heartbeat names it."""
-    return f'{socket.gethostname()}:{os.getpid()}'
+    """This process: 'host:pid:token'. The token tells it apart from an
+    earlier process with the same pid, as when a container restarts and its
+    processes come back with the same pids."""
+    pid = os.getpid()
+    token = _tokens.setdefault(pid, secrets.token_hex(4))
+    return f'{socket.gethostname()}:{pid}:{token}'
 
 
 def owner_alive(owner, now_utc=None):
-    """Whether the process `owner` ('host:pid') may still be working."""
+    """Whether the process `owner` ('host:pid[:token]') may still be working."""
     if not owner:
         return False
-    host, _, pid = owner.rpartition(':')
+    if owner == worker_id():
+        return True
+    host, pid, token = (owner.split(':', 2) + [''])[:3]
     if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid() and token:
+            return False  # our pid, another token: an earlier process
         return pid_alive(int(pid))
+    # Heartbeats are named host:pid.
     now_utc = now_utc or utcnow()
-    beat = WorkerHeartbeat.get_or_none(WorkerHeartbeat.worker == owner)
+    beat = WorkerHeartbeat.get_or_none(WorkerHeartbeat.worker == f'{host}:{pid}')
     return beat is not None and beat.beat_at > now_utc - HEARTBEAT_GRACE
 
 

@@ -4,6 +4,7 @@ delivery when it is back, 5xx → failed with the reply, no double sending by
 two runs or after a crash, and the admin's outbox without any SMTP server."""
 import datetime
 import re
+import socket
 import sqlite3
 import threading
 import uuid
@@ -210,7 +211,7 @@ def test_two_delivery_runs_at_once_send_each_message_once(own_db, sink):
 
 def test_claims_left_by_a_killed_consumer_are_settled_without_resending(own_db):
     on_the_wire, *waiting = queue(4)
-    proc_owner = schedule.worker_id().rpartition(':')[0] + ':999999999'
+    proc_owner = f'{socket.gethostname()}:999999999'  # no such process
     token = f'{proc_owner}/abc123'
     (OutboxMessage.update(status=mail.CLAIMED, claimed_by=token, claimed_at=utcnow())
      .where(OutboxMessage.to.in_([on_the_wire, *waiting])).execute())

@@ -1,6 +1,7 @@
 """Clinic-time crons and the slot ledger (SPEC §3): DST-correct slots,
 catch-up after downtime, one run per slot. Driven with explicit times."""
 import datetime
+import socket
 import subprocess
 import uuid
 from zoneinfo import ZoneInfo
@@ -35,7 +36,7 @@ def fresh_name():
 def dead_owner():
     proc = subprocess.Popen(['true'])
     proc.wait()
-    return f'{schedule.worker_id().rpartition(":")[0]}:{proc.pid}'
+    return f'{socket.gethostname()}:{proc.pid}'
 
 
 def test_reminder_time_skipped_by_spring_forward_runs_at_first_instant_after():
@@ -214,3 +215,12 @@ def test_housekeeping_prunes_old_history_but_keeps_recent_and_unsent(own_db):
     assert (pruned['job_runs'], pruned['sent_mail']) == (1, 1)
     assert [r.slot for r in JobRun.select()] == ['2026-08-20']
     assert sorted(m.dedupe_key for m in OutboxMessage.select()) == ['new-sent', 'old-failed']
+
+
+def test_a_run_left_by_an_earlier_process_with_our_pid_is_not_taken_for_ours():
+    # A restarted container brings its worker back with the same pid: the
+    # token in the owner tells the dead process from the live one.
+    host, pid, _ = schedule.worker_id().split(':')
+    assert schedule.owner_alive(schedule.worker_id())
+    assert not schedule.owner_alive(f'{host}:{pid}:0ldt0ken')
+    assert schedule.owner_alive(f'{host}:1')  # init, an older owner format: alive
