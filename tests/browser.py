@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, PASSWORD
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -161,3 +161,12 @@ def check_page_fixture():
     """`check_page(page, name)`, as a fixture: test modules load this file as
     a plugin and need not import it."""
     return check_page
+
+
+def log_in(page, base_url, email, home):
+    """Log in through the login form, as a person does, and land on `home`."""
+    page.goto(f'{base_url}/login')
+    page.get_by_label('Email').fill(email)
+    page.get_by_label('Password').fill(PASSWORD)
+    page.get_by_role('button', name='Log in').click()
+    page.wait_for_url(f'{base_url}{home}')

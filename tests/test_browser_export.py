@@ -11,10 +11,12 @@ import pytest
 from app.db import database
 from app.models import Appointment, Export, Treatment, User
 from app.services import exports
-from tests.conftest import PASSWORD, unique_email
+from tests.browser import log_in
+from tests.conftest import unique_email
 
 pytest_plugins = ['tests.browser']
 pytestmark = pytest.mark.browser
+
 
 def patient_with_history(base_url, make_user):
     client = make_user(base_url, 'patient', name='Bea Browser')
@@ -33,11 +35,7 @@ def patient_with_history(base_url, make_user):
 def test_patient_clicks_export_and_downloads_the_csv(page, base_url, make_user, worker):
     email = patient_with_history(base_url, make_user)
 
-    page.goto(f'{base_url}/login')
-    page.get_by_label('Email').fill(email)
-    page.get_by_label('Password').fill(PASSWORD)
-    page.get_by_role('button', name='Log in').click()
-    page.wait_for_url(f'{base_url}/patient')
+    log_in(page, base_url, email, '/patient')
 
     page.get_by_role('button', name='Export my history').click()
     link = page.get_by_role('link', name='Download CSV')
@@ -63,11 +61,7 @@ def test_patient_clicks_export_and_downloads_the_csv(page, base_url, make_user, 
 def test_admin_exports_all_data_from_the_dashboard(page, base_url, make_user, worker,
                                                    check_page):
     admin = make_user(base_url, 'admin')
-    page.goto(f'{base_url}/login')
-    page.get_by_label('Email').fill(admin.user['email'])
-    page.get_by_label('Password').fill(PASSWORD)
-    page.get_by_role('button', name='Log in').click()
-    page.wait_for_url(f'{base_url}/admin')
+    log_in(page, base_url, admin.user['email'], '/admin')
 
     page.get_by_role('button', name='Export all data').click()
     link = page.locator('#exports').get_by_role('link', name='Download CSV')
@@ -83,11 +77,7 @@ def test_admin_exports_all_data_from_the_dashboard(page, base_url, make_user, wo
 def test_expired_export_says_so_after_a_reload_and_try_again_makes_a_new_one(
         page, base_url, make_user, worker, settings):
     email = patient_with_history(base_url, make_user)
-    page.goto(f'{base_url}/login')
-    page.get_by_label('Email').fill(email)
-    page.get_by_label('Password').fill(PASSWORD)
-    page.get_by_role('button', name='Log in').click()
-    page.wait_for_url(f'{base_url}/patient')
+    log_in(page, base_url, email, '/patient')
     page.get_by_role('button', name='Export my history').click()
     page.get_by_role('link', name='Download CSV').wait_for(state='visible')
     with database.connection_context():

@@ -15,6 +15,7 @@ from app.clock import Clock
 from app.db import database
 from app.models import Appointment
 from app.services import reminders
+from tests.browser import log_in
 from tests.conftest import PASSWORD, create_user, unique_email
 
 pytest_plugins = ['tests.browser']
@@ -31,14 +32,6 @@ def clinic_today(settings):
 
 def suffix():
     return uuid.uuid4().hex[:6]
-
-
-def log_in(page, base_url, email, home):
-    page.goto(f'{base_url}/login')
-    page.get_by_label('Email').fill(email)
-    page.get_by_label('Password').fill(PASSWORD)
-    page.get_by_role('button', name='Log in').click()
-    page.wait_for_url(f'{base_url}{home}')
 
 
 def flash(page):
