@@ -89,32 +89,30 @@ def list_appointments(user, filters, limit, offset):
 # The entry is written in the change's own transaction: a change without
 # its entry (or an entry without its change) cannot be committed.
 
-def book(user, data):
+def _changed(user, action, change):
     with database.atomic():
-        appt = appointments.book(clock(), user, data)
-        note('appointment.book', appt.patient.id, _appointment(appt), actor=user)
+        appt = change()
+        note(action, appt.patient.id, _appointment(appt), actor=user)
     return appt
+
+
+def book(user, data):
+    return _changed(user, 'appointment.book', lambda: appointments.book(clock(), user, data))
 
 
 def cancel(user, appointment_id):
-    with database.atomic():
-        appt = appointments.cancel(user, appointment_id)
-        note('appointment.cancel', appt.patient.id, _appointment(appt), actor=user)
-    return appt
+    return _changed(user, 'appointment.cancel',
+                    lambda: appointments.cancel(user, appointment_id))
 
 
 def complete(user, appointment_id, data):
-    with database.atomic():
-        appt = appointments.complete(clock(), user, appointment_id, data)
-        note('treatment.record', appt.patient.id, _appointment(appt), actor=user)
-    return appt
+    return _changed(user, 'treatment.record',
+                    lambda: appointments.complete(clock(), user, appointment_id, data))
 
 
 def no_show(user, appointment_id):
-    with database.atomic():
-        appt = appointments.mark_no_show(clock(), user, appointment_id)
-        note('appointment.no_show', appt.patient.id, _appointment(appt), actor=user)
-    return appt
+    return _changed(user, 'appointment.no_show',
+                    lambda: appointments.mark_no_show(clock(), user, appointment_id))
 
 
 # ---- files with patient data ------------------------------------------------------
