@@ -26,6 +26,10 @@ from app.services import accounts
 from app.settings import load
 from tests.client import Client
 
+# Test modules import helpers from the browser plugin: let pytest rewrite its
+# asserts before that first import.
+pytest.register_assert_rewrite('tests.browser')
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = 'correct-horse-42'
 IN_CI = os.environ.get('CI', '').lower() == 'true'
