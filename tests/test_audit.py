@@ -1,7 +1,9 @@
 """The audit trail over real HTTP: every audited action writes exactly one
 entry with the right actor, action, subject and target, through the JSON API
-and through the HTML form alike; a patient sees who accessed their record;
-nobody else reads the trail; no entry holds medical text or secrets."""
+and through the HTML form alike, and through the services called with no
+request at all; a refused change writes nothing; a patient sees who accessed
+their record; nobody else reads the trail; no entry holds medical text or
+secrets."""
 import datetime
 import uuid
 from urllib.parse import urlencode
@@ -10,17 +12,16 @@ import pytest
 
 from app.clock import Clock
 from app.db import database
+from app.errors import ApiError
 from app.models import (Appointment, AuditEvent, LoginFailure, MonthlyReport, OutboxAttachment,
-                        OutboxMessage, ReportExecution, ScheduledReport)
-from app.services import audit, report_runs
+                        OutboxMessage, ReportExecution, ScheduledReport, User)
+from app.services import accounts, appointments, audit, report_runs
 from tests.client import Client
 from tests.conftest import PASSWORD, unique_email, wait_until
 
 DAY = datetime.timedelta(days=1)
 COLUMNS = {'id', 'at', 'actor', 'actor_role', 'action', 'subject_patient', 'target', 'ip'}
 
-
-# ---- helpers ----------------------------------------------------------------------
 
 @pytest.fixture
 def today(settings):
@@ -77,8 +78,6 @@ def all_columns_text():
         return '\n'.join('|'.join('' if v is None else str(v) for v in row) for row in rows)
 
 
-# ---- logging in and out -------------------------------------------------------------
-
 def test_login_logout_and_failed_logins_write_one_entry_each_via_api_and_form(
         base_url, admin, patient):
     pid = patient.user['id']
@@ -125,8 +124,6 @@ def test_failed_login_to_a_doctors_account_points_at_the_account_not_a_patient(
     assert (newest['actor'], newest['patient'], newest['target']) == (
         None, None, f'user:{doctor.user["id"]}')
 
-
-# ---- reading a record ------------------------------------------------------------------
 
 def test_doctor_and_admin_opening_an_appointment_write_one_view_each(
         admin, patient, staff, today):
@@ -182,8 +179,6 @@ def test_listing_one_patients_appointments_is_a_history_view_other_lists_are_not
     assert brief(entries_by(admin, doctor, action='history.view')) == [
         ('history.view', doctor.user['id'], pid, target)]
 
-
-# ---- changing it ---------------------------------------------------------------------
 
 def test_booking_and_cancelling_via_api_and_form_write_one_entry_each(
         admin, patient, staff, today):
@@ -252,8 +247,6 @@ def test_completing_and_no_show_via_api_and_form_write_one_entry_each(
         ('appointment.no_show', did, pid, f'appointment:{visits[3]}')]
     assert 'Audit-test otitis' not in all_columns_text()
 
-
-# ---- files with patient data -------------------------------------------------------------
 
 def wait_done(client, status_url):
     def finished():
@@ -335,8 +328,6 @@ def test_opening_a_sent_email_and_its_attachment_writes_one_entry_each(admin):
         ('outbox_attachment.download', aid, None, f'outbox_attachment:{attachment.id}')]
 
 
-# ---- who reads the trail ---------------------------------------------------------------
-
 def test_patient_sees_only_what_others_did_with_their_own_record(
         base_url, admin, make_user, staff, today):
     alice = make_user(base_url, 'patient', name='Alice Audit')
@@ -381,8 +372,6 @@ def test_not_logged_in_gets_401_or_the_login_page(anon):
     assert anon.get('/api/me/audit').status == 401
     assert anon.get('/admin/audit').status in (302, 303)
 
-
-# ---- the admin's views -------------------------------------------------------------------
 
 def test_admin_filters_by_actor_patient_action_and_clinic_dates_and_pages(
         admin, patient, staff, today):
@@ -453,6 +442,56 @@ def test_entries_hold_references_only(base_url, admin, patient, staff, today):
                    ('appointment', 'patient', 'user', 'export', 'monthly_report',
                     'report_execution', 'outbox_message', 'outbox_attachment')
                    for row in AuditEvent.select())
+
+
+def rows_about(target):
+    return [(e.action, e.actor_id, e.subject_patient_id, e.target, e.ip)
+            for e in AuditEvent.select().where(AuditEvent.target == target)
+                                        .order_by(AuditEvent.id)]
+
+
+def test_cancelling_through_the_service_records_it_and_a_refused_cancel_records_nothing(
+        patient, staff, settings, today):
+    doctor = staff('doctor')
+    visit = open_visit(doctor, patient, today + 2 * DAY)
+    pid, target = patient.user['id'], f'appointment:{visit}'
+    with database.connection_context():
+        user = User.get_by_id(pid)
+        appointments.cancel(user, visit, ip='192.0.2.7')
+        assert rows_about(target) == [('appointment.cancel', pid, pid, target, '192.0.2.7')]
+        with pytest.raises(ApiError) as refused:
+            appointments.cancel(user, visit, ip='192.0.2.7')
+        assert refused.value.status == 409
+        assert rows_about(target) == [('appointment.cancel', pid, pid, target, '192.0.2.7')]
+
+
+def test_services_called_without_the_web_record_views_changes_and_logins(
+        patient, staff, settings, today):
+    doctor = staff('doctor')
+    visit = open_visit(doctor, patient, today - DAY)
+    pid, did, target = patient.user['id'], doctor.user['id'], f'appointment:{visit}'
+    clock = Clock(settings.tz)
+    record = {'diagnosis': 'Audit-test sinusitis', 'treatment': 'Rest'}
+    with database.connection_context():
+        user = User.get_by_id(did)
+        appointments.view(user, visit)
+        appointments.list_for(user, {'patient_id': pid}, 10, 0)
+        appointments.complete(clock, user, visit, record)
+        with pytest.raises(ApiError):
+            appointments.mark_no_show(clock, user, visit)
+        assert rows_about(target) == [('appointment.view', did, pid, target, None),
+                                      ('treatment.record', did, pid, target, None)]
+        assert rows_about(f'patient:{pid}') == [
+            ('history.view', did, pid, f'patient:{pid}', None)]
+
+        before = AuditEvent.select().where(AuditEvent.actor == did).count()
+        _, token, _ = accounts.log_in(doctor.user['email'], PASSWORD, '192.0.2.8')
+        accounts.log_out(token, '192.0.2.8')
+        newest = (AuditEvent.select().where(AuditEvent.actor == did)
+                  .order_by(AuditEvent.id.desc()).limit(2))
+        assert [(e.action, e.ip) for e in reversed(newest)] == [
+            ('login', '192.0.2.8'), ('logout', '192.0.2.8')]
+        assert AuditEvent.select().where(AuditEvent.actor == did).count() == before + 2
 
 
 def test_recording_refuses_free_text():

@@ -1,12 +1,13 @@
-"""Accounts: patients register themselves; admins create doctors and admins."""
+"""Accounts: patients register themselves; admins create doctors and
+admins; logging in and out, each recorded in the audit trail."""
 import peewee
 
-from app import validate
+from app import auth, validate
 from app.auth import hash_password
 from app.db import database
 from app.errors import ApiError, conflict, not_found
 from app.models import User
-from app.services import stats
+from app.services import audit, stats
 
 
 def _create_user(data, role, specialization=None):
@@ -57,6 +58,44 @@ def ensure_admin(email, password):
     """Start-up helper: create the configured admin only when missing."""
     if User.by_email(email) is None:
         create_or_reset_admin(email, password)
+
+
+def log_in(email, password, ip=None):
+    """Check the credentials and start a session: (user, cookie token,
+    Session), with a 'login' entry in the session's transaction. A wrong
+    password writes 'login.failed'; a throttled attempt (429) never reaches
+    the password check and writes nothing."""
+    try:
+        # Outside the transaction: the ~0.1 s password hash must not hold
+        # the write lock, and the counted failure must survive the 401.
+        user = auth.authenticate(email, password, ip)
+    except ApiError as exc:
+        if exc.status == 401:
+            _record_failed_login(email, ip)
+        raise
+    with database.atomic():
+        audit.record('login', user, ip=ip)
+        token, session = auth.start_session(user)
+    return user, token, session
+
+
+def _record_failed_login(email, ip):
+    account = User.by_email(email)
+    if account is None:
+        audit.record('login.failed', None, ip=ip)
+        return
+    patient_id = account.id if account.role == 'patient' else None
+    audit.record('login.failed', None, patient_id, f'user:{account.id}', ip)
+
+
+def log_out(token, ip=None):
+    """End the session of this cookie token, with a 'logout' entry when it
+    was a live session."""
+    session = auth.session_for_token(token)
+    with database.atomic():
+        if session is not None:
+            audit.record('logout', session.user, ip=ip)
+        auth.end_session(token)
 
 
 def set_reminders(user, enabled):

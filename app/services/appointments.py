@@ -1,4 +1,9 @@
-"""Booking, cancelling, completing; listing with filters."""
+"""Booking, cancelling, completing; listing with filters.
+
+Each change writes its audit entry in the change's own transaction, so a
+change without its entry (or an entry without its change) is never
+committed; a refused change writes nothing. `ip` is the client's address
+(None when no request is behind the call)."""
 import datetime
 
 import peewee
@@ -7,13 +12,15 @@ from app import validate
 from app.db import database
 from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User, utcnow
-from app.services import accounts, stats
+from app.services import accounts, audit, stats
 
 # The slots the booking page offers: every 30 minutes, 09:00 to 16:30.
 SLOT_TIMES = tuple(f'{h:02d}:{m:02d}' for h in range(9, 17) for m in (0, 30))
 
 # How far ahead a patient may book.
 BOOKING_HORIZON = datetime.timedelta(days=365)
+
+STAFF = ('doctor', 'admin')
 
 Doctor = User.alias('doctor')
 Patient = User.alias('patient')
@@ -55,17 +62,37 @@ def visible_to(user):
 
 
 def get_for(user, appointment_id):
-    """The appointment if `user` may see it; 404 otherwise."""
+    """The appointment if `user` may see it; 404 otherwise. Records nothing:
+    for the checks of a change and for showing again a record the user has
+    just acted on; opening a record is `view`."""
     appt = visible_to(user).where(Appointment.id == appointment_id).first()
     if appt is None:
         raise not_found('appointment not found')
     return appt
 
 
-def list_for(user, filters, limit, offset):
+def _target(appt):
+    return f'appointment:{appt.id}'
+
+
+def view(user, appointment_id, ip=None):
+    """Open one appointment. A doctor or admin opening it has viewed the
+    patient's record ('appointment.view'); a patient reading their own
+    record writes nothing."""
+    appt = get_for(user, appointment_id)
+    if user.role in STAFF:
+        audit.record('appointment.view', user, appt.patient.id, _target(appt), ip)
+    return appt
+
+
+def list_for(user, filters, limit, offset, ip=None):
     """(total, page) of the appointments `user` may see, filtered.
 
-    `filters` is the raw query mapping; each filter is checked here."""
+    `filters` is the raw query mapping; each filter is checked here. A
+    doctor or admin listing one patient's appointments has viewed that
+    patient's history ('history.view'). Lists that are not about one patient
+    (a day, a doctor, a status) write nothing: an entry for every patient on
+    every page load would bury the record views."""
     query = visible_to(user)
     on_date = validate.date(filters, 'date', required=False)
     start = validate.date(filters, 'from', required=False)
@@ -92,7 +119,23 @@ def list_for(user, filters, limit, offset):
         query = query.order_by(Appointment.date.desc(), Appointment.time.desc(), Appointment.id.desc())
     else:
         query = query.order_by(Appointment.date, Appointment.time, Appointment.id)
-    return query.count(), list(query.limit(limit).offset(offset))
+    result = query.count(), list(query.limit(limit).offset(offset))
+    if patient_id and user.role in STAFF and (
+            User.select().where(User.id == patient_id, User.role == 'patient').exists()):
+        audit.record('history.view', user, patient_id, f'patient:{patient_id}', ip)
+    return result
+
+
+def earlier_visits(user, appt, limit=5):
+    """The patient's other completed visits that `user` may see, newest
+    first: shown beside an opened appointment, whose view is recorded."""
+    return list(visible_to(user)
+                .where(Appointment.patient == appt.patient.id,
+                       Appointment.status == 'completed',
+                       Appointment.id != appt.id)
+                .order_by(Appointment.date.desc(), Appointment.time.desc(),
+                          Appointment.id.desc())
+                .limit(limit))
 
 
 def _check_not_past(clock, day, time):
@@ -103,7 +146,7 @@ def _check_not_past(clock, day, time):
         raise bad_request('date', 'is more than a year ahead')
 
 
-def book(clock, user, data):
+def book(clock, user, data, ip=None):
     """Book for the patient (or, for an admin, for `patient_id`)."""
     if user.role == 'admin':
         patient = accounts.get_patient(validate.identifier(data, 'patient_id'))
@@ -125,6 +168,7 @@ def book(clock, user, data):
             database.after_commit(stats.invalidate)
             appt = Appointment.create(patient=patient, doctor=doctor, date=day,
                                       time=time, reason=reason, status='booked')
+            audit.record('appointment.book', user, patient.id, _target(appt), ip)
     except peewee.IntegrityError:
         # The partial unique indexes decide, so two racing requests cannot
         # both get the slot; say which side is taken.
@@ -137,7 +181,7 @@ def book(clock, user, data):
     return get_for(user, appt.id)
 
 
-def _transition(appt, new_status):
+def _transition(user, appt, new_status, action, ip):
     updated = (Appointment
                .update(status=new_status, updated_at=utcnow())
                .where(Appointment.id == appt.id, Appointment.status == 'booked')
@@ -145,15 +189,16 @@ def _transition(appt, new_status):
     if not updated:
         raise conflict(f'appointment is {appt.status.replace("_", "-")}, not booked')
     appt.status = new_status
+    audit.record(action, user, appt.patient.id, _target(appt), ip)
     database.after_commit(stats.invalidate)
 
 
-def cancel(user, appointment_id):
+def cancel(user, appointment_id, ip=None):
     if user.role not in ('patient', 'admin'):
         raise ApiError(403, 'only the patient or an admin can cancel')
     appt = get_for(user, appointment_id)
     with database.atomic():
-        _transition(appt, 'cancelled')
+        _transition(user, appt, 'cancelled', 'appointment.cancel', ip)
     return appt
 
 
@@ -166,23 +211,23 @@ def _doctor_appointment_due(clock, user, appointment_id):
     return appt
 
 
-def complete(clock, user, appointment_id, data):
+def complete(clock, user, appointment_id, data, ip=None):
     diagnosis = validate.text(data, 'diagnosis', max_len=4000, multiline=True)
     treatment = validate.text(data, 'treatment', max_len=4000, multiline=True)
     prescription = validate.text(data, 'prescription', required=False, max_len=4000,
                                  multiline=True)
     appt = _doctor_appointment_due(clock, user, appointment_id)
     with database.atomic():
-        _transition(appt, 'completed')
+        _transition(user, appt, 'completed', 'treatment.record', ip)
         Treatment.create(appointment=appt.id, diagnosis=diagnosis, treatment=treatment,
                          prescription=prescription)
     return get_for(user, appointment_id)
 
 
-def mark_no_show(clock, user, appointment_id):
+def mark_no_show(clock, user, appointment_id, ip=None):
     appt = _doctor_appointment_due(clock, user, appointment_id)
     with database.atomic():
-        _transition(appt, 'no_show')
+        _transition(user, appt, 'no_show', 'appointment.no_show', ip)
     return appt
 
 

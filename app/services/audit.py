@@ -1,6 +1,21 @@
 """The audit trail: who read or changed which patient's data, and who logged
-in. The web layer records (it knows the client's address); see
-app.web.audit_trail for which requests write an entry.
+in. There is one way to do each audited thing, and it writes the entry: the
+service function that does it takes the acting user and the client's address
+(`ip`, None without a request) and records; a change records in its own
+transaction. The web layer only passes who and from where.
+
+Where each entry is written:
+- login, login.failed, logout: accounts.log_in / log_out;
+- appointment.view, history.view: appointments.view (a doctor or admin
+  opening one appointment), appointments.list_for (a doctor or admin listing
+  one patient's appointments); a patient reading their own record and lists
+  that are not about one patient write nothing;
+- appointment.book / .cancel / .no_show, treatment.record: appointments.book,
+  cancel, mark_no_show, complete;
+- export.create, export.download: exports.request_export, exports.download;
+- monthly_report.view: monthly_reports.html_for;
+- report_file.download: report_runs.download;
+- outbox_message.view, outbox_attachment.download: services.outbox.
 
 A row is references only: when, who (user and role at that moment), a short
 dotted action from ACTIONS, the patient it is about, the record it touched

@@ -23,7 +23,7 @@ from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, not_found
 from app.models import Export, User, WorkerHeartbeat, utcnow
 from app.queue import PRIORITY_INTERACTIVE, huey
-from app.services import accounts, housekeeping
+from app.services import accounts, audit, housekeeping
 from app.services.export_csv import export_to_file
 from app.services.health import pid_alive, worker_window
 
@@ -41,10 +41,11 @@ QUEUED_GRACE = datetime.timedelta(minutes=2)
 
 # ---- who may export what -----------------------------------------------------
 
-def request_export(user, data):
+def request_export(user, data, ip=None):
     """The export `user` asks for: an active one of the same data by the same
-    user when there is one (a second click reuses it), else a new row whose
-    task is enqueued once the row is committed. Returns (export, created)."""
+    user when there is one (a second click reuses it, no new entry), else a
+    new row, recorded in the audit trail, whose task is enqueued once the row
+    is committed. Returns (export, created)."""
     scope, patient = _target(user, data)
     failed = []
     with database.atomic():
@@ -57,6 +58,7 @@ def request_export(user, data):
             return export, False
         export = Export.create(task_id=str(uuid.uuid4()), requester=user, scope=scope,
                                patient=patient)
+        audit.record('export.create', user, export.patient_id, f'export:{export.task_id}', ip)
         database.after_commit(lambda: _enqueue_or_note(export, failed))
     if failed:
         # The queue refused it (Redis down): leave no 'queued' row that no
@@ -228,8 +230,11 @@ def download_name(export, clock):
     return f'clinicdesk-history-{slug or export.patient_id}-{day}.csv'
 
 
-def file_for_download(export, settings):
-    """The path to send, or the reason there is none (409 / 410)."""
+def download(user, task_id, settings, ip=None, head=False):
+    """(export, path to send) for `user`, or the reason there is none (404 /
+    409 / 410). A download is recorded; a HEAD request (head=True) reads no
+    data and records nothing."""
+    export = get_for(user, task_id)
     if export.status in ACTIVE:
         raise ApiError(409, 'the export is not finished yet')
     if export.status == 'failed':
@@ -237,7 +242,9 @@ def file_for_download(export, settings):
     path = file_path(export, settings)
     if path is None:
         raise ApiError(410, expired_message(settings))
-    return path
+    if not head:
+        audit.record('export.download', user, export.patient_id, f'export:{export.task_id}', ip)
+    return export, path
 
 
 # ---- progress ----------------------------------------------------------------

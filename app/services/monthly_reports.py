@@ -13,6 +13,7 @@ import peewee
 from app import mail, schedule
 from app.db import database
 from app.models import Appointment, MonthlyReport, Treatment, User, utcnow
+from app.services import audit
 
 JOB = 'monthly_reports'
 REPORTS_PER_INSERT = 20
@@ -155,11 +156,14 @@ def visible_to(user):
     return query
 
 
-def html_for(user, report_id):
-    """The stored HTML of a report `user` may read, or None."""
+def html_for(user, report_id, ip=None):
+    """The stored HTML of a report `user` may read, or None. Reading it is
+    recorded: it lists the doctor's patients with their diagnoses, so it is
+    about many patients and has no single subject."""
     visible = visible_to(user).where(MonthlyReport.id == report_id)
     if not visible.exists():
         return None
+    audit.record('monthly_report.view', user, None, f'monthly_report:{report_id}', ip)
     return (MonthlyReport.select(MonthlyReport.html)
             .where(MonthlyReport.id == report_id)
             .scalar())

@@ -33,7 +33,7 @@ from app.db import database
 from app.errors import ApiError, not_found
 from app.models import OutboxMessage, ReportExecution, ScheduledReport, utcnow
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
-from app.services import report_engine, report_writers, reports
+from app.services import audit, report_engine, report_writers, reports
 
 log = logging.getLogger('clinicdesk.reports')
 
@@ -450,8 +450,11 @@ def download_name(execution):
     return f'{slug[:60]}-{period}.{execution.report.format}'
 
 
-def file_path(settings, execution):
-    """The execution's file, or ApiError 409/410 saying why there is none."""
+def download(user, report_id, execution_id, settings, ip=None, head=False):
+    """(execution, path of its file) for `user`, or ApiError 404/409/410
+    saying why there is none. A download is recorded; a HEAD request
+    (head=True) reads no data and records nothing."""
+    execution = get(reports.get(report_id), execution_id)
     if execution.status == 'running':
         raise ApiError(409, 'the report is still running')
     if not execution.file_name:
@@ -459,7 +462,10 @@ def file_path(settings, execution):
     path = files_dir(settings) / execution.file_name
     if not path.is_file():
         raise ApiError(410, 'the file of this run is no longer there')
-    return path
+    if not head:
+        audit.record('report_file.download', user, None,
+                     f'report_execution:{execution.id}', ip)
+    return execution, path
 
 
 def duration_ms(execution):

@@ -4,8 +4,7 @@ import bottle
 from app import auth, validate
 from app.errors import ApiError
 from app.services import accounts, appointments, health
-from app.web import audit_trail
-from app.web.base import (clock, current_session, current_user, json_body,
+from app.web.base import (client_ip, clock, current_session, current_user, json_body,
                           json_response, page_of, paging, query_params, settings)
 
 
@@ -39,13 +38,13 @@ def login():
     password = data.get('password')
     if not isinstance(password, str) or not password or len(password) > 256:
         raise ApiError(400, 'password: is required')
-    user = audit_trail.authenticate(email, password)
-    session = login_user(user)
+    user, token, session = accounts.log_in(email, password, client_ip())
+    set_session_cookie(token)
     return json_response({'user': user.public(), 'csrf_token': session.csrf_token})
 
 
 def logout():
-    audit_trail.end_session()
+    accounts.log_out(bottle.request.get_cookie(auth.SESSION_COOKIE), client_ip())
     bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
     return {'status': 'logged out'}
 
@@ -95,30 +94,32 @@ def list_patients():
 def list_appointments():
     params = query_params()
     limit, offset = paging(params)
-    total, items = audit_trail.list_appointments(current_user(), params, limit, offset)
+    total, items = appointments.list_for(current_user(), params, limit, offset, client_ip())
     return page_of([appointments.to_json(a) for a in items], total, limit, offset)
 
 
 def get_appointment(appointment_id):
-    return appointments.to_json(audit_trail.view_appointment(current_user(), appointment_id))
+    return appointments.to_json(appointments.view(current_user(), appointment_id, client_ip()))
 
 
 def book_appointment():
-    appt = audit_trail.book(current_user(), json_body())
+    appt = appointments.book(clock(), current_user(), json_body(), client_ip())
     return json_response(appointments.to_json(appt), status=201)
 
 
 def cancel_appointment(appointment_id):
-    return appointments.to_json(audit_trail.cancel(current_user(), appointment_id))
+    return appointments.to_json(appointments.cancel(current_user(), appointment_id, client_ip()))
 
 
 def complete_appointment(appointment_id):
-    appt = audit_trail.complete(current_user(), appointment_id, json_body())
+    appt = appointments.complete(clock(), current_user(), appointment_id, json_body(),
+                                 client_ip())
     return appointments.to_json(appt)
 
 
 def no_show_appointment(appointment_id):
-    return appointments.to_json(audit_trail.no_show(current_user(), appointment_id))
+    appt = appointments.mark_no_show(clock(), current_user(), appointment_id, client_ip())
+    return appointments.to_json(appt)
 
 
 ANYONE, USER = None, 'user'

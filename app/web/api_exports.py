@@ -6,15 +6,14 @@ import json
 import bottle
 
 from app.services import exports
-from app.web import audit_trail, pages
-from app.web.base import clock, current_user, json_body, json_response, settings
+from app.web import pages
+from app.web.base import client_ip, clock, current_user, json_body, json_response, settings
 
 TASK_ID = '<task_id:re:[0-9A-Fa-f-]{1,64}>'
 
 
 def create_export():
-    export, created = exports.request_export(current_user(), json_body())
-    audit_trail.export_created(export, created)
+    export, _ = exports.request_export(current_user(), json_body(), client_ip())
     return json_response({'task_id': export.task_id, 'status_url': exports.status_url(export)},
                          status=202)
 
@@ -25,9 +24,8 @@ def export_status(task_id):
 
 
 def download_export(task_id):
-    export = exports.get_for(current_user(), task_id)
-    path = exports.file_for_download(export, settings())
-    audit_trail.export_downloaded(export)
+    export, path = exports.download(current_user(), task_id, settings(), client_ip(),
+                                    head=bottle.request.method == 'HEAD')
     # static_file streams the file and answers HEAD, Range and If-None-Match.
     response = bottle.static_file(path.name, root=str(path.parent), mimetype='text/csv',
                                   download=exports.download_name(export, clock()))

@@ -16,9 +16,8 @@ from app.errors import bad_request, not_found
 from app.models import MonthlyReport, OutboxAttachment, OutboxMessage
 from app.queue import huey
 from app.schedule import month_key, previous_month
-from app.services import monthly_reports, reminders
-from app.web import audit_trail
-from app.web.base import clock, current_user, json_body, json_response, page_of, paging, \
+from app.services import monthly_reports, outbox, reminders
+from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, paging, \
     query_params, settings
 from app.web.templating import environment, render
 
@@ -99,10 +98,9 @@ def list_monthly_reports():
 
 
 def monthly_report_page(report_id):
-    html = monthly_reports.html_for(current_user(), report_id)
+    html = monthly_reports.html_for(current_user(), report_id, client_ip())
     if html is None:
         raise not_found('report not found')
-    audit_trail.monthly_report_viewed(report_id)
     bottle.response.set_header('Content-Security-Policy', REPORT_CSP)
     bottle.response.content_type = 'text/html; charset=utf-8'
     return html
@@ -160,10 +158,7 @@ def _pager(total, offset, shown, status):
 
 
 def outbox_message_page(message_id):
-    message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
-    if message is None:
-        raise not_found('message not found')
-    audit_trail.outbox_message_viewed(message.id)
+    message = outbox.open_message(current_user(), message_id, client_ip())
     files = list(OutboxAttachment
                  .select(OutboxAttachment.id, OutboxAttachment.filename,
                          OutboxAttachment.content_type,
@@ -176,11 +171,8 @@ def outbox_message_page(message_id):
 
 
 def outbox_attachment(message_id, attachment_id):
-    item = OutboxAttachment.get_or_none((OutboxAttachment.id == attachment_id)
-                                        & (OutboxAttachment.message == message_id))
-    if item is None:
-        raise not_found('attachment not found')
-    audit_trail.outbox_attachment_downloaded(item.id)
+    item = outbox.open_attachment(current_user(), message_id, attachment_id, client_ip(),
+                                  head=bottle.request.method == 'HEAD')
     response = bottle.HTTPResponse(body=bytes(item.content))
     response.content_type = item.content_type
     name = re.sub(r'[^A-Za-z0-9._-]', '_', item.filename) or 'attachment'

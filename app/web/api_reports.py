@@ -8,8 +8,7 @@ false}` pauses a report. `weekday` is 0 (Monday) .. 6 (Sunday); `day` is
 import bottle
 
 from app.services import report_runs, report_writers, reports
-from app.web import audit_trail
-from app.web.base import clock, current_user, json_body, json_response, paging, page_of, settings
+from app.web.base import client_ip, clock, current_user, json_body, json_response, paging, page_of, settings
 
 ADMIN = ('admin',)
 REPORT = '/api/reports/<report_id:int>'
@@ -85,9 +84,8 @@ def show_execution(report_id, execution_id):
 
 
 def download_execution(report_id, execution_id):
-    execution = report_runs.get(reports.get(report_id), execution_id)
-    path = report_runs.file_path(settings(), execution)
-    audit_trail.report_file_downloaded(execution.id)
+    execution, path = report_runs.download(current_user(), report_id, execution_id, settings(),
+                                           client_ip(), head=bottle.request.method == 'HEAD')
     response = bottle.static_file(path.name, root=str(path.parent),
                                   mimetype=report_writers.MEDIA_TYPES[execution.report.format],
                                   download=report_runs.download_name(execution))

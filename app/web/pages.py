@@ -13,8 +13,8 @@ import bottle
 from app import auth, validate
 from app.errors import ApiError, bad_request
 from app.services import accounts, appointments
-from app.web import api, audit_trail
-from app.web.base import clock, current_user, query_params, settings
+from app.web import api
+from app.web.base import client_ip, clock, current_user, query_params, settings
 from app.web.templating import environment, render
 
 log = logging.getLogger('clinicdesk.pages')
@@ -172,11 +172,11 @@ def login_submit():
         email = validate.email(data)
         if not data['password']:
             raise bad_request('password', 'is required')
-        user = audit_trail.authenticate(email, data['password'][:256])
+        user, token, _ = accounts.log_in(email, data['password'][:256], client_ip())
     except ApiError as exc:
         return form_failure(exc, 'login.html', {'form': {'email': data['email']},
                                                 'next': next_url})
-    api.login_user(user)
+    api.set_session_cookie(token)
     bottle.redirect(next_url or home_for(user))
 
 
@@ -198,7 +198,7 @@ def register_submit():
 
 
 def logout_submit():
-    audit_trail.end_session()
+    accounts.log_out(bottle.request.get_cookie(auth.SESSION_COOKIE), client_ip())
     bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
     redirect_with('/login', 'You are logged out.')
 
@@ -269,7 +269,7 @@ def book_submit():
     user = current_user()
     data = form('doctor_id', 'date', 'time', 'reason')
     try:
-        appt = audit_trail.book(user, data)
+        appt = appointments.book(clock(), user, data, client_ip())
     except ApiError as exc:
         if exc.status not in FORM_STATUSES:
             raise
@@ -281,7 +281,7 @@ def book_submit():
 def cancel_submit(appointment_id):
     user = current_user()
     try:
-        appt = audit_trail.cancel(user, appointment_id)
+        appt = appointments.cancel(user, appointment_id, client_ip())
     except ApiError as exc:
         if exc.status != 409:
             raise
@@ -314,16 +314,14 @@ def doctor_page():
 
 
 def visit_context(user, appt, form_data=None, errors=None):
-    _, earlier = appointments.list_for(
-        user, {'patient_id': appt.patient.id, 'status': 'completed', 'order': 'desc'}, 6, 0)
     return {'appt': appt, 'form': form_data or {}, 'errors': errors or {},
-            'earlier': [a for a in earlier if a.id != appt.id][:5],
+            'earlier': appointments.earlier_visits(user, appt),
             'due': appt.status == 'booked' and appt.date <= clock().today()}
 
 
 def visit_page(appointment_id):
     user = current_user()
-    appt = audit_trail.view_appointment(user, appointment_id)
+    appt = appointments.view(user, appointment_id, client_ip())
     return page('doctor_visit.html', **visit_context(user, appt))
 
 
@@ -339,7 +337,7 @@ def complete_submit(appointment_id):
     user = current_user()
     data = form('diagnosis', 'treatment', 'prescription')
     try:
-        appt = audit_trail.complete(user, appointment_id, data)
+        appt = appointments.complete(clock(), user, appointment_id, data, client_ip())
     except ApiError as exc:
         return visit_failure(user, appointment_id, exc, data)
     redirect_with('/doctor', f'Visit of {appt.patient.name} on {when(appt)} is completed.')
@@ -348,7 +346,7 @@ def complete_submit(appointment_id):
 def no_show_submit(appointment_id):
     user = current_user()
     try:
-        appt = audit_trail.no_show(user, appointment_id)
+        appt = appointments.mark_no_show(clock(), user, appointment_id, client_ip())
     except ApiError as exc:
         return visit_failure(user, appointment_id, exc)
     redirect_with('/doctor', f'{appt.patient.name} marked as no-show for {when(appt)}.')
@@ -375,7 +373,8 @@ def admin_appointments(user, params, errors):
     filters['order'] = filters['order'] or 'desc'
     try:
         offset = offset_param(params, 'offset')
-        total, items = audit_trail.list_appointments(user, filters, APPOINTMENTS_PAGE, offset)
+        total, items = appointments.list_for(user, filters, APPOINTMENTS_PAGE, offset,
+                                             client_ip())
     except ApiError as exc:
         errors.update(field_errors(exc))
         offset, total, items = 0, 0, []
