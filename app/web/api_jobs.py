@@ -17,8 +17,8 @@ from app.models import MonthlyReport, OutboxAttachment, OutboxMessage
 from app.queue import huey
 from app.schedule import month_key, previous_month
 from app.services import monthly_reports, outbox, reminders
-from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, paging, \
-    query_params, settings
+from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
+    paging, query_params, settings
 from app.web.templating import environment, render
 
 TASK_ID_RE = re.compile(r'^[0-9A-Za-z_.:-]{1,100}$')

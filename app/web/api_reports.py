@@ -8,7 +8,8 @@ false}` pauses a report. `weekday` is 0 (Monday) .. 6 (Sunday); `day` is
 import bottle
 
 from app.services import report_runs, report_writers, reports
-from app.web.base import client_ip, clock, current_user, json_body, json_response, paging, page_of, settings
+from app.web.base import (client_ip, clock, current_user, json_body, json_response, paging,
+                          page_of, settings)
 
 ADMIN = ('admin',)
 REPORT = '/api/reports/<report_id:int>'
