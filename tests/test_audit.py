@@ -141,6 +141,18 @@ def test_doctor_and_admin_opening_an_appointment_write_one_view_each(
         ('appointment.view', admin.user['id'], pid, target)]
 
 
+def test_visit_page_lists_earlier_visits_under_its_one_view_entry(admin, patient, staff, today):
+    doctor = staff('doctor')
+    earlier = [open_visit(doctor, patient, today - (i + 1) * DAY) for i in range(7)]
+    with database.connection_context():
+        Appointment.update(status='completed').where(Appointment.id.in_(earlier)).execute()
+    visit = open_visit(doctor, patient, today)
+    html = doctor.get(f'/doctor/appointments/{visit}').text
+    assert 'Earlier visits with you' in html
+    assert html.count('class="appt appt-past"') == 5
+    assert [e['action'] for e in entries_by(admin, doctor)] == ['appointment.view', 'login']
+
+
 def test_patient_reading_their_own_record_and_a_doctors_schedule_write_nothing(
         admin, patient, staff, today):
     doctor = staff('doctor')
