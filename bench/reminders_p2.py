@@ -140,7 +140,7 @@ def ready_made(settings):
         files = {}
         for item in OutboxAttachment.select():
             files.setdefault(item.message_id, []).append(item)
-        return [(m.to, mail.mime_bytes(m, files.get(m.id, ()), settings.mail_from))
+        return [(m.to, mime.mime_bytes(m, files.get(m.id, ()), settings.mail_from))
                 for m in messages]
 
 
