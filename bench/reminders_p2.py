@@ -134,7 +134,7 @@ def run_job(day, count, expected):
 
 
 def ready_made(settings):
-    from app import mail
+    from app import mime
     with database.connection_context():
         messages = list(OutboxMessage.select().order_by(OutboxMessage.id))
         files = {}
