@@ -4,7 +4,7 @@ import datetime
 
 from huey import crontab, signals as huey_signals
 
-from app import mail, runtime
+from app import runtime, smtp_delivery
 from app.db import database
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
 from app.schedule import clinic_cron, previous_month, run_due, run_slot
@@ -56,7 +56,7 @@ def monthly_reports_for(month=None):
 def deliver_outbox():
     """Send due outbox mail over one SMTP connection; come back for retries."""
     with database.connection_context():
-        report = mail.deliver_due(runtime.settings())
+        report = smtp_delivery.deliver_due(runtime.settings())
     if report['retry_in']:
         deliver_outbox.schedule(delay=report['retry_in'])
     return report

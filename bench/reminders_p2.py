@@ -134,13 +134,13 @@ def run_job(day, count, expected):
 
 
 def ready_made(settings):
-    from app import mail
+    from app import mime
     with database.connection_context():
         messages = list(OutboxMessage.select().order_by(OutboxMessage.id))
         files = {}
         for item in OutboxAttachment.select():
             files.setdefault(item.message_id, []).append(item)
-        return [(m.to, mail.mime_bytes(m, files.get(m.id, ()), settings.mail_from))
+        return [(m.to, mime.mime_bytes(m, files.get(m.id, ()), settings.mail_from))
                 for m in messages]
 
 

@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from huey.storage import MemoryStorage
 
-from app import mail, schedule
+from app import mail, schedule, smtp_delivery
 from app.db import database, init_database
 from app.factory import create_app
 from app.migrations import apply_migrations
@@ -74,8 +74,6 @@ def row(to):
     return OutboxMessage.get(OutboxMessage.to == to)
 
 
-# ---- queueing ----------------------------------------------------------------
-
 def test_a_dedupe_key_queues_a_message_once_with_its_attachments(own_db):
     key, to = f'export:{uuid.uuid4().hex}', address()
     files = [('history.csv', 'text/csv', b'date,time\r\n2026-01-02,09:00\r\n')]
@@ -122,11 +120,9 @@ def test_delivery_is_enqueued_only_after_the_transaction_commits(own_db, memory_
     assert memory_queue.pending_count() == 1
 
 
-# ---- delivery ------------------------------------------------------------------
-
 def test_a_batch_goes_over_one_smtp_connection(own_db, sink):
     addresses = queue(30)
-    report = mail.deliver_due(with_smtp(own_db, sink.port))
+    report = smtp_delivery.deliver_due(with_smtp(own_db, sink.port))
     assert report['sent'] == 30
     assert sink.connections == 1
     assert sorted(m['to'][0] for m in sink.messages) == sorted(addresses)
@@ -138,7 +134,7 @@ def test_smtp_down_then_back_delivers_exactly_once(own_db, sink):
     down = with_smtp(own_db, free_port())  # nothing listens there
 
     before = utcnow()
-    report = mail.deliver_due(down)
+    report = smtp_delivery.deliver_due(down)
     assert (report['sent'], report['deferred'], report['retry_in']) == (0, 5, 30)
     for to in addresses:
         message = row(to)
@@ -147,17 +143,17 @@ def test_smtp_down_then_back_delivers_exactly_once(own_db, sink):
         assert before + datetime.timedelta(seconds=29) < message.next_attempt_at
         assert message.next_attempt_at < utcnow() + datetime.timedelta(seconds=31)
     # Not due yet: a second run leaves them alone.
-    assert mail.deliver_due(down)['deferred'] == 0
+    assert smtp_delivery.deliver_due(down)['deferred'] == 0
 
     # Thirty seconds later SMTP is still down: the next wait doubles.
     OutboxMessage.update(next_attempt_at=utcnow()).execute()
-    assert mail.deliver_due(down)['retry_in'] == 60
+    assert smtp_delivery.deliver_due(down)['retry_in'] == 60
     assert {row(to).attempts for to in addresses} == {2}
 
     OutboxMessage.update(next_attempt_at=utcnow()).execute()
     up = with_smtp(own_db, sink.port)
-    assert mail.deliver_due(up)['sent'] == 5
-    assert mail.deliver_due(up)['sent'] == 0
+    assert smtp_delivery.deliver_due(up)['sent'] == 5
+    assert smtp_delivery.deliver_due(up)['sent'] == 0
     assert sorted(m['to'][0] for m in sink.messages) == sorted(addresses)
     assert {row(to).status for to in addresses} == {'sent'}
 
@@ -170,19 +166,19 @@ def test_retry_waits_double_from_30_seconds_up_to_30_minutes():
 def test_permanent_rejection_marks_that_message_failed_with_the_reply(own_db, sink):
     rejected, *fine = queue(3)
     sink.reject.add(rejected)
-    report = mail.deliver_due(with_smtp(own_db, sink.port))
+    report = smtp_delivery.deliver_due(with_smtp(own_db, sink.port))
     assert (report['sent'], report['failed']) == (2, 1)
     message = row(rejected)
     assert message.status == 'failed'
     assert message.error == '550 5.1.1 mailbox unavailable'
     assert all(row(to).status == 'sent' for to in fine)
-    assert mail.deliver_due(with_smtp(own_db, sink.port))['sent'] == 0  # never retried
+    assert smtp_delivery.deliver_due(with_smtp(own_db, sink.port))['sent'] == 0  # never retried
 
 
 def test_temporary_rejection_keeps_the_message_pending(own_db, sink):
     busy, fine = queue(2)
     sink.busy.add(busy)
-    report = mail.deliver_due(with_smtp(own_db, sink.port))
+    report = smtp_delivery.deliver_due(with_smtp(own_db, sink.port))
     assert (report['sent'], report['deferred']) == (1, 1)
     message = row(busy)
     assert (message.status, message.attempts) == ('pending', 1)
@@ -197,7 +193,7 @@ def test_two_delivery_runs_at_once_send_each_message_once(own_db, sink):
 
     def run():
         with database.connection_context():
-            reports.append(mail.deliver_due(settings, batch_size=20))
+            reports.append(smtp_delivery.deliver_due(settings, batch_size=20))
 
     runs = [threading.Thread(target=run) for _ in range(3)]
     for thread in runs:
@@ -234,12 +230,10 @@ def test_claims_of_a_live_consumer_are_left_alone(own_db):
 
 def test_without_an_smtp_server_mail_waits_in_the_outbox(own_db):
     to, = queue(1)
-    report = mail.deliver_due(own_db.with_changes(smtp_host=None))
+    report = smtp_delivery.deliver_due(own_db.with_changes(smtp_host=None))
     assert 'no SMTP server' in report['skipped']
     assert row(to).status == 'pending' and row(to).attempts == 0
 
-
-# ---- the admin's outbox ------------------------------------------------------------
 
 @pytest.fixture
 def no_smtp_site(own_db):
@@ -294,8 +288,6 @@ def test_outbox_api_lists_newest_first_for_admins_only(base_url, admin, patient,
     assert doctor.get('/admin/outbox').status == 403
     assert Client(base_url).get('/api/outbox').status == 401
 
-
-# ---- R3 end to end: a real consumer, SMTP down, then back on the same port ----------
 
 def test_consumer_delivers_once_when_smtp_comes_back(tmp_path, settings):
     port = free_port()

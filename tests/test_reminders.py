@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from playhouse.test_utils import assert_query_count
 
 import tasks
-from app import mail
+from app import mail, mime
 from app.db import database, init_database
 from app.migrations import apply_migrations
 from app.models import Appointment, OutboxAttachment, OutboxMessage, User
@@ -49,7 +49,7 @@ def outbox_for(address):
 
 def as_mime(message, settings):
     attachments = list(OutboxAttachment.select().where(OutboxAttachment.message == message.id))
-    raw = mail.mime_bytes(message, attachments, settings.mail_from)
+    raw = mime.mime_bytes(message, attachments, settings.mail_from)
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 
@@ -59,8 +59,6 @@ def part(mime, content_type):
             return item
     raise AssertionError(f'no {content_type} part')
 
-
-# ---- the service, in a database of its own -----------------------------------------
 
 def test_patient_with_two_appointments_gets_one_email_listing_both(own_db):
     grace, ada, alan = patient(), doctor(), doctor('Alan Turing', 'Neurology')
@@ -178,8 +176,6 @@ def test_reminder_job_reads_with_a_fixed_number_of_queries(own_db):
     queries_for(DAY + datetime.timedelta(days=1), 40, 3)
 
 
-# ---- over the real consumer, SMTP sink and HTTP ----------------------------------------
-
 def unique_future_day(settings):
     return datetime.date.today() + datetime.timedelta(days=random.randint(400, 5000))
 
@@ -273,8 +269,6 @@ def test_forged_unsubscribe_link_is_refused(anon, patient):
                      headers={'Content-Type': 'application/x-www-form-urlencoded'}).status == 404
     assert reminders_on(patient)
 
-
-# ---- R1: a consumer killed in the middle of the batch -----------------------------------
 
 def fill_reminder_day(settings, day, patients):
     init_database(settings.database_url)

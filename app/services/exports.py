@@ -26,6 +26,7 @@ from app.queue import PRIORITY_INTERACTIVE, huey
 from app.services import accounts, audit, housekeeping
 from app.services.export_csv import export_to_file
 from app.services.health import pid_alive, worker_window
+from app.templating import render_email
 
 log = logging.getLogger('clinicdesk.exports')
 
@@ -38,8 +39,6 @@ ATTACH_LIMIT = 5 * 1024 * 1024  # larger files are sent as a link (SPEC §5)
 # long was taken by a worker that died before it could claim the row.
 QUEUED_GRACE = datetime.timedelta(minutes=2)
 
-
-# ---- who may export what -----------------------------------------------------
 
 def request_export(user, data, ip=None):
     """The export `user` asks for: an active one of the same data by the same
@@ -138,8 +137,6 @@ def get_for(user, task_id):
         raise not_found('export not found')
     return export
 
-
-# ---- status --------------------------------------------------------------------
 
 def progress_key(task_id):
     return f'export-progress:{task_id}'
@@ -247,8 +244,6 @@ def download(user, task_id, settings, ip=None, head=False):
     return export, path
 
 
-# ---- progress ----------------------------------------------------------------
-
 class ProgressWriter:
     """Writes {progress, rows} to Huey's key-value store every
     PROGRESS_INTERVAL seconds at most, never failing the export over it."""
@@ -273,8 +268,6 @@ class ProgressWriter:
                 log.warning('cannot write export progress: %s', exc)
             self.warned = True
 
-
-# ---- running it in the worker ----------------------------------------------------
 
 _tokens = {}
 
@@ -367,31 +360,23 @@ def queue_ready_email(settings, clock, export):
     attached (a link when the file is over 5 MB); other people's data gets
     a link only, so it does not sit in a mailbox. None when queued already."""
     requester = export.requester
-    filename = download_name(export, clock)
-    link = f'{settings.base_url}/exports/{export.task_id}/download'
-    if export.scope == 'all':
-        what, subject = 'The export of all clinic data', 'Export ready: all clinic data'
-    elif export.patient_id == requester.id:
-        what, subject = 'Your appointment history', 'Your appointment history is ready'
+    scope_all, own = export.scope == 'all', export.patient_id == requester.id
+    patient_name = None if scope_all or own else export.patient.name
+    if scope_all:
+        subject = 'Export ready: all clinic data'
+    elif own:
+        subject = 'Your appointment history is ready'
     else:
-        what = f'The appointment history of {export.patient.name}'
-        subject = f'Export ready: history of {export.patient.name}'
+        subject = f'Export ready: history of {patient_name}'
     attachments = ()
-    if export.patient_id != requester.id:
-        where = 'Download it here (log in if asked):'
-    elif export.file_size <= ATTACH_LIMIT:
+    if own and export.file_size <= ATTACH_LIMIT:
         content = (settings.exports_dir / export.file_name).read_bytes()
-        attachments = ((filename, 'text/csv', content),)
-        where = 'The CSV file is attached. You can also download it here:'
-    else:
-        where = ('The file is larger than 5 MB, so it is not attached. '
-                 'Download it here (log in if asked):')
-    rows = 'appointment' if export.rows == 1 else 'appointments'
-    text = (f'Hello {requester.name},\n\n'
-            f'{what} is ready: {export.rows} {rows} in a CSV file that opens in any '
-            f'spreadsheet.\n\n{where}\n{link}\n\n'
-            f'The file is kept for {settings.export_retention_days} days.\n\n'
-            f'{settings.clinic_name}\n')
+        attachments = ((download_name(export, clock), 'text/csv', content),)
+    text = render_email(
+        'mail/export_ready.txt', name=requester.name, scope_all=scope_all, own=own,
+        patient_name=patient_name, rows=export.rows,
+        attached=bool(attachments), link=f'{settings.base_url}/exports/{export.task_id}/download',
+        retention_days=settings.export_retention_days, clinic_name=settings.clinic_name)
     return mail.queue_message(f'export:{export.id}', requester.email, subject, text,
                               attachments=attachments)
 
@@ -425,8 +410,6 @@ def _forget_progress(task_id):
     except Exception:
         pass
 
-
-# ---- recovery after a worker died ------------------------------------------------
 
 def worker_alive(settings, export, now=None):
     """Is the consumer that claimed `export` still running?"""
@@ -489,8 +472,6 @@ def _take_over(export):
                    Export.attempt == export.attempt)
             .execute()) == 1
 
-
-# ---- housekeeping --------------------------------------------------------------
 
 def delete_expired(settings, now=None):
     """Delete export files older than EXPORT_RETENTION_DAYS and mark their

@@ -14,6 +14,7 @@ from app import mail, schedule
 from app.db import database
 from app.models import Appointment, MonthlyReport, Treatment, User, utcnow
 from app.services import audit
+from app.templating import render_email
 
 JOB = 'monthly_reports'
 REPORTS_PER_INSERT = 20
@@ -67,10 +68,10 @@ def _completed(first, last, doctor_ids):
 
 
 def render_report(settings, doctor, month, counts, rows):
-    return mail.render('monthly_report.html', doctor=doctor, month=month,
-                       title=month_title(month), counts=counts, rows=rows,
-                       total=sum(counts[status] for status in COUNTED),
-                       clinic_name=settings.clinic_name)
+    return render_email('mail/monthly_report.html', doctor=doctor, month=month,
+                        title=month_title(month), counts=counts, rows=rows,
+                        total=sum(counts[status] for status in COUNTED),
+                        clinic_name=settings.clinic_name)
 
 
 def build_month(settings, month, now_utc=None):
@@ -122,10 +123,10 @@ def html_url(report_id):
 
 def _message(settings, doctor, report, report_id):
     title = month_title(report['month'])
-    text = mail.render('mail/monthly_report.txt', doctor=doctor, title=title, counts=report,
-                       total=sum(report[status] for status in COUNTED),
-                       clinic_name=settings.clinic_name,
-                       url=settings.base_url + html_url(report_id))
+    text = render_email('mail/monthly_report.txt', doctor=doctor, title=title, counts=report,
+                        total=sum(report[status] for status in COUNTED),
+                        clinic_name=settings.clinic_name,
+                        url=settings.base_url + html_url(report_id))
     return {'dedupe_key': f'monthly:{doctor.id}:{report["month"]}', 'to': doctor.email,
             'subject': f'Your activity report for {title}', 'text': text,
             'html': report['html']}
@@ -140,8 +141,6 @@ def run_due(settings, now):
     """The periodic run: last month's reports, once, whenever it catches up."""
     return schedule.run_due(JOB, now, lambda slot: build_month(settings, slot.key), settings)
 
-
-# ---- reading ----------------------------------------------------------------
 
 def visible_to(user):
     """The reports `user` may read (a doctor's own, all for an admin),

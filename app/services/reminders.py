@@ -16,6 +16,7 @@ from app import mail, schedule
 from app.auth import sign, verify_signature
 from app.models import Appointment, OutboxMessage, User, utcnow
 from app.schedule import local_instant
+from app.templating import render_email
 
 JOB = 'daily_reminders'
 VISIT_LENGTH = datetime.timedelta(minutes=30)  # the booking slots are 30 minutes apart
@@ -103,8 +104,6 @@ def run_due(settings, now):
         settings=settings)
 
 
-# ---- the message -------------------------------------------------------------
-
 def nice_day(day):
     return f'{day:%A} {day.day} {day:%B %Y}'
 
@@ -127,16 +126,14 @@ def compose(settings, patient, day, now_utc):
         'dedupe_key': dedupe_key(patient.id, day),
         'to': patient.email,
         'subject': subject_for(patient, day),
-        'text': mail.render('mail/reminder.txt', **context),
-        'html': mail.render('mail/reminder.html', **context),
+        'text': render_email('mail/reminder.txt', **context),
+        'html': render_email('mail/reminder.html', **context),
         'attachments': [(filename, 'text/calendar; charset=utf-8; method=PUBLISH',
                          calendar(settings, patient.visits, now_utc))],
         'headers': {'List-Unsubscribe': f'<{link}>',
                     'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click'},
     }
 
-
-# ---- iCalendar (RFC 5545) ----------------------------------------------------
 
 def _ics_text(value):
     return (value.replace('\\', '\\\\').replace(';', '\\;').replace(',', '\\,')
@@ -182,8 +179,6 @@ def calendar(settings, visits, now_utc):
     lines.append('END:VCALENDAR')
     return b''.join(_fold(line) + b'\r\n' for line in lines)
 
-
-# ---- unsubscribe ---------------------------------------------------------------
 
 def _unsubscribe_message(patient_id):
     return f'unsubscribe:{patient_id}'

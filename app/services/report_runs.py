@@ -34,6 +34,7 @@ from app.errors import ApiError, not_found
 from app.models import OutboxMessage, ReportExecution, ScheduledReport, utcnow
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
 from app.services import audit, report_engine, report_writers, reports
+from app.templating import render_email
 
 log = logging.getLogger('clinicdesk.reports')
 
@@ -76,8 +77,6 @@ def files_dir(settings):
     path.mkdir(parents=True, exist_ok=True)
     return path
 
-
-# ---- starting runs --------------------------------------------------------------
 
 def _new_execution(report, triggered_by, run_day, user=None, slot=None):
     start, end = reports.period_for(report.frequency, run_day)
@@ -142,8 +141,6 @@ def _claim_slot(report, now, tz, enqueue):
         database.after_commit(lambda: enqueue(execution))
     return execution
 
-
-# ---- one run --------------------------------------------------------------------
 
 def run_execution(settings, clock, execution_id, retries_left=0, max_run=MAX_RUN):
     """The task body. Returns a summary, or None when there is nothing to do
@@ -272,8 +269,6 @@ def failure_message(exc):
     return f'{type(exc).__name__}: {exc}'[:500]
 
 
-# ---- the mail --------------------------------------------------------------------
-
 def recipients_for(execution):
     if execution.triggered_by == 'test':
         user = execution.requested_by
@@ -312,21 +307,13 @@ def _messages(settings, execution, recipients):
 
 def mail_text(settings, execution, attached):
     report = execution.report
-    lines = []
-    if execution.triggered_by == 'test':
-        lines += ['This is a test run, sent only to you.', '']
-    if report.body:
-        lines += [report.body, '']
-    lines += [f'Report: {report.name} ({reports.KIND_LABELS[report.kind]})',
-              f'Period: {reports.period_label(execution.period_start, execution.period_end)}',
-              f'Rows: {execution.row_count}']
-    if attached:
-        lines.append(f'File: {download_name(execution)} (attached)')
-    else:
-        lines.append(f'The file is too large to attach ({execution.file_size / 1e6:.1f} MB); '
-                     f'download it (admin login needed): '
-                     f'{settings.base_url}{page_download_url(execution)}')
-    return '\n'.join(lines) + '\n'
+    return render_email(
+        'mail/report_run.txt', test=execution.triggered_by == 'test', body=report.body,
+        name=report.name, kind=reports.KIND_LABELS[report.kind],
+        period=reports.period_label(execution.period_start, execution.period_end),
+        rows=execution.row_count, attached=attached, file_name=download_name(execution),
+        megabytes=execution.file_size / 1e6,
+        url=f'{settings.base_url}{page_download_url(execution)}')
 
 
 def settle_mail(now_utc=None):
@@ -372,8 +359,6 @@ def _settle(execution, now_utc):
     return 0 if open_ else 1
 
 
-# ---- recovery ----------------------------------------------------------------------
-
 def recover(now_utc, enqueue, waiting_task_ids):
     """Executions a dead worker left 'running' go back on the queue (or fail
     after MAX_ATTEMPTS); so do those whose task was lost before it started.
@@ -413,8 +398,6 @@ def _take_over(execution, enqueue):
         enqueue(execution)
     return taken
 
-
-# ---- reading ---------------------------------------------------------------------
 
 def get(report, execution_id):
     execution = (ReportExecution.select()

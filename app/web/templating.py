@@ -4,16 +4,11 @@ from urllib.parse import unquote
 from pathlib import Path
 
 import bottle
-import jinja2
+
+from app.templating import environment
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-TEMPLATES_DIR = ROOT / 'templates'
 STATIC_DIR = ROOT / 'static'
-
-environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-    autoescape=jinja2.select_autoescape(['html', 'xml'], default_for_string=True),
-    trim_blocks=True, lstrip_blocks=True)
 
 
 def _nice_date(value):
