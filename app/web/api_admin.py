@@ -76,7 +76,7 @@ def run_now(name):
     if name in tasks.ON_DEMAND:
         argument = api_jobs.JOB_ARGUMENT[name]({})
         return tasks.ON_DEMAND[name](argument).id
-    task_class = task_control.periodic_classes(huey).get(name)
+    task_class = huey.periodic_classes.get(name)
     if task_class is None:
         raise not_found('periodic job not found')
     task = task_class()
