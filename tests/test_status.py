@@ -223,6 +223,31 @@ def test_status_page_is_for_admins(patient, anon):
     assert '/login' in resp.headers['Location']
 
 
+def test_the_page_refreshes_from_a_fragment_only_admins_get(patient, doctor, anon):
+    assert patient.get('/admin/status/fragment').status == 403
+    assert doctor.get('/admin/status/fragment').status == 403
+    resp = anon.get('/admin/status/fragment')
+    assert resp.status in (302, 303)
+    assert '/login' in resp.headers['Location']
+
+
+def test_the_fragment_has_the_same_jobs_as_the_json(admin):
+    try:
+        assert admin.post('/api/jobs/scheduled_reports/pause').status == 200
+        resp = admin.get('/admin/status/fragment')
+        jobs = snapshot(admin)['periodic']
+    finally:
+        assert admin.post('/api/jobs/scheduled_reports/resume').status == 200
+    assert resp.status == 200
+    assert '<html' not in resp.text and 'class="status-board"' in resp.text
+    rows = re.findall(r'<tr data-job="([a-z_]+)">(.*?)</tr>', resp.text, re.S)
+    assert [name for name, _ in rows] == [job['name'] for job in jobs]
+    for (name, row), job in zip(rows, jobs):
+        assert f'Run now: {name}' in row
+        assert (f'Resume: {name}' in row) == job['paused'], name
+        assert (f'Pause: {name}' in row) != job['paused'], name
+
+
 def test_a_pause_survives_a_queue_storage_that_lost_it(admin):
     a_minute = datetime.datetime.utcnow().replace(second=0, microsecond=0)
     try:
