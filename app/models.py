@@ -255,8 +255,9 @@ class WorkerHeartbeat(BaseModel):
 
 
 class PeriodicJobState(BaseModel):
-    """A periodic job an admin paused. The consumer's scheduler reads it, so
-    it lives in the database, not in the web process."""
+    """Who paused or resumed a periodic job, and when: the record behind the
+    pause flag the scheduler reads in the queue (app.pausable_huey), copied
+    back to the queue whenever a consumer starts."""
     name = pw.CharField(max_length=100, primary_key=True)
     paused = pw.BooleanField(default=False)
     changed_at = pw.DateTimeField(default=utcnow)

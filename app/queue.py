@@ -3,9 +3,10 @@ storage is chosen at start from the settings (SQLite file in the data dir by
 default, Redis when REDIS_URL is set)."""
 import logging
 
-from huey import Huey
 from redis import ConnectionPool
 from huey.storage import MemoryStorage, PriorityRedisExpireStorage, SqliteStorage
+
+from app.pausable_huey import PausableHuey
 
 log = logging.getLogger('clinicdesk.queue')
 
@@ -20,7 +21,7 @@ RESULT_TTL_SECONDS = 7 * 86400
 PRIORITY_INTERACTIVE = 10
 PRIORITY_BATCH = 0
 
-huey = Huey(QUEUE_NAME, storage_class=MemoryStorage, utc=True)
+huey = PausableHuey(QUEUE_NAME, storage_class=MemoryStorage, utc=True)
 
 
 def configure_queue(settings):

@@ -2,6 +2,7 @@
 with a real consumer: recent runs with durations, failures with their error
 and traceback, run now, retry, pause and resume."""
 import datetime
+import re
 
 import pytest
 
@@ -49,7 +50,6 @@ def fail_for_good(*args):
     return task.id
 
 
-# ---- the JSON ---------------------------------------------------------------------
 
 def test_status_has_every_field_of_the_spec(admin, worker):
     wait_until(lambda: snapshot(admin)['worker']['alive'], timeout=15, message='heartbeat')
@@ -92,7 +92,6 @@ def test_only_admins_see_the_status(patient, doctor, anon):
     assert anon.get('/api/admin/status').status == 401
 
 
-# ---- runs ----------------------------------------------------------------------------
 
 def test_run_now_shows_up_in_recent_runs_with_its_duration(admin, worker):
     resp = admin.post('/api/jobs/monthly_reports/run', {'month': '2020-01'})
@@ -160,11 +159,11 @@ def test_retry_of_an_unknown_task_is_404_and_needs_an_admin(admin, patient):
     assert admin.post('/api/tasks/no-such-task/retry', csrf=False).status == 403
 
 
-# ---- pause / resume ---------------------------------------------------------------------
 
 def due_names(at):
+    """What the consumer's scheduler would enqueue at `at`."""
     with database.connection_context():
-        due = task_control.periodic_due(huey, huey.read_periodic, at)
+        due = huey.read_periodic(at)
     return {task.name for task in due}
 
 
@@ -205,7 +204,6 @@ def test_pausing_needs_an_admin_a_token_and_a_real_job(admin, patient, action):
     assert admin.post(f'/api/jobs/housekeeping/{action}', csrf=False).status == 403
 
 
-# ---- the page -----------------------------------------------------------------------------
 
 def test_status_page_answers_at_a_glance(admin, worker):
     wait_until(lambda: snapshot(admin)['worker']['alive'], timeout=15, message='heartbeat')
@@ -225,6 +223,45 @@ def test_status_page_is_for_admins(patient, anon):
     assert '/login' in resp.headers['Location']
 
 
+def test_the_page_refreshes_from_a_fragment_only_admins_get(patient, doctor, anon):
+    assert patient.get('/admin/status/fragment').status == 403
+    assert doctor.get('/admin/status/fragment').status == 403
+    resp = anon.get('/admin/status/fragment')
+    assert resp.status in (302, 303)
+    assert '/login' in resp.headers['Location']
+
+
+def test_the_fragment_has_the_same_jobs_as_the_json(admin):
+    try:
+        assert admin.post('/api/jobs/scheduled_reports/pause').status == 200
+        resp = admin.get('/admin/status/fragment')
+        jobs = snapshot(admin)['periodic']
+    finally:
+        assert admin.post('/api/jobs/scheduled_reports/resume').status == 200
+    assert resp.status == 200
+    assert '<html' not in resp.text and 'class="status-board"' in resp.text
+    rows = re.findall(r'<tr data-job="([a-z_]+)">(.*?)</tr>', resp.text, re.S)
+    assert [name for name, _ in rows] == [job['name'] for job in jobs]
+    for (name, row), job in zip(rows, jobs):
+        assert f'Run now: {name}' in row
+        assert (f'Resume: {name}' in row) == job['paused'], name
+        assert (f'Pause: {name}' in row) != job['paused'], name
+
+
+def test_a_pause_survives_a_queue_storage_that_lost_it(admin):
+    a_minute = datetime.datetime.utcnow().replace(second=0, microsecond=0)
+    try:
+        assert admin.post('/api/jobs/housekeeping/pause').status == 200
+        huey.resume_periodic(huey.periodic_classes['housekeeping'])  # e.g. Redis restarted empty
+        assert 'housekeeping' in due_names(a_minute)
+        with database.connection_context():
+            task_control.apply_recorded_pauses(huey)  # what a consumer does when it starts
+        assert 'housekeeping' not in due_names(a_minute)
+    finally:
+        assert admin.post('/api/jobs/housekeeping/resume').status == 200
+    assert 'housekeeping' in due_names(a_minute)
+
+
 def test_status_script_is_served_from_static_without_a_cdn(anon):
     resp = anon.get('/static/status.js')
     assert resp.status == 200
@@ -232,7 +269,6 @@ def test_status_script_is_served_from_static_without_a_cdn(anon):
     assert 'https://' not in resp.text and 'http://' not in resp.text
 
 
-# ---- describing plain crontabs --------------------------------------------------------------
 
 def test_plain_crontabs_are_described_in_words():
     from huey import crontab

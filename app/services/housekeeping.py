@@ -8,17 +8,13 @@ reported under its function name.
 import datetime
 import logging
 
-from huey.contrib.stats import HueyEvent
-
 from app import mail, schedule
-from app.db import database
 from app.models import JobRun, OutboxMessage
 
 log = logging.getLogger('clinicdesk.housekeeping')
 
 KEEP_JOB_RUNS = datetime.timedelta(days=90)
 KEEP_SENT_MAIL = datetime.timedelta(days=90)
-KEEP_EVENTS = datetime.timedelta(days=14)
 # Interrupted runs older than this are not restarted any more.
 RESTART_WINDOW = datetime.timedelta(days=2)
 
@@ -65,13 +61,8 @@ def prune(now):
             .where(OutboxMessage.status == 'sent',
                    OutboxMessage.sent_at < now_utc - KEEP_SENT_MAIL)
             .execute())
-    events = 0
-    if database.table_exists(HueyEvent._meta.table_name):
-        # Huey's stats tables have their own database proxy; run it on ours.
-        events = (HueyEvent.delete()
-                  .where(HueyEvent.ts < now.timestamp() - KEEP_EVENTS.total_seconds())
-                  .execute(database.obj))
-    return {'job_runs': runs, 'sent_mail': sent, 'events': events}
+    # Huey's task events are pruned by huey.contrib.stats itself (48 h).
+    return {'job_runs': runs, 'sent_mail': sent}
 
 
 def run(settings, now):

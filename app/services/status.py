@@ -1,17 +1,18 @@
 """What /admin/status shows: the queue, the workers, every periodic job,
 recent task runs, final failures and the outbox, in one snapshot.
 
-Runs and durations come from huey.contrib.stats (the consumer records every
-Huey signal in huey_event / huey_inflight); the slot ledger (JobRun) says how
-the clinic-time jobs last went; TaskFailure keeps tracebacks and arguments.
-Every part reads what it can: with Redis down the page still answers, with
-the queue figures shown as unknown.
+Runs and durations come from huey.contrib.stats: the consumer records every
+Huey signal (app.worker) and this module reads them back through its
+HueyStats API. The slot ledger (JobRun) says how the clinic-time jobs last
+went; TaskFailure keeps tracebacks and arguments. Every part reads what it
+can: with Redis down the page still answers, with the queue figures shown
+as unknown.
 """
 import datetime
 import json
 
 from huey import signals as S
-from huey.contrib.stats import HueyEvent, HueyInflight
+from huey.contrib import stats as huey_stats
 
 from app import mail, schedule
 from app.db import database
@@ -22,6 +23,11 @@ from app.services import health, task_control
 UTC = datetime.timezone.utc
 RECENT_LIMIT = 50
 FAILURES_LIMIT = 20
+# Events read to find RECENT_LIMIT runs: a run leaves a few (enqueued,
+# executing, its end, and retrying/scheduled when it failed).
+EVENTS_PER_RUN = 5
+# Events of one plain cron task read to find its last finished run.
+LAST_RUN_EVENTS = 20
 
 # Signals that end one run of a task, and what the page calls them.
 RUN_ENDS = {
@@ -34,7 +40,6 @@ RUN_ENDS = {
     S.SIGNAL_REVOKED: 'revoked',
     S.SIGNAL_LOCKED: 'skipped',
 }
-LEDGER_STATUS = {'running': 'running', 'success': 'success', 'failed': 'failed'}
 
 # How far ahead to look for minutes a plain crontab matches: three runs of a
 # weekly job fit.
@@ -43,20 +48,38 @@ CRON_HORIZON = datetime.timedelta(days=15)
 
 def snapshot(settings, clock, huey):
     now = clock.now()
+    stats = task_stats(huey)
     return {
         'queue': queue(huey),
         'worker': worker(settings, clock),
-        'periodic': periodic(settings, clock, huey, now),
-        'recent': recent(clock, huey),
+        'periodic': periodic(settings, clock, huey, now, stats),
+        'recent': recent(clock, stats),
         'failures': failures(clock, huey),
         'outbox': mail.counts(),
         'generated_at': _iso(now),
     }
 
 
-# ---- queue and workers ----------------------------------------------------------
+def task_stats(huey):
+    """Huey's stats of `huey`, read from our database; None until a
+    consumer has created their tables."""
+    if huey_stats.database.obj is None:
+        # Huey's stats models have a database proxy of their own.
+        huey_stats.database.initialize(database)
+    if not database.table_exists(huey_stats.HueyEvent._meta.table_name):
+        return None
+    # Reading only: connect() (signal handlers, a writer thread) is the consumer's.
+    return huey_stats.HueyStats(huey, database, create_tables=False)
+
+
+def is_running(huey, task_id):
+    stats = task_stats(huey)
+    return bool(stats) and any(row['id'] == task_id for row in stats.inflight())
+
 
 def queue(huey):
+    # Not huey_stats.live_counts(): it also counts results, which scans the
+    # whole keyspace of a Redis whose results expire.
     try:
         pending, scheduled, up = huey.pending_count(), huey.scheduled_count(), True
     except Exception:
@@ -80,20 +103,18 @@ def worker(settings, clock):
     }
 
 
-# ---- periodic jobs ----------------------------------------------------------------
-
-def periodic(settings, clock, huey, now):
+def periodic(settings, clock, huey, now, stats=None):
+    stats = stats or task_stats(huey)
     ledger_jobs = schedule.jobs(settings)
     paused = task_control.paused_names()
-    running = _in_flight(huey)
+    running = {row['task'] for row in stats.inflight()} if stats else set()
     items = []
-    for name, task_class in task_control.periodic_classes(huey).items():
-        full = huey._registry.task_to_string(task_class)
+    for name, task_class in huey.periodic_classes.items():
         if name in ledger_jobs:
             item = _ledger_job(ledger_jobs[name], settings, clock, now)
         else:
-            item = _cron_job(task_class, full, clock, now)
-        if full in running and item['last_status'] != 'running':
+            item = _cron_job(task_class, stats, clock, now)
+        if name in running and item['last_status'] != 'running':
             item['last_status'] = 'running'
         item['paused'] = name in paused
         if item['paused']:
@@ -107,7 +128,7 @@ def _ledger_job(job, settings, clock, now):
     return {
         'schedule': job.schedule,
         'last_run_at': clock.iso(run.started_at) if run else None,
-        'last_status': LEDGER_STATUS.get(run.status, run.status) if run else None,
+        'last_status': run.status if run else None,
         'last_error': run.error if run else None,
         'last_summary': _summary(run),
         'next_run_at': _iso(schedule.next_run_at(job.name, now, settings)),
@@ -124,18 +145,26 @@ def _summary(run):
     return detail.get('summary') if isinstance(detail, dict) else None
 
 
-def _cron_job(task_class, full, clock, now):
-    last = _events_of(full).where(HueyEvent.signal.in_(list(RUN_ENDS))).first(database.obj)
+def _cron_job(task_class, stats, clock, now):
+    last = _last_run_end(stats, task_class)
     upcoming = cron_matches(task_class, now, count=1)
-    started = last.ts - (last.duration or 0) if last else None
+    started = last['ts'] - (last['duration'] or 0) if last else None
     return {
         'schedule': _cron_words(task_class, now),
         'last_run_at': _iso_ts(started, clock) if last else None,
-        'last_status': RUN_ENDS[last.signal] if last else None,
-        'last_error': last.error if last else None,
+        'last_status': RUN_ENDS[last['signal']] if last else None,
+        'last_error': last['error'] if last else None,
         'next_run_at': _iso(upcoming[0].astimezone(clock.tz)) if upcoming else None,
         'run_now': False,
     }
+
+
+def _last_run_end(stats, task_class):
+    if stats is None:
+        return None
+    _, events = stats.search_events(task=f'{task_class.__module__}.{task_class.__name__}',
+                                    limit=LAST_RUN_EVENTS)
+    return next((event for event in events if event['signal'] in RUN_ENDS), None)
 
 
 _words = {}
@@ -185,66 +214,37 @@ def describe_cron(matches):
     return 'at ' + ', '.join(f'{m:%a %H:%M}' for m in matches) + ' UTC, …'
 
 
-# ---- runs ---------------------------------------------------------------------------
-
-def _events_of(full):
-    return (HueyEvent
-            .select()
-            .where(HueyEvent.task == full)
-            .order_by(HueyEvent.ts.desc(), HueyEvent.id.desc()))
-
-
-def _stats_ready():
-    return database.table_exists(HueyEvent._meta.table_name)
-
-
-def _in_flight(huey):
-    if not _stats_ready():
-        return {}
-    rows = (HueyInflight
-            .select()
-            .where(HueyInflight.queue == huey.name)
-            .order_by(HueyInflight.started.desc()))
-    return {row.task: row for row in rows.execute(database.obj)}
-
-
-def recent(clock, huey, limit=RECENT_LIMIT):
+def recent(clock, stats, limit=RECENT_LIMIT):
     """Newest first: runs in flight, then finished runs with their duration.
     A failure Huey will retry shows as 'retrying'."""
-    if not _stats_ready():
+    if stats is None:
         return []
     now_ts = clock.now().timestamp()
-    items = [{'task': task_control.short_name(row.task), 'task_id': row.task_id,
-              'status': 'running', 'started_at': _iso_ts(row.started, clock),
-              'duration_ms': int((now_ts - row.started) * 1000), 'error': None}
-             for row in (HueyInflight
-                         .select()
-                         .where(HueyInflight.queue == huey.name)
-                         .order_by(HueyInflight.started.desc())
-                         .limit(limit)
-                         .execute(database.obj))]
-    events = (HueyEvent
-              .select()
-              .where(HueyEvent.queue == huey.name,
-                     HueyEvent.signal.in_(list(RUN_ENDS) + [S.SIGNAL_RETRYING]))
-              .order_by(HueyEvent.ts.desc(), HueyEvent.id.desc())
-              .limit(limit * 2))
+    items = [{'task': row['task'], 'task_id': row['id'], 'status': 'running',
+              'started_at': _iso_ts(row['started'], clock),
+              'duration_ms': int((now_ts - row['started']) * 1000), 'error': None}
+             for row in reversed(stats.inflight())][:limit]
     retrying = set()
-    for event in events.execute(database.obj):
-        if event.signal == S.SIGNAL_RETRYING:
-            retrying.add(event.task_id)  # newest first: it follows its error
+    for event in stats.recent_events(limit * EVENTS_PER_RUN):
+        if event['signal'] == S.SIGNAL_RETRYING:
+            retrying.add(event['task_id'])  # newest first: it follows its error
             continue
-        status = RUN_ENDS[event.signal]
-        if status == 'failed' and event.task_id in retrying:
+        if event['signal'] not in RUN_ENDS:
+            continue
+        status = RUN_ENDS[event['signal']]
+        if status == 'failed' and event['task_id'] in retrying:
             status = 'retrying'
-            retrying.discard(event.task_id)
-        duration = event.duration or 0.0
-        items.append({'task': task_control.short_name(event.task), 'task_id': event.task_id,
-                      'status': status, 'started_at': _iso_ts(event.ts - duration, clock),
-                      'duration_ms': int(round(duration * 1000)) if event.duration is not None
-                      else None,
-                      'error': event.error})
+            retrying.discard(event['task_id'])
+        items.append(_finished_run(event, status, clock))
     return items[:limit]
+
+
+def _finished_run(event, status, clock):
+    duration = event['duration']
+    return {'task': event['task'], 'task_id': event['task_id'], 'status': status,
+            'started_at': _iso_ts(event['ts'] - (duration or 0.0), clock),
+            'duration_ms': int(round(duration * 1000)) if duration is not None else None,
+            'error': event['error']}
 
 
 def failures(clock, huey, limit=FAILURES_LIMIT):
@@ -260,8 +260,6 @@ def failures(clock, huey, limit=FAILURES_LIMIT):
         })
     return items
 
-
-# ---- time ---------------------------------------------------------------------------
 
 def _iso(aware):
     return aware.isoformat(timespec='seconds') if aware else None

@@ -1,10 +1,11 @@
 """What an admin can do to background work: pause and resume a periodic
-job, retry a task that failed for good. Plus the consumer-side half: the
-scheduler skips paused jobs, and each final failure is recorded with what it
-takes to run it again.
+job, retry a task that failed for good. Plus the consumer-side half: each
+final failure is recorded with what it takes to run it again.
 
-Pausing lives in the database because the scheduler that must obey it runs
-in the consumer process, not in the web process that handled the click.
+A pause is a flag in the queue storage, which the scheduler of every
+consumer reads (app.pausable_huey), and a PeriodicJobState row: the record
+of who paused the job and when, shown on the status page and copied back
+to the queue whenever a consumer starts.
 """
 import datetime
 import logging
@@ -31,13 +32,6 @@ def short_name(task_str):
     return task_str.rsplit('.', 1)[-1]
 
 
-def periodic_classes(huey):
-    """{name: task class} of every @huey.periodic_task, in registry order."""
-    return {cls.__name__: cls for cls in huey._registry._periodic_tasks}
-
-
-# ---- pause / resume -------------------------------------------------------------
-
 def paused_names():
     return {name for (name,) in (PeriodicJobState
                                  .select(PeriodicJobState.name)
@@ -46,9 +40,16 @@ def paused_names():
 
 
 def set_paused(huey, name, paused, by=None):
-    if name not in periodic_classes(huey):
+    task_class = huey.periodic_classes.get(name)
+    if task_class is None:
         raise not_found('periodic job not found; jobs are '
-                        + ', '.join(sorted(periodic_classes(huey))))
+                        + ', '.join(sorted(huey.periodic_classes)))
+    # The flag first: with the queue down the pause fails as a whole,
+    # rather than being recorded and not obeyed.
+    if paused:
+        huey.pause_periodic(task_class)
+    else:
+        huey.resume_periodic(task_class)
     (PeriodicJobState
      .insert(name=name, paused=paused, changed_at=utcnow(), changed_by=by)
      .on_conflict(conflict_target=[PeriodicJobState.name],
@@ -58,26 +59,16 @@ def set_paused(huey, name, paused, by=None):
      .execute())
 
 
-def periodic_due(huey, read_periodic, timestamp):
-    """Huey's list of periodic tasks due at `timestamp`, minus paused ones.
-    If the pause table cannot be read, nothing is held back: a missed pause
-    is better than a missed job."""
-    due = read_periodic(timestamp)
-    if not due:
-        return due
-    try:
-        with database.connection_context():
-            paused = paused_names()
-    except Exception as exc:
-        log.warning('could not read paused jobs (%s); running what is due', exc)
-        return due
-    for task in due:
-        if task.name in paused:
-            log.debug('periodic job %s is paused; not enqueued', task.name)
-    return [task for task in due if task.name not in paused]
+def apply_recorded_pauses(huey):
+    """Make the queue's pause flags match the record (a Redis that lost its
+    data, a flag written just before a failed database write)."""
+    paused = paused_names()
+    for name, task_class in huey.periodic_classes.items():
+        if name in paused:
+            huey.pause_periodic(task_class)
+        else:
+            huey.resume_periodic(task_class)
 
-
-# ---- failures and retry ---------------------------------------------------------
 
 def record_failure(huey, signal, task, exc=None):
     """Huey's SIGNAL_ERROR handler: keep a final failure (no retries left)
@@ -159,13 +150,14 @@ def prune_failures(settings, now):
     return TaskFailure.delete().where(TaskFailure.failed_at < cutoff).execute()
 
 
-# ---- consumer hooks -------------------------------------------------------------
-
 def install_consumer_hooks(huey):
-    """Called once by the consumer: paused jobs are not enqueued, final
+    """Called once by the consumer: recorded pauses are in force, final
     failures are recorded, a queue outage does not flood the log."""
     consumer_log.quiet_queue_outages()
-    original = huey.read_periodic
-    huey.read_periodic = lambda timestamp: periodic_due(huey, original, timestamp)
+    try:
+        with database.connection_context():
+            apply_recorded_pauses(huey)
+    except Exception as exc:
+        log.warning('could not apply the recorded pauses of periodic jobs: %s', exc)
     huey.signal(signals.SIGNAL_ERROR)(
         lambda signal, task, exc=None: record_failure(huey, signal, task, exc))

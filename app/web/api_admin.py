@@ -76,7 +76,7 @@ def run_now(name):
     if name in tasks.ON_DEMAND:
         argument = api_jobs.JOB_ARGUMENT[name]({})
         return tasks.ON_DEMAND[name](argument).id
-    task_class = task_control.periodic_classes(huey).get(name)
+    task_class = huey.periodic_classes.get(name)
     if task_class is None:
         raise not_found('periodic job not found')
     task = task_class()
@@ -86,6 +86,12 @@ def run_now(name):
 
 def status_page():
     return pages.page('admin_status.html',
+                      status=status.snapshot(settings(), clock(), huey))
+
+
+def status_fragment():
+    """The page's board alone: status.js polls it and swaps it in."""
+    return pages.page('partials/status_board.html',
                       status=status.snapshot(settings(), clock(), huey))
 
 
@@ -127,8 +133,7 @@ def _label(name):
 
 def status_time(iso, reference):
     """'Today 16:28:21', 'Tomorrow 08:00', 'Mon 1 Dec 07:00': an ISO time of
-    the status snapshot, read against the snapshot's own time. status.js
-    formats the same way."""
+    the status snapshot, read against the snapshot's own time."""
     if not iso:
         return '—'
     when = datetime.datetime.fromisoformat(iso)
@@ -154,6 +159,7 @@ ROUTES = [
     ('POST', f'/api/jobs/{JOB_NAME}/resume', resume_job, ADMIN, {}),
     ('POST', f'/api/tasks/{TASK_ID}/retry', retry_task, ADMIN, {}),
     ('GET', STATUS_PAGE, status_page, ADMIN, {}),
+    ('GET', STATUS_PAGE + '/fragment', status_fragment, ADMIN, {}),
     ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/run', run_submit, ADMIN, {}),
     ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/pause', pause_submit, ADMIN, {}),
     ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/resume', resume_submit, ADMIN, {}),

@@ -6,17 +6,16 @@ from urllib.parse import urlencode
 
 import bottle
 import peewee
-from huey.contrib.stats import HueyInflight
 from huey.exceptions import TaskException
 
 import tasks
 from app import mail, validate
-from app.db import database
 from app.errors import bad_request, not_found
 from app.models import MonthlyReport, OutboxAttachment, OutboxMessage
 from app.queue import huey
 from app.schedule import month_key, previous_month
 from app.services import monthly_reports, outbox, reminders
+from app.services import status as status_service
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
 from app.web.templating import environment, render
@@ -58,15 +57,6 @@ def run_job(name):
                           'status_url': f'/api/tasks/{result.id}'}, status=202)
 
 
-def _running(task_id):
-    table = HueyInflight._meta.table_name
-    if not database.table_exists(table):
-        return False
-    return (HueyInflight.select()
-            .where(HueyInflight.task_id == task_id)
-            .exists(database.obj))
-
-
 def task_status(task_id):
     if not TASK_ID_RE.match(task_id):
         raise not_found('task not found')
@@ -77,7 +67,7 @@ def task_status(task_id):
         return {'task_id': task_id, 'status': 'failed', 'result': None, 'error': error}
     if value is not None:
         return {'task_id': task_id, 'status': 'success', 'result': value, 'error': None}
-    status = 'running' if _running(task_id) else 'pending'
+    status = 'running' if status_service.is_running(huey, task_id) else 'pending'
     return {'task_id': task_id, 'status': status, 'result': None, 'error': None}
 
 
