@@ -7,7 +7,6 @@ import peewee as pw
 
 from app.db import database
 
-ROLES = ('patient', 'doctor', 'admin')
 APPOINTMENT_STATUSES = ('booked', 'completed', 'cancelled', 'no_show')
 
 
@@ -297,12 +296,7 @@ class AuditEvent(BaseModel):
         )
 
 
-class SchemaVersion(BaseModel):
-    version = pw.IntegerField()
-    applied_at = pw.DateTimeField(default=utcnow)
-
-
 MODELS = [User, Session, LoginFailure, Appointment, Treatment, OutboxMessage,
           OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
           ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
-          AuditEvent, SchemaVersion]
+          AuditEvent]

@@ -1,0 +1,158 @@
+"""Migrations: a database made by the first release upgrades to exactly the
+schema of a fresh install, and a fresh install has exactly the schema of the
+live models. The released databases are fixed dumps under tests/data/; the
+check runs on SQLite, and on PostgreSQL with --backend=postgres."""
+import sqlite3
+import subprocess
+import threading
+import uuid
+from contextlib import closing, contextmanager
+from urllib.parse import urlsplit
+
+import pytest
+
+from app.db import connect_database, database, init_database
+from app.migrations import DIRECTORY, apply_migrations
+from app.models import MODELS, JobRun, OutboxMessage, ScheduledReport, User
+from tests.conftest import BACKEND, ROOT, bound_database, postgres_bin
+
+DUMPS = ROOT / 'tests' / 'data'
+HISTORY = 'schema_migration'
+MIGRATIONS = sorted(path.stem for path in DIRECTORY.glob('[0-9]*.py'))
+ON_POSTGRES = BACKEND == 'postgres'
+
+
+def schema_of(db):
+    """Tables with their columns, indexes (with any partial-index WHERE) and
+    foreign keys. Columns are compared by name: a column added by a later
+    step sits at the end of its table, and that order means nothing."""
+    return {table: {
+        'columns': {c.name: (c.full_type.lower(), c.null, c.primary_key, c.default)
+                    for c in db.get_columns(table)},
+        'indexes': {i.name: (i.unique, tuple(i.columns), ' '.join((i.sql or '').split()))
+                    for i in db.get_indexes(table)},
+        'foreign_keys': sorted((fk.column, fk.dest_table, fk.dest_column,
+                                (fk.on_delete or '').upper()) for fk in db.get_foreign_keys(table)),
+    } for table in db.get_tables() if table != HISTORY}
+
+
+def differences(actual, expected):
+    """One line per table, column, index or foreign key list that differs."""
+    lines = []
+    for table in sorted(set(actual) | set(expected)):
+        if table not in actual or table not in expected:
+            lines.append(f'table {table}: only in {"actual" if table in actual else "expected"}')
+            continue
+        mine, theirs = actual[table], expected[table]
+        for part in ('columns', 'indexes'):
+            for name in sorted(set(mine[part]) | set(theirs[part])):
+                if mine[part].get(name) != theirs[part].get(name):
+                    lines.append(f'{table} {part[:-1]} {name}: {mine[part].get(name)} '
+                                 f'!= {theirs[part].get(name)}')
+        if mine['foreign_keys'] != theirs['foreign_keys']:
+            lines.append(f'{table} foreign keys: {mine["foreign_keys"]} != {theirs["foreign_keys"]}')
+    return lines
+
+
+@pytest.fixture
+def blank_database(tmp_path, backend_env):
+    """A factory of empty databases, as URLs, on the backend under test."""
+    def make(name):
+        if not ON_POSTGRES:
+            return f'sqlite:///{tmp_path / name}.db'
+        server = connect_database(backend_env['DATABASE_URL'])
+        dbname = f'{name}_{uuid.uuid4().hex[:8]}'
+        server.execute_sql(f'CREATE DATABASE "{dbname}"')
+        server.close()
+        return urlsplit(backend_env['DATABASE_URL'])._replace(path=f'/{dbname}').geturl()
+    return make
+
+
+def load_released_dump(url):
+    """Recreate the first release's database (schema and a few rows)."""
+    if not ON_POSTGRES:
+        with closing(sqlite3.connect(url.removeprefix('sqlite:///'))) as conn:
+            conn.executescript((DUMPS / 'released_sqlite.sql').read_text())
+        return
+    parts = urlsplit(url)
+    subprocess.run([postgres_bin('psql'), '-q', '-v', 'ON_ERROR_STOP=1', '-h', parts.hostname,
+                    '-p', str(parts.port), '-U', parts.username, '-d', parts.path.lstrip('/'),
+                    '-f', str(DUMPS / 'released_postgres.sql')],
+                   check=True, capture_output=True, timeout=60)
+
+
+@contextmanager
+def models_created_in(url):
+    """The schema that create_tables makes of the live models."""
+    previous = database.obj
+    init_database(url)
+    try:
+        with database.connection_context():
+            database.create_tables(MODELS)
+            yield database.obj
+    finally:
+        database.initialize(previous)
+
+
+def applied(db):
+    return sorted(name for name, in db.execute_sql(f'SELECT name FROM {HISTORY}'))
+
+
+def test_a_released_database_upgrades_to_the_schema_of_a_fresh_install(blank_database):
+    released, fresh = blank_database('released'), blank_database('fresh')
+    load_released_dump(released)
+    with bound_database(released):
+        upgraded_schema = schema_of(database.obj)
+        assert applied(database.obj) == MIGRATIONS
+    with bound_database(fresh):
+        fresh_schema = schema_of(database.obj)
+    assert differences(upgraded_schema, fresh_schema) == []
+
+
+def test_an_upgraded_database_keeps_its_rows(blank_database):
+    released = blank_database('released')
+    load_released_dump(released)
+    with bound_database(released):
+        assert User.select().count() == 3
+        assert User.by_email('patient1@example.test').role == 'patient'
+        assert OutboxMessage.get().to == 'patient1@example.test'
+        assert ScheduledReport.get().name == 'Weekly bookings'
+        assert JobRun.get().slot == '2026-01-05'
+
+
+def test_a_fresh_install_has_the_schema_of_the_models(blank_database):
+    migrated, created = blank_database('migrated'), blank_database('created')
+    with bound_database(migrated):
+        migrated_schema = schema_of(database.obj)
+    with models_created_in(created) as db:
+        created_schema = schema_of(db)
+    assert differences(migrated_schema, created_schema) == []
+
+
+def test_starters_at_the_same_moment_apply_each_step_once(blank_database):
+    """Web and worker (here four threads, each with its own connection)
+    migrate one new database at once: none fails, each step runs once."""
+    url = blank_database('concurrent')
+    previous = database.obj
+    init_database(url)
+    errors, start = [], threading.Barrier(4)
+
+    def starter():
+        start.wait()
+        try:
+            apply_migrations()
+        except Exception as exc:  # reported below, with the others
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=starter) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        assert apply_migrations() == []
+        with database.connection_context():
+            assert applied(database.obj) == MIGRATIONS
+    finally:
+        database.initialize(previous)
