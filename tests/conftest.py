@@ -33,9 +33,50 @@ pytest.register_assert_rewrite('tests.browser')
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = 'correct-horse-42'
 IN_CI = os.environ.get('CI', '').lower() == 'true'
-# sqlite (default) | redis | postgres: which real backends the session's app
-# uses; tests/test_backends.py reruns the API suite under the other two.
+# The files whose outcome depends on the backend: Redis carries the queue
+# and cache, PostgreSQL the database. The rest (pages, browser, processes)
+# runs once, on SQLite.
+QUEUE_SENSITIVE = [
+    'test_accounts_api.py',
+    'test_appointments_api.py',
+    'test_authorization.py',
+    'test_hostile_input.py',
+    'test_stats_cache.py',
+    'test_status.py',
+    'test_exports.py',
+    'test_jobs_api.py',
+]
+BACKEND_SENSITIVE = {
+    'redis': QUEUE_SENSITIVE,
+    'postgres': QUEUE_SENSITIVE + ['test_reports.py', 'test_audit.py', 'test_reminders.py',
+                                   'test_migrations.py'],
+}
+# sqlite | redis | postgres: the backend of the session's app, from
+# --backend (set in pytest_configure, before any test module imports it).
 BACKEND = os.environ.get('CLINIC_TEST_BACKEND', 'sqlite')
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        '--backend', choices=['sqlite', *BACKEND_SENSITIVE], default=BACKEND,
+        help='sqlite (default, the whole suite), or redis / postgres: only the tests that '
+             'depend on that backend (default from CLINIC_TEST_BACKEND)')
+
+
+def pytest_configure(config):
+    global BACKEND
+    BACKEND = config.getoption('backend')
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND == 'sqlite':
+        return
+    wanted = set(BACKEND_SENSITIVE[BACKEND])
+    keep = [item for item in items if item.path.name in wanted]
+    dropped = [item for item in items if item.path.name not in wanted]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def free_port():
@@ -63,8 +104,6 @@ def wait_until(predicate, timeout=10.0, interval=0.05, message='condition'):
         time.sleep(interval)
     raise AssertionError(f'timed out after {timeout}s waiting for {message}')
 
-
-# ---- SMTP -------------------------------------------------------------------
 
 class SmtpSink:
     """Keeps every message it accepts; refuses recipients in `reject`
@@ -113,8 +152,6 @@ def smtp():
     with smtp_sink() as sink:
         yield sink
 
-
-# ---- the app ----------------------------------------------------------------
 
 def base_env(data_dir, smtp_port=None, **extra):
     env = {
@@ -257,8 +294,6 @@ def worker(app_env, settings):
     proc.stop()
 
 
-# ---- users and clients --------------------------------------------------------
-
 def unique_email(prefix):
     return f'{prefix}-{uuid.uuid4().hex[:10]}@example.test'
 
@@ -304,8 +339,6 @@ def anon(base_url):
     return Client(base_url)
 
 
-# ---- redis ------------------------------------------------------------------
-
 class RedisServer:
     def __init__(self, workdir):
         self.port = free_port()
@@ -345,8 +378,6 @@ def redis_server(tmp_path):
     yield srv
     srv.stop()
 
-
-# ---- postgres -----------------------------------------------------------------
 
 def postgres_bin(name):
     found = shutil.which(name) or next(iter(sorted(Path('/usr/lib/postgresql').glob(f'*/bin/{name}'),
