@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ROOT, base_env, free_port, require_binary, wait_until
-from tests.test_process import _http_status, child_pids
+from tests.processes import ProcessTree, child_commands, child_pids
+from tests.test_process import _http_status
 
 DOCKERFILE = (ROOT / 'Dockerfile').read_text()
 
@@ -39,17 +40,19 @@ def test_supervisor_with_redis_starts_a_persistent_local_redis(tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / 'run.py'), '--with-redis'], cwd=ROOT,
                             env={**os.environ, **env}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    tree = ProcessTree(proc)
     try:
         url = f"http://127.0.0.1:{env['PORT']}/healthz"
         wait_until(lambda: (_http_status(url) or (None,))[0] == 200, 30, message='healthy')
+        tree.descendants()
         assert {'web', 'worker'} <= set(child_pids(proc.pid))
-        children = subprocess.run(['ps', '-o', 'args=', '--ppid', str(proc.pid)],
-                                  capture_output=True, text=True).stdout
+        children = ' | '.join(child_commands(proc.pid))
         assert f'redis-server 127.0.0.1:{redis_port}' in children
         assert (Path(tmp_path) / 'redis').is_dir()
         assert list((Path(tmp_path) / 'redis').rglob('*.aof*')), 'AOF persistence is on'
-    finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=40)
+    finally:
+        tree.kill()
     assert proc.returncode == 0, output
     assert 'started redis' in output

@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import ROOT, base_env, wait_until
+from tests.processes import ProcessTree, child_pids
 
 
 def run_py(env, *args, **kw):
@@ -49,24 +50,18 @@ def get_json(url):
         return None, None
 
 
-def child_pids(parent_pid):
-    out = subprocess.run(['ps', '-o', 'pid=,args=', '--ppid', str(parent_pid)],
-                         capture_output=True, text=True).stdout
-    return {line.split(None, 1)[1].split()[-1]: int(line.split()[0])
-            for line in out.strip().splitlines()}
-
-
 @pytest.fixture
 def supervisor(tmp_path):
     env = base_env(tmp_path)
     proc = subprocess.Popen([sys.executable, str(ROOT / 'run.py')], cwd=ROOT,
                             env={**os.environ, **env}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    tree = ProcessTree(proc)
     url = f"http://127.0.0.1:{env['PORT']}/healthz"
-    yield proc, url, tmp_path
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    try:
+        yield proc, url, tmp_path, tree
+    finally:
+        tree.kill()
 
 
 def heartbeat_of(data_dir, pid):
@@ -76,17 +71,20 @@ def heartbeat_of(data_dir, pid):
 
 
 def test_supervisor_becomes_healthy_restarts_a_dead_child_and_stops_with_exit_0(supervisor):
-    proc, url, data_dir = supervisor
+    proc, url, data_dir, tree = supervisor
     wait_until(lambda: get_json(url)[0] == 200, 20, message='healthy app')
     children = child_pids(proc.pid)
+    tree.descendants()
     assert set(children) == {'web', 'worker'}, children
     os.kill(children['worker'], signal.SIGKILL)
     new_pid = wait_until(lambda: child_pids(proc.pid).get('worker') not in (None, children['worker'])
                          and child_pids(proc.pid)['worker'], 20, message='worker restarted')
     wait_until(lambda: heartbeat_of(data_dir, new_pid), 20, message='new worker beating')
+    tree.descendants()
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=40)
     assert proc.returncode == 0, output
+    assert tree.alive() == [], 'a child outlived the supervisor'
     assert 'worker exited with code -9; restarting' in output
     assert 'Shutting down gracefully' in output
     assert output.rstrip().endswith('stopped')
@@ -102,9 +100,10 @@ def test_health_says_worker_down_when_no_consumer_runs(tmp_path):
         status, body = wait_until(lambda: _http_status(url), 20, message='web up')
         assert status == 503
         assert body == {'status': 'down', 'database': 'ok', 'queue': 'ok', 'worker': 'down'}
-    finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
+    finally:
+        ProcessTree(proc).kill()
 
 
 def _http_status(url):
