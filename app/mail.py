@@ -11,7 +11,6 @@ The API shows both internal states as 'pending'.
 """
 import contextlib
 import datetime
-import json
 import logging
 
 import peewee
@@ -45,7 +44,7 @@ def _row(dedupe_key, to, subject, text, html=None, headers=None, now_utc=None):
         one_line(value, f'header {name}')
     return {'dedupe_key': one_line(dedupe_key, 'dedupe_key'), 'to': one_line(to, 'to'),
             'subject': one_line(subject, 'subject'), 'text_body': text, 'html_body': html,
-            'headers': json.dumps(headers or {}), 'status': 'pending', 'attempts': 0,
+            'headers': headers or {}, 'status': 'pending', 'attempts': 0,
             'next_attempt_at': now_utc, 'created_at': now_utc}
 
 

@@ -12,7 +12,6 @@ import email.header
 import email.utils
 import functools
 import hashlib
-import json
 import urllib.parse
 import uuid
 
@@ -42,7 +41,7 @@ def message_id(message, mail_from):
 def mime_bytes(message, attachments, mail_from):
     """The message as bytes ready for smtplib. `message` has the fields of
     an OutboxMessage (id, dedupe_key, to, subject, text_body, html_body,
-    headers as JSON, created_at in naive UTC), each attachment those of an
+    headers a dict, created_at in naive UTC), each attachment those of an
     OutboxAttachment (filename, content_type, content)."""
     created = message.created_at or datetime.datetime.now(datetime.timezone.utc)
     headers = [('From', sender(mail_from)[0]),
@@ -52,7 +51,7 @@ def mime_bytes(message, attachments, mail_from):
                ('Message-ID', message_id(message, mail_from)),
                ('MIME-Version', '1.0')]
     headers += [(one_line(name, 'header name'), _header_text(one_line(value, f'header {name}')))
-                for name, value in json.loads(message.headers or '{}').items()]
+                for name, value in (message.headers or {}).items()]
     part_headers, body = _body(message, attachments)
     head = '\r\n'.join(f'{name}: {value}' for name, value in headers + part_headers)
     return head.encode('utf-8') + b'\r\n\r\n' + body

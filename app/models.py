@@ -2,6 +2,7 @@
 the id of their User row, so the API's `doctor_id` / `patient_id` need no
 second lookup table."""
 import datetime
+import json
 
 import peewee as pw
 
@@ -12,6 +13,17 @@ APPOINTMENT_STATUSES = ('booked', 'completed', 'cancelled', 'no_show')
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class JSONTextField(pw.TextField):
+    """A JSON value kept in a TEXT column, the same type on SQLite and
+    PostgreSQL (peewee's JSONField is JSONB on PostgreSQL)."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, default=str)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
 
 
 class BaseModel(pw.Model):
@@ -118,7 +130,7 @@ class OutboxMessage(BaseModel):
     subject = pw.CharField(max_length=300)
     text_body = pw.TextField()
     html_body = pw.TextField(null=True)
-    headers = pw.TextField(default='{}')  # JSON object of extra headers
+    headers = JSONTextField(default=dict)  # extra headers, {name: value}
     status = pw.CharField(max_length=10, default='pending', index=True)
     attempts = pw.IntegerField(default=0)
     next_attempt_at = pw.DateTimeField(default=utcnow, index=True)
@@ -148,7 +160,7 @@ class JobRun(BaseModel):
     started_at = pw.DateTimeField(default=utcnow)
     finished_at = pw.DateTimeField(null=True)
     error = pw.TextField(null=True)
-    detail = pw.TextField(null=True)
+    detail = JSONTextField(null=True)
     owner = pw.CharField(max_length=120, null=True)  # host:pid of the consumer running it
     attempts = pw.IntegerField(default=0)
 
@@ -204,7 +216,7 @@ class ScheduledReport(BaseModel):
     weekday = pw.IntegerField(null=True)  # 0 = Monday .. 6 = Sunday (weekly)
     day = pw.IntegerField(null=True)      # 1..31 (monthly)
     time = pw.CharField(max_length=5)     # HH:MM clinic time
-    recipients = pw.TextField()           # JSON list of addresses
+    recipients = JSONTextField()          # list of addresses
     format = pw.CharField(max_length=4)
     subject = pw.CharField(max_length=200, null=True)
     body = pw.TextField(null=True)
@@ -236,7 +248,7 @@ class ReportExecution(BaseModel):
     file_size = pw.BigIntegerField(null=True)
     attempts = pw.IntegerField(default=0)
     owner = pw.CharField(max_length=120, null=True)  # host:pid running it
-    recipients = pw.TextField(null=True)  # JSON list: who this run mails
+    recipients = JSONTextField(null=True)  # list: who this run mails
     # True while some of its mail is neither sent nor failed; the outcome
     # (success or partial) is settled when the outbox has decided.
     mail_pending = pw.BooleanField(default=False, index=True)

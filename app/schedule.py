@@ -11,7 +11,6 @@ retry or a second consumer a no-op.
 """
 import dataclasses
 import datetime
-import json
 import logging
 import os
 import secrets
@@ -244,7 +243,7 @@ def claim(name, key, now_utc=None, force=False, owner=None):
 
 def finish(run, status, error=None, detail=None):
     (JobRun.update(status=status, finished_at=utcnow(), error=error,
-                   detail=json.dumps(detail, default=str) if detail is not None else None)
+                   detail=detail)
      .where(JobRun.id == run.id,
             JobRun.owner == run.owner,
             JobRun.attempts == run.attempts)

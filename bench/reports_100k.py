@@ -89,7 +89,7 @@ def child(data_dir, fmt, rows):
     with database.connection_context():
         report = ScheduledReport.create(
             name=f'Bench {fmt} {rows}', kind='appointments', frequency='daily', time='07:00',
-            format=fmt, recipients=json.dumps(['owner@example.test']), active=False)
+            format=fmt, recipients=['owner@example.test'], active=False)
         execution = ReportExecution.create(
             report=report, triggered_by='manual', task_id=f'bench-{fmt}-{rows}-{time.time()}',
             period_start=start, period_end=end)

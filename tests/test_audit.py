@@ -312,7 +312,7 @@ def test_downloading_a_scheduled_report_file_writes_one_entry(settings, admin, t
     with database.connection_context():
         definition = ScheduledReport.create(
             name='Audit test', kind='treatments', frequency='daily', time='07:00',
-            recipients='["audit@example.test"]', format='csv')
+            recipients=['audit@example.test'], format='csv')
         execution = ReportExecution.create(
             report=definition, triggered_by='manual', task_id=uuid.uuid4().hex,
             status='success', period_start=today, period_end=today,

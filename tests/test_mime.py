@@ -19,7 +19,7 @@ CREATED = datetime.datetime(2026, 3, 9, 7, 30, 15)
 def outbox_row(**fields):
     values = {'id': 41, 'dedupe_key': 'reminder:7:2026-03-09', 'to': 'ana@example.test',
               'subject': 'Reminder', 'text_body': 'Hello Ana,\n\nSee you at 09:00.\n',
-              'html_body': None, 'headers': '{}', 'created_at': CREATED}
+              'html_body': None, 'headers': {}, 'created_at': CREATED}
     return OutboxMessage(**{**values, **fields})
 
 
@@ -42,8 +42,8 @@ def all_defects(message):
 
 def test_headers_read_back_including_a_non_ascii_subject_and_sender():
     row = outbox_row(subject='Recordatorio: cita con la Dra. Núñez — mañana',
-                     headers='{"List-Unsubscribe": "<https://clinic.test/unsubscribe/7/abc>", '
-                             '"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}')
+                     headers={'List-Unsubscribe': '<https://clinic.test/unsubscribe/7/abc>',
+                              'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click'})
     parsed = parse(mime_bytes(row, (), MAIL_FROM))
 
     assert parsed['Subject'] == 'Recordatorio: cita con la Dra. Núñez — mañana'
@@ -117,8 +117,8 @@ def test_long_lines_are_quoted_printable_in_short_lines():
 @pytest.mark.parametrize('fields, files', [
     ({'subject': 'Hi\r\nBcc: everyone@example.test'}, ()),
     ({'to': 'ana@example.test\nBcc: everyone@example.test'}, ()),
-    ({'headers': '{"X-Note": "ok\\r\\nBcc: everyone@example.test"}'}, ()),
-    ({'headers': '{"X-Note\\nBcc": "everyone@example.test"}'}, ()),
+    ({'headers': {'X-Note': 'ok\r\nBcc: everyone@example.test'}}, ()),
+    ({'headers': {'X-Note\nBcc': 'everyone@example.test'}}, ()),
     ({}, [attachment('a.csv\r\nBcc: everyone@example.test', 'text/csv', b'x')]),
 ])
 def test_a_header_injection_attempt_is_refused(fields, files):

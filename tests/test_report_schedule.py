@@ -3,7 +3,6 @@ weekly, monthly, month-end days, DST), the period each run covers, and the
 scheduler's claim of due slots: exactly once, one catch-up run after
 downtime, next_run_at always moving forward."""
 import datetime
-import json
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -142,7 +141,7 @@ def db(settings):
 def make_report(next_run_at, frequency='daily', **fields):
     fields = {'name': f'Schedule test {uuid.uuid4().hex[:6]}', 'kind': 'appointments',
               'frequency': frequency, 'time': '07:00', 'format': 'csv', 'active': True,
-              'recipients': json.dumps(['owner@example.test']), **fields}
+              'recipients': ['owner@example.test'], **fields}
     return ScheduledReport.create(next_run_at=next_run_at, **fields)
 
 

@@ -6,7 +6,6 @@ the admin pages; a transient error retried, a lasting one failing the run."""
 import csv
 import datetime
 import io
-import json
 import re
 import shutil
 import uuid
@@ -390,7 +389,7 @@ def test_a_transient_error_is_retried_and_a_lasting_one_fails_the_run(settings, 
     with database.connection_context():
         report = ScheduledReport.create(name='Retry test', kind='appointments',
                                         frequency='daily', time='07:00', format='csv',
-                                        recipients='["owner@example.test"]', active=True)
+                                        recipients=['owner@example.test'], active=True)
         clock = fixed_clock(UTC, datetime.datetime(2001, 3, 15, 8, 0))
         queued = []
         first = report_runs.start(report, 'manual', None, clock, queued.append)
@@ -462,11 +461,11 @@ def finished_run(recipients, finished_at):
     with database.connection_context():
         report = ScheduledReport.create(name='Outcome test', kind='appointments',
                                         frequency='daily', time='07:00', format='csv',
-                                        recipients='[]', active=False)
+                                        recipients=[], active=False)
         return ReportExecution.create(
             report=report, triggered_by='manual', task_id=str(uuid.uuid4()), status='success',
             period_start=DAY, period_end=DAY, finished_at=finished_at, file_name='x.csv',
-            recipients=json.dumps(recipients), mail_pending=True)
+            recipients=recipients, mail_pending=True)
 
 
 def outbox(execution, address, status, error=None):
@@ -512,7 +511,7 @@ def test_a_run_whose_worker_died_is_queued_again_then_failed_after_its_attempts(
     with database.connection_context():
         report = ScheduledReport.create(name='Recovery test', kind='appointments',
                                         frequency='daily', time='07:00', format='csv',
-                                        recipients='[]', active=False)
+                                        recipients=[], active=False)
         dead = 'gone-host.example:4242'  # no heartbeat: the worker is dead
         again = ReportExecution.create(report=report, triggered_by='schedule', attempts=1,
                                        task_id=str(uuid.uuid4()), period_start=DAY,
@@ -566,7 +565,7 @@ def test_a_report_stopped_halfway_leaves_the_database_writable(settings, period_
         data.close()
         with database.atomic():
             ScheduledReport.create(name='After a stop', kind='appointments', frequency='daily',
-                                   time='07:00', format='csv', recipients='[]', active=False)
+                                   time='07:00', format='csv', recipients=[], active=False)
     other.close()
 
 

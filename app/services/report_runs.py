@@ -20,7 +20,6 @@ by the outbox) or is still undelivered after MAIL_GIVE_UP.
 """
 import datetime
 import hashlib
-import json
 import logging
 import re
 import uuid
@@ -232,7 +231,7 @@ def _finish(settings, execution, name, rows, size):
         done = (ReportExecution
                 .update(status='success', finished_at=utcnow(), row_count=rows,
                         file_name=name, file_size=size, error=None,
-                        recipients=json.dumps(recipients), mail_pending=bool(recipients))
+                        recipients=recipients, mail_pending=bool(recipients))
                 .where(_ours(execution))
                 .execute())
         if not done:
@@ -332,7 +331,7 @@ def settle_mail(now_utc=None):
 
 def _settle(execution, now_utc):
     keys = {dedupe_key(execution.id, to): to
-            for to in json.loads(execution.recipients or '[]')}
+            for to in execution.recipients or []}
     messages = (OutboxMessage.select(OutboxMessage.dedupe_key, OutboxMessage.status,
                                      OutboxMessage.error)
                 .where(OutboxMessage.dedupe_key.in_(list(keys))))

@@ -14,7 +14,6 @@ schedule functions take an explicit `now`, so tests need no clock patching.
 import calendar
 import dataclasses
 import datetime
-import json
 
 from peewee import fn
 
@@ -235,14 +234,14 @@ def editable(report):
 
 
 def recipients_of(report):
-    return json.loads(report.recipients or '[]')
+    return report.recipients or []
 
 
 # ---- storing ---------------------------------------------------------------------
 
 def create(user, data, now, tz):
     fields = clean(data)
-    report = ScheduledReport(created_by=user, **_stored(fields))
+    report = ScheduledReport(created_by=user, **fields)
     report.next_run_at = schedule_from(report, now, tz)
     report.save()
     return report
@@ -253,16 +252,12 @@ def update(report, data, now, tz):
     is worked out again from `now` (a resumed report does not catch up on
     the time it was paused)."""
     fields = clean({**editable(report), **data})
-    for name, value in _stored(fields).items():
+    for name, value in fields.items():
         setattr(report, name, value)
     report.updated_at = utcnow()
     report.next_run_at = schedule_from(report, now, tz)
     report.save()
     return report
-
-
-def _stored(fields):
-    return {**fields, 'recipients': json.dumps(fields['recipients'])}
 
 
 def get(report_id):

@@ -9,7 +9,6 @@ can: with Redis down the page still answers, with the queue figures shown
 as unknown.
 """
 import datetime
-import json
 
 from huey import signals as S
 from huey.contrib import stats as huey_stats
@@ -138,10 +137,7 @@ def _ledger_job(job, settings, clock, now):
 
 def _summary(run):
     """A job's own one-line account of its last run (e.g. a backup's size)."""
-    try:
-        detail = json.loads(run.detail) if run and run.detail else None
-    except ValueError:
-        return None
+    detail = run.detail if run else None
     return detail.get('summary') if isinstance(detail, dict) else None
 
 

@@ -1,6 +1,5 @@
 """Jobs, tasks, monthly reports, the outbox and unsubscribe links: JSON API
 routes and the few pages that go with them."""
-import json
 import re
 from urllib.parse import urlencode
 
@@ -156,7 +155,7 @@ def outbox_message_page(message_id):
                  .where(OutboxAttachment.message == message.id)
                  .order_by(OutboxAttachment.id))
     return render('outbox.html', message=message, summary=outbox_json(message),
-                  headers=json.loads(message.headers or '{}'), attachments=files,
+                  headers=message.headers or {}, attachments=files,
                   smtp_host=settings().smtp_host)
 
 
