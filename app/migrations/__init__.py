@@ -37,6 +37,8 @@ ADVISORY_LOCK_KEY = 7262001
 def apply_migrations():
     """Run every pending step; return the names applied."""
     db = database.obj
+    # One transaction for the whole run: on SQLite it begins IMMEDIATE
+    # (app.db), taking the write lock, so a second starter waits its turn.
     with database.connection_context(), _foreign_keys_off(db), db.atomic():
         if isinstance(db, peewee.PostgresqlDatabase):
             # Serialise concurrent starters; released at commit.
