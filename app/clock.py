@@ -2,6 +2,13 @@
 so tests pass a fixed one instead of patching the standard library."""
 import datetime
 
+UTC = datetime.timezone.utc
+
+
+def naive_utc(aware):
+    """An aware datetime as the naive UTC the database stores."""
+    return aware.astimezone(UTC).replace(tzinfo=None)
+
 
 class Clock:
     def __init__(self, tz, fixed=None):
@@ -19,16 +26,16 @@ class Clock:
 
     def utcnow(self):
         """Naive UTC, the form the database stores."""
-        return self.now().astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return naive_utc(self.now())
 
-    def localize(self, naive_utc):
+    def localize(self, stored):
         """A stored naive-UTC datetime as an aware clinic-time datetime."""
-        if naive_utc is None:
+        if stored is None:
             return None
-        return naive_utc.replace(tzinfo=datetime.timezone.utc).astimezone(self.tz)
+        return stored.replace(tzinfo=UTC).astimezone(self.tz)
 
-    def iso(self, naive_utc):
-        value = self.localize(naive_utc)
+    def iso(self, stored):
+        value = self.localize(stored)
         return value.isoformat(timespec='seconds') if value else None
 
 

@@ -11,8 +11,9 @@ import pytest
 from app.clock import Clock
 from app.db import database
 from app.models import ReportExecution, ScheduledReport
+from app.recurrence import latest_run, next_run
 from app.services import report_runs, reports
-from app.services.reports import Schedule, latest_run, next_run, period_for
+from app.services.reports import Schedule, period_for
 
 UTC = datetime.timezone.utc
 LONDON = ZoneInfo('Europe/London')

@@ -37,6 +37,7 @@ import re
 from peewee import JOIN
 
 from app import validate
+from app.clock import naive_utc
 from app.models import AuditEvent, User, utcnow
 
 # Action -> what it means, as the pages show it.
@@ -89,7 +90,7 @@ def _query():
 
 def _utc_start_of(day, tz):
     local = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
-    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return naive_utc(local)
 
 
 def search(filters, tz):

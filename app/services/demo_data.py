@@ -14,6 +14,7 @@ import peewee
 
 from app import validate
 from app.auth import hash_password
+from app.clock import naive_utc
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User
@@ -240,7 +241,7 @@ def _days(today, parallel, appointments):
 def _utc(tz, day, hhmm):
     """Naive UTC of a clinic-time date and HH:MM, the form the database stores."""
     local = datetime.datetime.combine(day, datetime.time.fromisoformat(hhmm), tzinfo=tz)
-    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return naive_utc(local)
 
 
 def _name(rng):

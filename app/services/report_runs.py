@@ -28,10 +28,12 @@ import peewee
 import redis
 
 from app import mail, schedule
+from app.clock import naive_utc
 from app.db import database
 from app.errors import ApiError, not_found
 from app.models import OutboxMessage, ReportExecution, ScheduledReport, utcnow
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
+from app.recurrence import latest_run, next_run
 from app.services import audit, report_engine, report_writers, reports
 from app.templating import render_email
 
@@ -103,7 +105,7 @@ def start(report, triggered_by, user, clock, enqueue):
 def claim_due(now, tz, enqueue):
     """The scheduler's pass: claim and queue the due slot of each active
     report whose next run has come. Returns the executions queued."""
-    now_utc = reports.naive_utc(now)
+    now_utc = naive_utc(now)
     due = (ScheduledReport.select()
            .where(ScheduledReport.active == True,  # noqa: E712
                   ScheduledReport.next_run_at <= now_utc)
@@ -118,12 +120,12 @@ def claim_due(now, tz, enqueue):
 
 def _claim_slot(report, now, tz, enqueue):
     plan = reports.Schedule.of(report)
-    slot_at = reports.latest_run(plan, now, tz)
+    slot_at = latest_run(plan, now, tz)
     fields = _new_execution(report, 'schedule', slot_at.date())
     fields['slot'] = reports.slot_key(report.frequency, fields['period_start'])
     with database.atomic():
         moved = (ScheduledReport
-                 .update(next_run_at=reports.naive_utc(reports.next_run(plan, now, tz)))
+                 .update(next_run_at=naive_utc(next_run(plan, now, tz)))
                  .where(ScheduledReport.id == report.id,
                         ScheduledReport.next_run_at == report.next_run_at)
                  .execute())

@@ -1,29 +1,25 @@
-"""Scheduled report definitions (SPEC §4): validation, the schedule math and
-the period a run covers.
+"""Scheduled report definitions (SPEC §4): validation, the schedule of a
+report and the period a run covers.
 
-A report runs daily, weekly on a weekday (0 = Monday .. 6 = Sunday, the
-numbering of Python's date.weekday()) or monthly on a day (1..31; a day the
-month does not have means its last day). Its time is clinic wall time: a
-time skipped by a spring-forward change runs at the first instant after the
-gap, a time that occurs twice in the autumn runs at the first of the two.
+A report runs daily, weekly on a weekday or monthly on a day, at a clinic
+wall time (app.recurrence counts the due instants, DST included).
 
 A run covers the period that just ended before its due day: yesterday, the
 last full calendar week (Monday to Sunday) or the last calendar month. The
 schedule functions take an explicit `now`, so tests need no clock patching.
 """
 import calendar
-import dataclasses
 import datetime
 
 from peewee import fn
 
 from app import validate
+from app.clock import naive_utc
 from app.errors import ApiError, bad_request, not_found
 from app.models import ReportExecution, ScheduledReport, utcnow
-from app.schedule import local_instant
+from app.recurrence import FREQUENCIES, Recurrence, next_run
 
 KINDS = ('appointments', 'doctor_activity', 'treatments')
-FREQUENCIES = ('daily', 'weekly', 'monthly')
 FORMATS = ('csv', 'xlsx', 'pdf')
 WEEKDAYS = ('Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday')
 KIND_LABELS = {'appointments': 'Appointments', 'doctor_activity': 'Doctor activity',
@@ -32,18 +28,11 @@ NAME_MAX = 120
 SUBJECT_MAX = 200
 BODY_MAX = 5000
 MAX_RECIPIENTS = 50
-UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
 
 
-# ---- the schedule ------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class Schedule:
-    frequency: str
-    time: datetime.time
-    weekday: int | None = None
-    day: int | None = None
+class Schedule(Recurrence):
+    """A report's recurrence, read from its row."""
 
     @classmethod
     def of(cls, report):
@@ -58,59 +47,6 @@ class Schedule:
             last = ' (or the month’s last day)' if self.day > 28 else ''
             return f'Monthly on day {self.day}{last} at {at}'
         return f'Every day at {at}'
-
-    def _due_in_month(self, year, month):
-        return datetime.date(year, month, min(self.day, calendar.monthrange(year, month)[1]))
-
-    def first_due_day(self, day):
-        """The first clinic date on or after `day` the report is due."""
-        if self.frequency == 'weekly':
-            return day + DAY * ((self.weekday - day.weekday()) % 7)
-        if self.frequency == 'monthly':
-            due = self._due_in_month(day.year, day.month)
-            if due >= day:
-                return due
-            following = day.replace(day=28) + DAY * 4
-            return self._due_in_month(following.year, following.month)
-        return day
-
-    def last_due_day(self, day):
-        """The last clinic date on or before `day` the report is due."""
-        if self.frequency == 'weekly':
-            return day - DAY * ((day.weekday() - self.weekday) % 7)
-        if self.frequency == 'monthly':
-            due = self._due_in_month(day.year, day.month)
-            if due <= day:
-                return due
-            previous = day.replace(day=1) - DAY
-            return self._due_in_month(previous.year, previous.month)
-        return day
-
-
-def _utc(instant):
-    # Aware datetimes in one zone compare by wall time; UTC orders a repeated
-    # autumn hour correctly.
-    return instant.astimezone(UTC)
-
-
-def next_run(schedule, now, tz):
-    """The first due instant strictly after `now` (aware, clinic time)."""
-    day = schedule.first_due_day(now.astimezone(tz).date())
-    while True:
-        at = local_instant(day, schedule.time, tz)
-        if _utc(at) > _utc(now):
-            return at
-        day = schedule.first_due_day(day + DAY)
-
-
-def latest_run(schedule, now, tz):
-    """The last due instant at or before `now` (aware, clinic time)."""
-    day = schedule.last_due_day(now.astimezone(tz).date())
-    while True:
-        at = local_instant(day, schedule.time, tz)
-        if _utc(at) <= _utc(now):
-            return at
-        day = schedule.last_due_day(day - DAY)
 
 
 def period_for(frequency, run_day):
@@ -138,10 +74,6 @@ def slot_key(frequency, period_start):
     return f'{frequency}:{period_start.isoformat()}'
 
 
-def naive_utc(instant):
-    return _utc(instant).replace(tzinfo=None)
-
-
 def schedule_from(report, now, tz):
     """The naive-UTC `next_run_at` to store: the next due instant after
     `now`, or None while the report is paused."""
@@ -149,8 +81,6 @@ def schedule_from(report, now, tz):
         return None
     return naive_utc(next_run(Schedule.of(report), now, tz))
 
-
-# ---- validation ----------------------------------------------------------------
 
 def _recipients(data):
     raw = data.get('recipients')
@@ -236,8 +166,6 @@ def editable(report):
 def recipients_of(report):
     return report.recipients or []
 
-
-# ---- storing ---------------------------------------------------------------------
 
 def create(user, data, now, tz):
     fields = clean(data)
