@@ -1,55 +1,96 @@
 """Huey tasks. Each is a few lines that call a service; the Huey instance and
-its storage come from app.queue, configured at start by app.boot."""
-import datetime
+its storage come from app.queue, configured at start by app.boot.
+
+Work is put on the queue here only, once the rows it works on are
+committed: services return what they created, then a view calls
+queue_export / queue_report / run_job_now, and a task that wrote mail calls
+queue_delivery.
+"""
+import logging
 
 from huey import crontab, signals as huey_signals
 
 from app import runtime, smtp_delivery
 from app.db import database
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
-from app.schedule import clinic_cron, previous_month, run_due, run_slot
-from app.services import backup as backup_service
-from app.services import exports, report_runs
+from app.services import exports, periodic, report_runs
 from app.services import housekeeping as housekeeping_service
-from app.services import monthly_reports as reports_service
-from app.services import reminders as reminders_service
+
+log = logging.getLogger('clinicdesk.tasks')
 
 # Transient failures (database busy, a lost connection) are retried by Huey a
 # minute later; the slot ledger makes every retry safe.
 JOB_RETRIES = {'retries': 2, 'retry_delay': 60, 'priority': PRIORITY_BATCH}
 
 
-# ---- reminders, monthly reports, the outbox (SPEC §3) -------------------------
-
-@huey.periodic_task(clinic_cron('daily_reminders'), **JOB_RETRIES)
-def daily_reminders():
-    """Today's reminders at REMINDER_TIME (clinic time), or on catch-up."""
-    with database.connection_context():
-        return reminders_service.run_due(runtime.settings(), runtime.clock().now())
-
-
-@huey.periodic_task(clinic_cron('monthly_reports'), **JOB_RETRIES)
-def monthly_reports():
-    """Last month's reports on the 1st at MONTHLY_REPORT_TIME, or on catch-up."""
-    with database.connection_context():
-        return reports_service.run_due(runtime.settings(), runtime.clock().now())
-
-
-@huey.task(**JOB_RETRIES)
-def daily_reminders_for(day=None):
-    """On demand: the reminders of `day` ('YYYY-MM-DD', default today)."""
-    clock = runtime.clock()
-    day = datetime.date.fromisoformat(day) if day else clock.today()
-    with database.connection_context():
-        return reminders_service.run(runtime.settings(), day)
+def enqueue(task, undo=None):
+    """Put `task` on the queue now; the rows it works on are committed.
+    When the queue refuses it (Redis down), undo() removes those rows so no
+    orphan is left, and the error goes up: a request answers 503."""
+    if database.in_transaction():
+        raise RuntimeError(f'{task.name} must be queued after the commit, not inside it')
+    try:
+        huey.enqueue(task)
+    except Exception:
+        if undo is not None:
+            undo()
+        raise
+    return task
 
 
-@huey.task(**JOB_RETRIES)
-def monthly_reports_for(month=None):
-    """On demand: the reports of `month` ('YYYY-MM', default last month)."""
-    month = month or previous_month(runtime.clock().today())
-    with database.connection_context():
-        return reports_service.run(runtime.settings(), month)
+def enqueue_after_commit(task):
+    """Put `task` on the queue once the caller's transaction commits (at once
+    outside one), best effort: when the queue refuses it, the committed work
+    waits for housekeeping or recovery (pending mail, a scheduled run)."""
+    database.after_commit(lambda: _enqueue_or_log(task))
+
+
+def _enqueue_or_log(task):
+    try:
+        huey.enqueue(task)
+    except Exception as exc:
+        # Raised inside peewee's commit it would surface only as "no
+        # transaction is active"; the work is committed and is picked up later.
+        log.warning('could not queue %s now (%s); housekeeping will retry',
+                    task.name, type(exc).__name__)
+
+
+def queue_delivery():
+    """Have the outbox delivered once the mail just written is committed."""
+    enqueue_after_commit(deliver_outbox.s())
+
+
+def _deliver_if_mail(result):
+    if isinstance(result, dict) and result.get('queued'):
+        queue_delivery()
+    return result
+
+
+def _clinic_job_tasks(row):
+    """The periodic task of a clinic-time job and its on-demand twin."""
+    def run_due():
+        with database.connection_context():
+            result = periodic.run_due(row.name, runtime.settings(), runtime.clock().now())
+        return _deliver_if_mail(result)
+
+    def run_for(key=None):
+        with database.connection_context():
+            result = periodic.run_now(row.name, runtime.settings(), key, runtime.clock().today())
+        return _deliver_if_mail(result)
+
+    huey.periodic_task(periodic.clinic_cron(row.name), name=row.name, **JOB_RETRIES)(run_due)
+    return huey.task(name=f'{row.name}_for', **JOB_RETRIES)(run_for)
+
+
+# {job name: its on-demand task `<name>_for`, which takes the slot key}
+ON_DEMAND = {name: _clinic_job_tasks(row) for name, row in periodic.JOBS.items()}
+
+
+def run_job_now(name, body, today):
+    """Queue clinic-time job `name` for the slot `body` asks for (by default
+    today's reminders, last month's reports); (task, slot key or None)."""
+    key = periodic.get(name).run_now_key(body, today)
+    return enqueue(ON_DEMAND[name].s(key)), key
 
 
 @huey.task(retries=2, retry_delay=5)
@@ -67,46 +108,47 @@ def housekeeping():
     """Every minute: restart interrupted jobs, retry due mail, prune history."""
     with database.connection_context():
         report = housekeeping_service.run(runtime.settings(), runtime.clock().now())
-    for job, slot in report['interrupted']:
+    for job, slot in report.get('interrupted', ()):
         ON_DEMAND[job](slot)
-    if report['mail_due'] or report['mail_released']:
+    report['interrupted_exports'] = requeue_exports(report.get('interrupted_exports', ()))
+    if report.get('mail_due') or report.get('mail_released'):
         deliver_outbox()
     return report
 
-
-# ---- backups ------------------------------------------------------------------
-
-@huey.periodic_task(clinic_cron('nightly_backup'), **JOB_RETRIES)
-def nightly_backup():
-    """A backup archive at BACKUP_TIME (clinic time), keeping BACKUP_KEEP."""
-    settings = runtime.settings()
-    with database.connection_context():
-        return run_due('nightly_backup', runtime.clock().now(),
-                       lambda slot: backup_service.run_nightly(settings), settings=settings)
-
-
-@huey.task(**JOB_RETRIES)
-def nightly_backup_for(day=None):
-    """On demand ("Run now"): a backup now, recorded in today's slot."""
-    settings = runtime.settings()
-    day = day or runtime.clock().today().isoformat()
-    with database.connection_context():
-        return run_slot('nightly_backup', day, lambda: backup_service.run_nightly(settings),
-                        force=True)
-
-
-ON_DEMAND = {'daily_reminders': daily_reminders_for, 'monthly_reports': monthly_reports_for,
-             'nightly_backup': nightly_backup_for}
-
-
-# ---- history export (SPEC §5) -------------------------------------------------
 
 @huey.task(context=True, retries=2, retry_delay=5, priority=PRIORITY_INTERACTIVE)
 def export_history(export_id, task=None):
     """One history export; its progress and result are what the page polls."""
     with database.connection_context():
-        return exports.run_export(runtime.settings(), runtime.clock(), export_id,
-                                  retries_left=task.retries)
+        result = exports.run_export(runtime.settings(), runtime.clock(), export_id,
+                                    retries_left=task.retries)
+    if result is not None:
+        # Its email is committed; the export is done whatever the queue says.
+        queue_delivery()
+    return result
+
+
+def _export_task(export):
+    # Under the export's own task id, also when it runs again after a
+    # crash: the status URL stays valid.
+    return export_history.s(export.id, id=export.task_id, priority=PRIORITY_INTERACTIVE)
+
+
+def queue_export(export):
+    """Queue the export just requested; if the queue refuses, the row goes."""
+    return enqueue(_export_task(export), undo=export.delete_instance)
+
+
+def requeue_exports(interrupted):
+    """Put back on the queue the exports a dead worker left; how many."""
+    for export in interrupted:
+        huey.enqueue(_export_task(export))
+    return len(interrupted)
+
+
+def recover_exports(settings, now=None):
+    """Run again the exports whose worker died; how many."""
+    return requeue_exports(exports.recover_interrupted(settings, now))
 
 
 @huey.on_startup()
@@ -115,10 +157,8 @@ def recover_exports_on_start():
     # exports again at once, under the same task id. Housekeeping repeats
     # this every minute for workers that died on other hosts.
     with database.connection_context():
-        exports.recover_interrupted(runtime.settings())
+        recover_exports(runtime.settings())
 
-
-# ---- scheduled reports (SPEC §4) ----------------------------------------------
 
 @huey.task(context=True, retries=report_runs.MAX_ATTEMPTS - 1, retry_delay=20)
 def run_report(execution_id, task=None):
@@ -126,15 +166,29 @@ def run_report(execution_id, task=None):
     errors are retried up to 3 times; a run that failed for good is not."""
     with database.connection_context():
         try:
-            return report_runs.run_execution(runtime.settings(), runtime.clock(),
-                                             execution_id, retries_left=task.retries)
+            result = report_runs.run_execution(runtime.settings(), runtime.clock(),
+                                               execution_id, retries_left=task.retries)
         except report_runs.ReportFailed:
             task.retries = 0  # Huey would otherwise retry a run that cannot succeed
             raise
+    if result is not None:
+        queue_delivery()
+    return result
+
+
+def _report_task(execution):
+    # An admin who clicked "Run now" is waiting; scheduled runs are batch work.
+    priority = PRIORITY_BATCH if execution.triggered_by == 'schedule' else PRIORITY_INTERACTIVE
+    return run_report.s(execution.id, id=execution.task_id, priority=priority)
 
 
 def queue_report(execution):
-    report_runs.enqueue_task(run_report, execution)
+    """Queue a run just started; if the queue refuses, the row goes."""
+    return enqueue(_report_task(execution), undo=execution.delete_instance)
+
+
+def _requeue_report(execution):
+    huey.enqueue(_report_task(execution))
 
 
 @huey.periodic_task(crontab())
@@ -144,9 +198,12 @@ def scheduled_reports():
     runs again, settle the mail outcome of finished runs."""
     clock = runtime.clock()
     with database.connection_context():
-        recovered = report_runs.recover(clock.utcnow(), queue_report,
+        recovered = report_runs.recover(clock.utcnow(), _requeue_report,
                                         report_runs.waiting_task_ids)
-        queued = report_runs.claim_due(clock.now(), clock.tz, queue_report)
+        queued = report_runs.claim_due(clock.now(), clock.tz)
+        for execution in queued:
+            # Refused, it stays 'running' with no owner: recovery queues it.
+            enqueue_after_commit(_report_task(execution))
         settled = report_runs.settle_mail()
     return {'queued': [execution.id for execution in queued], 'recovered': recovered,
             'settled': settled}

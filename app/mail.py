@@ -98,31 +98,14 @@ def _insert(model, rows, suffix=''):
 
 def queue_message(dedupe_key, to, subject, text, html=None, attachments=(), headers=None):
     """Put one message in the outbox unless `dedupe_key` is there already
-    (then None). Runs in the caller's transaction, if any; call
-    request_delivery() afterwards to have it sent."""
+    (then None). Runs in the caller's transaction, if any; the caller (a
+    task) then asks for delivery with tasks.queue_delivery()."""
     inserted = queue_messages([{'dedupe_key': dedupe_key, 'to': to, 'subject': subject,
                                 'text': text, 'html': html, 'attachments': attachments,
                                 'headers': headers}])
     return inserted[0] if inserted else None
 
 
-def request_delivery():
-    """Enqueue a delivery run. Inside a transaction it is enqueued only after
-    the commit, so the consumer never looks before the rows are visible."""
-    database.after_commit(_enqueue_delivery)
-
-
-def _enqueue_delivery():
-    # tasks.py imports this module; importing it here avoids the cycle.
-    from tasks import deliver_outbox
-    try:
-        deliver_outbox()
-    except Exception as exc:
-        # The mail is committed as pending and housekeeping sends due mail
-        # every minute, so nothing is lost. Raising here would only surface
-        # as peewee's "no transaction is active" in place of this error.
-        log.warning('could not queue mail delivery now (%s); housekeeping will retry',
-                    type(exc).__name__)
 
 
 def backoff_seconds(attempts):

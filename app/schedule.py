@@ -1,9 +1,10 @@
-"""Clinic-time crons and the ledger of periodic slots.
+"""Clinic-time periodic jobs and the ledger of their slots.
 
 Huey's crontab has no zone and never catches up a minute it missed (the
 consumer checks about once a minute, and only while it is up). So each
 periodic job is a Job here: when it falls due in CLINIC_TZ and how long a
-missed slot is still worth running. The JobRun table is the ledger: a run
+missed slot is still worth running (the jobs themselves are listed in
+app.services.periodic). The JobRun table is the ledger: a run
 claims its (job, slot) row before working and marks it success or failed.
 The validator Huey calls says yes while the latest slot is due and not done,
 which gives catch-up after downtime; the claim makes a duplicate enqueue, a
@@ -16,14 +17,12 @@ import os
 import secrets
 import socket
 
-from app import runtime
-from app.db import database
+from app.clock import naive_utc
 from app.models import JobRun, WorkerHeartbeat, utcnow
+from app.recurrence import Recurrence
 from app.services.health import pid_alive
 
 log = logging.getLogger('clinicdesk.schedule')
-
-UTC = datetime.timezone.utc
 
 # A claimed slot whose owner is on another host counts as abandoned when that
 # consumer's heartbeat is older than this; on this host we ask the OS.
@@ -35,36 +34,6 @@ MAX_RUN = datetime.timedelta(hours=2)
 # in all (Huey's own retries cover the quick transient failures first).
 FAILED_RETRY_AFTER = datetime.timedelta(minutes=10)
 MAX_SLOT_ATTEMPTS = 6
-
-
-def local_instant(day, wall, tz):
-    """`day` at wall-clock `wall` in `tz`, aware. A time skipped by a
-    spring-forward change gives the first instant after the gap; a time that
-    occurs twice in an autumn change gives the first of the two."""
-    naive = datetime.datetime.combine(day, wall)
-    first = naive.replace(tzinfo=tz, fold=0)
-    if _wall(first, tz) == naive:
-        return first
-    # In the gap the two folds straddle the transition; find its instant.
-    ends = sorted([first.astimezone(UTC), naive.replace(tzinfo=tz, fold=1).astimezone(UTC)])
-    low, high = ends
-    while high - low > datetime.timedelta(seconds=1):
-        mid = low + (high - low) / 2
-        if _wall(mid, tz) >= naive:
-            high = mid
-        else:
-            low = mid
-    return high.replace(microsecond=0).astimezone(tz)
-
-
-def _utc(instant):
-    # Aware datetimes sharing one tzinfo compare by wall time, ignoring fold;
-    # in UTC an autumn hour that repeats still orders correctly.
-    return instant.astimezone(UTC)
-
-
-def _wall(instant, tz):
-    return instant.astimezone(UTC).astimezone(tz).replace(tzinfo=None, fold=0)
 
 
 def month_key(day):
@@ -85,69 +54,44 @@ class Slot:
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """A daily job (every day at `wall`) or a monthly one (the 1st at
-    `wall`, reporting on the month before)."""
+    """A daily job (every day at `wall`, its slot is that day) or a monthly
+    one (the 1st at `wall`, its slot is the month before). A missed monthly
+    slot is worth running any time; a daily one only until its clinic day
+    ends, unless `late` says it is worth it later too."""
     name: str
     tz: datetime.tzinfo
     wall: datetime.time
     monthly: bool = False
+    late: bool = False
 
     @property
     def schedule(self):
         when = f'{self.wall:%H:%M} {self.tz.key}'
         return f'on the 1st of each month at {when}' if self.monthly else f'every day at {when}'
 
-    def slot_on(self, day):
-        """The slot falling due on clinic date `day` (the 1st, if monthly)."""
-        key = previous_month(day) if self.monthly else day.isoformat()
-        return Slot(self.name, key, local_instant(day, self.wall, self.tz))
+    @property
+    def recurrence(self):
+        if self.monthly:
+            return Recurrence('monthly', self.wall, day=1)
+        return Recurrence('daily', self.wall)
 
-    def _due_day(self, today, back):
-        if not self.monthly:
-            return today - datetime.timedelta(days=back)
-        first = today.replace(day=1)
-        return (first - datetime.timedelta(days=1)).replace(day=1) if back else first
-
-    def _next_day(self, today):
-        if not self.monthly:
-            return today + datetime.timedelta(days=1)
-        return (today.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    def _slot(self, due):
+        day, at = due
+        return Slot(self.name, previous_month(day) if self.monthly else day.isoformat(), at)
 
     def latest_slot(self, now):
         """The most recent slot due at or before `now`."""
-        today = now.astimezone(self.tz).date()
-        slot = self.slot_on(self._due_day(today, 0))
-        return slot if _utc(slot.at) <= _utc(now) else self.slot_on(self._due_day(today, 1))
+        return self._slot(self.recurrence.latest_due(now, self.tz))
 
     def next_slot(self, now):
         """The first slot due after `now`."""
-        today = now.astimezone(self.tz).date()
-        slot = self.slot_on(self._due_day(today, 0))
-        if _utc(slot.at) > _utc(now):
-            return slot
-        return self.slot_on(self._next_day(self._due_day(today, 0)))
+        return self._slot(self.recurrence.next_due(now, self.tz))
 
-    def still_meaningful(self, slot, now):
-        """Reminders only on their own clinic day; a month's reports any time."""
-        return self.monthly or now.astimezone(self.tz).date() == slot.at.date()
-
-
-def jobs(settings):
-    return {
-        'daily_reminders': Job('daily_reminders', settings.tz, settings.reminder_time),
-        'monthly_reports': Job('monthly_reports', settings.tz, settings.monthly_report_time,
-                               monthly=True),
-        'nightly_backup': Job('nightly_backup', settings.tz, settings.backup_time),
-    }
-
-
-def job(name, settings=None):
-    return jobs(settings or runtime.settings())[name]
-
-
-def next_run_at(name, now, settings=None):
-    """When `name` next falls due after `now` (aware, clinic time)."""
-    return job(name, settings).next_slot(now).at
+    def still_meaningful(self, key, now):
+        """Whether the slot `key` is still worth running at `now`."""
+        if self.monthly or self.late:
+            return True
+        return datetime.date.fromisoformat(key) >= now.astimezone(self.tz).date()
 
 
 def last_run(name):
@@ -157,8 +101,6 @@ def last_run(name):
             .order_by(JobRun.started_at.desc(), JobRun.id.desc())
             .first())
 
-
-# ---- who is running what ------------------------------------------------------
 
 _tokens = {}  # pid -> token; a forked child gets its own
 
@@ -195,16 +137,14 @@ def abandoned(run, now_utc):
             and (run.started_at < now_utc - MAX_RUN or not owner_alive(run.owner, now_utc)))
 
 
-# ---- the ledger ---------------------------------------------------------------
-
 def due_slot(job, now):
     """The slot of `job` that should run now, or None: the latest slot, if
     still meaningful and not done, not running elsewhere, and not given up."""
     slot = job.latest_slot(now)
-    if not job.still_meaningful(slot, now):
+    if not job.still_meaningful(slot.key, now):
         return None
     run = JobRun.get_or_none(JobRun.job == job.name, JobRun.slot == slot.key)
-    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    now_utc = naive_utc(now)
     if run is None or abandoned(run, now_utc):
         return slot
     if run.status == 'failed' and run.attempts < MAX_SLOT_ATTEMPTS:
@@ -267,27 +207,11 @@ def run_slot(name, key, work, force=False, now_utc=None):
     return result
 
 
-def run_due(name, now, work, settings=None):
-    """The body of a periodic task: run the due slot of `name`, if any.
+def run_due(job, now, work):
+    """The body of a periodic task: run the due slot of `job`, if any.
     `work(slot)` does the job for that slot. The claim, not due_slot(),
     decides here, so Huey's retries of a failed run are not held back."""
-    current = job(name, settings)
-    slot = current.latest_slot(now)
-    if not current.still_meaningful(slot, now):
-        return {'job': name, 'slot': slot.key, 'skipped': 'no longer meaningful'}
-    return run_slot(name, slot.key, lambda: work(slot),
-                    now_utc=_utc(now).replace(tzinfo=None))
-
-
-def clinic_cron(name):
-    """A validator for @huey.periodic_task: true while the latest slot of
-    `name` in clinic time is due and not done. Huey passes naive UTC."""
-    def validate(utc_naive):
-        try:
-            with database.connection_context():
-                return due_slot(job(name), utc_naive.replace(tzinfo=UTC)) is not None
-        except Exception:
-            log.exception('checking whether %s is due failed', name)
-            return False
-    validate.__name__ = f'{name}_is_due'
-    return validate
+    slot = job.latest_slot(now)
+    if not job.still_meaningful(slot.key, now):
+        return {'job': job.name, 'slot': slot.key, 'skipped': 'no longer meaningful'}
+    return run_slot(job.name, slot.key, lambda: work(slot), now_utc=naive_utc(now))

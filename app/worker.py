@@ -32,8 +32,8 @@ def _heartbeat_loop(name, periodic, interval, stop):
 
 
 def run_consumer(settings, periodic=True):
-    import tasks  # noqa: F401  (registers the tasks and periodic jobs)
-
+    """Run the consumer of the tasks registered on `huey` (run.py imports
+    tasks.py first) until it is stopped."""
     enable_stats(huey, database.obj)
     task_control.install_consumer_hooks(huey)  # pause, failures, quiet outages
     consumer = huey.create_consumer(

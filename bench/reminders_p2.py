@@ -128,7 +128,7 @@ def run_job(day, count, expected):
     forget_reminders()
     before = count.value
     started = time.perf_counter()
-    tasks.daily_reminders_for(day.isoformat())
+    tasks.ON_DEMAND['daily_reminders'](day.isoformat())
     wait_for(lambda: count.value - before >= expected, 600, 'every reminder at the sink')
     return time.perf_counter() - started
 

@@ -21,6 +21,7 @@ from app.db import database
 from app.models import Appointment, Export, Treatment, User, utcnow
 from app.services import exports
 from tests.client import Client
+import tasks
 from tests.conftest import (BACKEND, PASSWORD, ROOT, WorkerProcess, base_env, unique_email,
                             wait_until)
 
@@ -347,13 +348,13 @@ def test_running_export_of_a_worker_that_vanished_runs_again(worker, patient, se
     export = orphan_export(patient.user['id'], status='running', attempt=1,
                            worker='host-that-is-gone:4242', worker_token='x')
     with database.connection_context():
-        assert exports.recover_interrupted(settings) >= 1
+        assert tasks.recover_exports(settings) >= 1
 
     final, _ = wait_for_export(patient, f'/api/exports/{export.task_id}')
     assert final['status'] == 'done' and final['rows'] == 1
     wait_until(lambda: smtp.to(patient.user['email']), 20, message='export email')
     with database.connection_context():
-        assert exports.recover_interrupted(settings) == 0  # nothing left to re-run
+        assert tasks.recover_exports(settings) == 0  # nothing left to re-run
     assert len(smtp.to(patient.user['email'])) == 1
 
 
@@ -361,7 +362,7 @@ def test_queued_export_whose_message_was_lost_runs_again(worker, patient, settin
     long_ago = utcnow() - exports.QUEUED_GRACE * 2
     export = orphan_export(patient.user['id'], created_at=long_ago)
     with database.connection_context():
-        assert exports.recover_interrupted(settings) >= 1
+        assert tasks.recover_exports(settings) >= 1
     final, _ = wait_for_export(patient, f'/api/exports/{export.task_id}')
     assert final['status'] == 'done' and final['rows'] == 0
 

@@ -67,7 +67,7 @@ def test_bad_job_requests_answer_4xx_with_the_field(admin, patient, base_url):
 
 
 def test_a_failed_task_reports_its_error(admin, worker):
-    task = tasks.daily_reminders_for.s('not-a-date')
+    task = tasks.ON_DEMAND['daily_reminders'].s('not-a-date')
     task.retries = 0  # fail for good at once rather than retry a minute later
     huey.enqueue(task)
     done = wait_task(admin, task.id)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from playhouse.test_utils import assert_query_count
 
 from app.models import Appointment, MonthlyReport, OutboxMessage, Treatment, User
-from app.services import monthly_reports
+from app.services import monthly_reports, periodic
 
 LA = ZoneInfo('America/Los_Angeles')
 KIRITIMATI = ZoneInfo('Pacific/Kiritimati')
@@ -89,11 +89,11 @@ def test_rerun_makes_no_second_report_or_email(own_db):
     assert monthly_reports.build_month(own_db, '2026-05')['created'] == 1
     assert monthly_reports.build_month(own_db, '2026-05') == {
         'month': '2026-05', 'doctors': 1, 'created': 0, 'queued': 0}
-    assert monthly_reports.run(own_db, '2026-05')['created'] == 0
+    assert periodic.run_now('monthly_reports', own_db, '2026-05', None)['created'] == 0
     assert OutboxMessage.select().where(OutboxMessage.to == ada.email).count() == 1
     # A doctor added since gets the month's report on the next run.
     newcomer = doctor('New Doctor')
-    assert monthly_reports.run(own_db, '2026-05')['created'] == 1
+    assert periodic.run_now('monthly_reports', own_db, '2026-05', None)['created'] == 1
     assert report_of(newcomer, '2026-05') is not None
 
 
@@ -107,7 +107,7 @@ def test_previous_month_is_the_clinics_in_a_zone_far_ahead_of_utc(own_db):
     # 1 March 07:00 in Kiritimati (UTC+14) is still 28 February in UTC.
     now = datetime.datetime(2026, 2, 28, 17, 0, tzinfo=datetime.timezone.utc)
 
-    result = monthly_reports.run_due(clinic, now)
+    result = periodic.run_due('monthly_reports', clinic, now)
 
     assert result['month'] == '2026-02'
     assert counts(report_of(ada, '2026-02'))['completed'] == 2
@@ -125,10 +125,10 @@ def test_report_time_repeated_by_the_autumn_change_reports_october_once(own_db):
     before = datetime.datetime(2026, 11, 1, 1, 29, tzinfo=LA, fold=0)
 
     # A minute before, the latest slot is still 1 October's (September).
-    assert monthly_reports.run_due(clinic, before)['month'] == '2026-09'
-    result = monthly_reports.run_due(clinic, first)
+    assert periodic.run_due('monthly_reports', clinic, before)['month'] == '2026-09'
+    result = periodic.run_due('monthly_reports', clinic, first)
     assert result['month'] == '2026-10' and result['created'] == 1
-    assert 'skipped' in monthly_reports.run_due(clinic, second)
+    assert 'skipped' in periodic.run_due('monthly_reports', clinic, second)
     assert counts(report_of(ada, '2026-10'))['completed'] == 2
     assert OutboxMessage.select().where(OutboxMessage.to == ada.email,
                                         OutboxMessage.dedupe_key == f'monthly:{ada.id}:2026-10'

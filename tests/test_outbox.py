@@ -25,6 +25,8 @@ from tests.client import Client
 from tests.conftest import (PASSWORD, ServerThread, SmtpSink, WorkerProcess, base_env, free_port,
                             smtp_sink, wait_until)
 
+import tasks
+
 
 class CountingSink(SmtpSink):
     """The conftest sink, also counting connections and answering 451 for
@@ -108,14 +110,14 @@ def memory_queue():
 def test_delivery_is_enqueued_only_after_the_transaction_commits(own_db, memory_queue):
     with database.atomic():
         queue()
-        mail.request_delivery()
+        tasks.queue_delivery()
         assert memory_queue.pending_count() == 0
     assert [task.name for task in memory_queue.pending()] == ['deliver_outbox']
 
     with pytest.raises(RuntimeError):
         with database.atomic():
             queue()
-            mail.request_delivery()
+            tasks.queue_delivery()
             raise RuntimeError('rolled back')
     assert memory_queue.pending_count() == 1
 

@@ -18,7 +18,7 @@ from app import mail, mime
 from app.db import database, init_database
 from app.migrations import apply_migrations
 from app.models import Appointment, OutboxAttachment, OutboxMessage, User
-from app.services import reminders
+from app.services import periodic, reminders
 from app.settings import load
 from tests.conftest import WorkerProcess, base_env, wait_until
 
@@ -141,11 +141,11 @@ def test_rerunning_the_day_queues_nothing_twice(own_db):
     book(grace, ada, DAY, '10:00')
     assert reminders.send_for_day(own_db, DAY)['queued'] == 1
     assert reminders.send_for_day(own_db, DAY)['queued'] == 0
-    assert reminders.run(own_db, DAY)['queued'] == 0
+    assert periodic.run_now('daily_reminders', own_db, DAY.isoformat(), None)['queued'] == 0
     # A patient who booked after the first run is reminded by the next one.
     late = patient('Late Booker')
     book(late, ada, DAY, '15:00')
-    assert reminders.run(own_db, DAY)['queued'] == 1
+    assert periodic.run_now('daily_reminders', own_db, DAY.isoformat(), None)['queued'] == 1
     assert len(outbox_for(grace.email)) == 1 and len(outbox_for(late.email)) == 1
 
 
@@ -211,7 +211,7 @@ def test_reminders_run_from_the_api_reach_each_patient_once(admin, base_url, mak
 
     # Run again, and enqueue the same job twice more straight away.
     again = admin.post('/api/jobs/daily_reminders/run', {'date': day.isoformat()})
-    duplicates = [tasks.daily_reminders_for(day.isoformat()) for _ in range(2)]
+    duplicates = [tasks.ON_DEMAND['daily_reminders'](day.isoformat()) for _ in range(2)]
     assert wait_task(admin, again.json['task_id'])['status'] == 'success'
     for result in duplicates:
         wait_task(admin, result.id)

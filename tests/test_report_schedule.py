@@ -147,13 +147,10 @@ def make_report(next_run_at, frequency='daily', **fields):
 
 
 class Queue:
-    """Stands in for the Huey enqueue: collects what the scheduler queues."""
+    """Collects the executions the scheduler hands back for queueing."""
 
     def __init__(self):
         self.executions = []
-
-    def __call__(self, execution):
-        self.executions.append(execution)
 
 
 def executions_of(report):
@@ -166,8 +163,8 @@ def test_a_due_report_runs_once_and_its_next_run_moves_forward(db):
     report = make_report(datetime.datetime(2031, 5, 10, 7, 0))
     queue = Queue()
     now = at(UTC, 2031, 5, 10, 7, 0, 30)
-    report_runs.claim_due(now, UTC, queue)
-    report_runs.claim_due(now, UTC, queue)
+    queue.executions += report_runs.claim_due(now, UTC)
+    queue.executions += report_runs.claim_due(now, UTC)
     runs = executions_of(report)
     assert [e.id for e in queue.executions if e.report_id == report.id] == [runs[0].id]
     assert len(runs) == 1
@@ -180,7 +177,7 @@ def test_a_report_not_yet_due_and_a_paused_report_do_not_run(db):
     early = make_report(datetime.datetime(2031, 6, 10, 7, 0))
     paused = make_report(datetime.datetime(2031, 6, 9, 7, 0), active=False)
     queue = Queue()
-    report_runs.claim_due(at(UTC, 2031, 6, 10, 6, 59), UTC, queue)
+    queue.executions += report_runs.claim_due(at(UTC, 2031, 6, 10, 6, 59), UTC)
     assert executions_of(early) == [] and executions_of(paused) == []
     assert [e for e in queue.executions if e.report_id in (early.id, paused.id)] == []
 
@@ -189,7 +186,7 @@ def test_slots_missed_while_down_give_one_catch_up_run_for_the_latest(db):
     # Down from the 3rd to the 7th at 09:00: five daily slots were missed.
     report = make_report(datetime.datetime(2031, 7, 3, 7, 0))
     queue = Queue()
-    report_runs.claim_due(at(UTC, 2031, 7, 7, 9, 0), UTC, queue)
+    queue.executions += report_runs.claim_due(at(UTC, 2031, 7, 7, 9, 0), UTC)
     runs = executions_of(report)
     assert len(runs) == 1
     assert runs[0].period_start == datetime.date(2031, 7, 6)  # the latest slot: the 7th's
@@ -202,13 +199,13 @@ def test_a_slot_is_claimed_once_even_by_two_schedulers(db):
     stale = ScheduledReport.get_by_id(report.id)
     first, second = Queue(), Queue()
     now = at(UTC, 2031, 8, 3, 7, 1)
-    report_runs.claim_due(now, UTC, first)
+    first.executions += report_runs.claim_due(now, UTC)
     # A second scheduler that read the report before the first moved it on.
-    assert report_runs._claim_slot(stale, now, UTC, second) is None
+    assert report_runs._claim_slot(stale, now, UTC) is None
     # Even with next_run_at set back, the (report, slot) ledger refuses a rerun.
     ScheduledReport.update(next_run_at=datetime.datetime(2031, 8, 3, 7, 0)).where(
         ScheduledReport.id == report.id).execute()
-    report_runs.claim_due(now, UTC, second)
+    second.executions += report_runs.claim_due(now, UTC)
     assert len(executions_of(report)) == 1
     assert [e.report_id for e in second.executions if e.report_id == report.id] == []
     assert ScheduledReport.get_by_id(report.id).next_run_at == datetime.datetime(2031, 8, 4, 7, 0)
@@ -217,7 +214,7 @@ def test_a_slot_is_claimed_once_even_by_two_schedulers(db):
 def test_next_run_moves_forward_even_when_the_run_fails(db):
     report = make_report(datetime.datetime(2031, 9, 1, 7, 0), frequency='monthly', day=1)
     queue = Queue()
-    report_runs.claim_due(at(UTC, 2031, 9, 1, 7, 0), UTC, queue)
+    queue.executions += report_runs.claim_due(at(UTC, 2031, 9, 1, 7, 0), UTC)
     (execution,) = executions_of(report)
     assert (execution.period_start, execution.period_end) == (datetime.date(2031, 8, 1),
                                                               datetime.date(2031, 8, 31))
@@ -235,9 +232,9 @@ def test_a_weekly_report_in_london_is_claimed_at_clinic_time_after_the_clock_cha
     # Mondays 07:00 London; 2031-03-31 is the first Monday after the change (06:00 UTC).
     report = make_report(datetime.datetime(2031, 3, 31, 6, 0), frequency='weekly', weekday=0)
     queue = Queue()
-    report_runs.claim_due(at(UTC, 2031, 3, 31, 5, 59), LONDON, queue)
+    queue.executions += report_runs.claim_due(at(UTC, 2031, 3, 31, 5, 59), LONDON)
     assert executions_of(report) == []
-    report_runs.claim_due(at(UTC, 2031, 3, 31, 6, 0), LONDON, queue)
+    queue.executions += report_runs.claim_due(at(UTC, 2031, 3, 31, 6, 0), LONDON)
     (execution,) = executions_of(report)
     assert (execution.period_start, execution.period_end) == (datetime.date(2031, 3, 24),
                                                               datetime.date(2031, 3, 30))

@@ -199,7 +199,8 @@ def test_each_kind_in_each_format_is_a_valid_file_with_the_periods_rows_mailed_t
         clock = fixed_clock(UTC, datetime.datetime(2001, 3, 15, 8, 0))
         user = User.get_by_id(admin.user['id'])
         execution = report_runs.start(ScheduledReport.get_by_id(report['id']), 'manual', user,
-                                      clock, tasks.queue_report)
+                                      clock)
+        tasks.queue_report(execution)
     done = wait_for_execution(admin, report['id'], execution.id)
     rows = expected_rows(kind)
     assert done['status'] == 'success', done
@@ -392,7 +393,8 @@ def test_a_transient_error_is_retried_and_a_lasting_one_fails_the_run(settings, 
                                         recipients=['owner@example.test'], active=True)
         clock = fixed_clock(UTC, datetime.datetime(2001, 3, 15, 8, 0))
         queued = []
-        first = report_runs.start(report, 'manual', None, clock, queued.append)
+        first = report_runs.start(report, 'manual', None, clock)
+        queued.append(first)
         with pytest.raises(OSError):
             report_runs.run_execution(local, clock, first.id, retries_left=2)
         waiting = ReportExecution.get_by_id(first.id)
@@ -401,7 +403,8 @@ def test_a_transient_error_is_retried_and_a_lasting_one_fails_the_run(settings, 
         assert report_runs.run_execution(local, clock, first.id, retries_left=1)['rows'] >= 0
         assert ReportExecution.get_by_id(first.id).status == 'success'
 
-        second = report_runs.start(report, 'manual', None, clock, queued.append)
+        second = report_runs.start(report, 'manual', None, clock)
+        queued.append(second)
         shutil.rmtree(blocker)
         blocker.write_text('blocked again')
         with pytest.raises(report_runs.ReportFailed):

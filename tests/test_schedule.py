@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app import runtime, schedule
+from app.clock import naive_utc
 from app.db import database
 from app.models import JobRun, OutboxMessage
-from app.schedule import Job, local_instant
-from app.services import housekeeping
+from app.recurrence import local_instant
+from app.schedule import Job
+from app.services import housekeeping, periodic
 
 UTC = datetime.timezone.utc
 LA = ZoneInfo('America/Los_Angeles')
@@ -61,10 +63,10 @@ def test_daily_slot_follows_the_clinic_zone_across_dst():
 def test_next_run_at_is_the_next_clinic_time_slot(settings):
     la = settings.with_changes(tz=LA, reminder_time=datetime.time(2, 30))
     now = utc(2026, 3, 8, 9, 0)  # 01:00 PST, before the gap
-    nxt = schedule.next_run_at('daily_reminders', now, la)
+    nxt = periodic.JOBS['daily_reminders'].job(la).next_slot(now).at
     assert nxt.astimezone(UTC) == utc(2026, 3, 8, 10, 0)
     monthly = settings.with_changes(tz=KIRITIMATI, monthly_report_time=datetime.time(7, 0))
-    nxt = schedule.next_run_at('monthly_reports', utc(2026, 2, 28, 16, 0), monthly)
+    nxt = periodic.JOBS['monthly_reports'].job(monthly).next_slot(utc(2026, 2, 28, 16, 0)).at
     assert (nxt.date(), nxt.hour, nxt.astimezone(UTC)) == (
         datetime.date(2026, 3, 1), 7, utc(2026, 2, 28, 17, 0))
 
@@ -100,7 +102,7 @@ def test_a_slot_runs_once_however_often_it_is_due(db):
     calls = []
     slot = schedule.due_slot(job, first)
     assert slot is not None
-    now_utc = first.astimezone(UTC).replace(tzinfo=None)
+    now_utc = naive_utc(first)
     schedule.run_slot(job.name, slot.key, lambda: calls.append(1) or {'ok': True}, now_utc=now_utc)
     assert schedule.due_slot(job, second) is None
     again = schedule.run_slot(job.name, slot.key, lambda: calls.append(2), now_utc=now_utc)
@@ -156,7 +158,7 @@ def test_a_failed_run_is_recorded_and_retried_after_a_pause(db):
 
 def test_validator_reads_hueys_naive_utc_in_clinic_time(db, settings):
     la = settings.with_changes(tz=LA, reminder_time=datetime.time(8, 0))
-    validate = schedule.clinic_cron('daily_reminders')
+    validate = periodic.clinic_cron('daily_reminders')
     runtime.configure(la)
     try:
         # A day long past: no ledger row for it, so only the clock decides.

@@ -45,7 +45,7 @@ def periodic_item(admin, name):
 def fail_for_good(*args):
     """Queue the on-demand reminders task with a day it cannot parse and no
     retries left: it fails at once, for good, the way a real bug would."""
-    task = tasks.daily_reminders_for.task_class(args=args, retries=0)
+    task = tasks.ON_DEMAND['daily_reminders'].task_class(args=args, retries=0)
     huey.enqueue(task)
     return task.id
 

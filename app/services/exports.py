@@ -22,8 +22,8 @@ from app import mail, validate
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, not_found
 from app.models import Export, User, WorkerHeartbeat, utcnow
-from app.queue import PRIORITY_INTERACTIVE, huey
-from app.services import accounts, audit, housekeeping
+from app.queue import huey
+from app.services import accounts, audit
 from app.services.export_csv import export_to_file
 from app.services.health import pid_alive, worker_window
 from app.templating import render_email
@@ -43,10 +43,9 @@ QUEUED_GRACE = datetime.timedelta(minutes=2)
 def request_export(user, data, ip=None):
     """The export `user` asks for: an active one of the same data by the same
     user when there is one (a second click reuses it, no new entry), else a
-    new row, recorded in the audit trail, whose task is enqueued once the row
-    is committed. Returns (export, created)."""
+    new row, recorded in the audit trail and committed for the caller to
+    queue. Returns (export, created)."""
     scope, patient = _target(user, data)
-    failed = []
     with database.atomic():
         if not is_sqlite():
             # Two clicks at once must not both insert: lock the requester's
@@ -58,22 +57,7 @@ def request_export(user, data, ip=None):
         export = Export.create(task_id=str(uuid.uuid4()), requester=user, scope=scope,
                                patient=patient)
         audit.record('export.create', user, export.patient_id, f'export:{export.task_id}', ip)
-        database.after_commit(lambda: _enqueue_or_note(export, failed))
-    if failed:
-        # The queue refused it (Redis down): leave no 'queued' row that no
-        # task will ever pick up, and let the web layer answer 503.
-        Export.delete().where(Export.id == export.id).execute()
-        raise failed[0]
     return export, True
-
-
-def _enqueue_or_note(export, failed):
-    # An exception raised inside peewee's commit is masked by a failing
-    # ROLLBACK ("no transaction is active"), so it is carried out instead.
-    try:
-        enqueue(export)
-    except Exception as exc:
-        failed.append(exc)
 
 
 def _target(user, data):
@@ -100,13 +84,6 @@ def _active_export(user, scope, patient):
     if patient is not None:
         query = query.where(Export.patient == patient)
     return query.first()
-
-
-def enqueue(export):
-    """Put the export's task on the queue under the export's own task id
-    (also when it runs again after a crash: the status URL stays valid)."""
-    from tasks import export_history  # tasks.py imports this module
-    huey.enqueue(export_history.s(export.id, id=export.task_id, priority=PRIORITY_INTERACTIVE))
 
 
 def recent_for(user, now=None, limit=3):
@@ -304,7 +281,6 @@ def run_export(settings, clock, export_id, retries_left=0):
         path.unlink(missing_ok=True)
         return None
     _forget_progress(export.task_id)
-    _request_delivery()
     return {'rows': rows, 'file_size': size}
 
 
@@ -344,15 +320,6 @@ def _finish(settings, clock, export, name, rows, size):
         # is done, and its dedupe key keeps a re-run from sending it twice.
         queue_ready_email(settings, clock, Export.get_by_id(export.id))
     return True
-
-
-def _request_delivery():
-    # Outside the transaction and best effort: the export is done whatever
-    # the queue says now, and housekeeping sends pending mail within a minute.
-    try:
-        mail.request_delivery()
-    except Exception as exc:
-        log.warning('export email queued, delivery not requested yet: %s', exc)
 
 
 def queue_ready_email(settings, clock, export):
@@ -430,10 +397,11 @@ def recover_interrupted(settings, now=None):
     """Put back on the queue, under their own task ids, the exports whose
     worker died (Huey does not re-deliver a task whose worker was killed).
     Safe to run from several workers at once: each row is taken over with a
-    compare-and-set on its attempt number. Returns how many were requeued."""
+    compare-and-set on its attempt number. Returns the exports to queue
+    again, under their own task ids."""
     now = now or utcnow()
     waiting = None
-    requeued = 0
+    requeued = []
     for export in Export.select().where(Export.status.in_(ACTIVE)).order_by(Export.id):
         if export.status == 'running':
             if worker_alive(settings, export, now):
@@ -449,8 +417,7 @@ def recover_interrupted(settings, now=None):
             log.warning('export %s was interrupted (worker %s); running it again',
                         export.task_id, export.worker or '-')
             _forget_progress(export.task_id)
-            enqueue(export)
-            requeued += 1
+            requeued.append(export)
     return requeued
 
 
@@ -512,17 +479,3 @@ def _delete_stale_temp_files(settings, now):
                 path.unlink()
         except OSError:
             pass
-
-
-@housekeeping.cleanup
-def expired_exports(settings, now):
-    return delete_expired(settings, _naive_utc(now))
-
-
-@housekeeping.cleanup
-def interrupted_exports(settings, now):
-    return recover_interrupted(settings, _naive_utc(now))
-
-
-def _naive_utc(aware):
-    return aware.astimezone(datetime.timezone.utc).replace(tzinfo=None)

@@ -10,13 +10,12 @@ import datetime
 
 import peewee
 
-from app import mail, schedule
+from app import mail
 from app.db import database
 from app.models import Appointment, MonthlyReport, Treatment, User, utcnow
 from app.services import audit
 from app.templating import render_email
 
-JOB = 'monthly_reports'
 REPORTS_PER_INSERT = 20
 COUNTED = ('booked', 'completed', 'cancelled', 'no_show')
 
@@ -99,7 +98,6 @@ def build_month(settings, month, now_utc=None):
                 messages = [_message(settings, by_doctor[r['doctor']], r, made[r['doctor']])
                             for r in chunk if r['doctor'] in made]
                 queued += len(mail.queue_messages(messages, now_utc))
-            mail.request_delivery()
     return {'month': month, 'doctors': len(doctors), 'created': created, 'queued': queued}
 
 
@@ -130,16 +128,6 @@ def _message(settings, doctor, report, report_id):
     return {'dedupe_key': f'monthly:{doctor.id}:{report["month"]}', 'to': doctor.email,
             'subject': f'Your activity report for {title}', 'text': text,
             'html': report['html']}
-
-
-def run(settings, month, force=True):
-    """build_month through the ledger (an admin's "run now", a retry)."""
-    return schedule.run_slot(JOB, month, lambda: build_month(settings, month), force=force)
-
-
-def run_due(settings, now):
-    """The periodic run: last month's reports, once, whenever it catches up."""
-    return schedule.run_due(JOB, now, lambda slot: build_month(settings, slot.key), settings)
 
 
 def visible_to(user):

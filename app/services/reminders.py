@@ -12,13 +12,12 @@ from urllib.parse import urlparse
 
 import peewee
 
-from app import mail, schedule
+from app import mail
 from app.auth import sign, verify_signature
 from app.models import Appointment, OutboxMessage, User, utcnow
-from app.schedule import local_instant
+from app.recurrence import local_instant
 from app.templating import render_email
 
-JOB = 'daily_reminders'
 VISIT_LENGTH = datetime.timedelta(minutes=30)  # the booking slots are 30 minutes apart
 PATIENTS_PER_BATCH = 500
 
@@ -71,7 +70,7 @@ def recipients(day, tz):
 
 
 def send_for_day(settings, day, now_utc=None):
-    """Queue the reminders for clinic date `day` and ask for delivery.
+    """Queue the reminders for clinic date `day` in the outbox.
     Idempotent: a patient already reminded for `day` is skipped."""
     now_utc = now_utc or utcnow()
     everyone = recipients(day, settings.tz)
@@ -86,22 +85,8 @@ def send_for_day(settings, day, now_utc=None):
                 for key, patient in keys.items() if (key,) not in done]
         if todo:
             queued += len(mail.queue_messages(todo, now_utc))
-            mail.request_delivery()
     return {'date': day.isoformat(), 'patients': len(everyone),
             'appointments': sum(len(p.visits) for p in everyone), 'queued': queued}
-
-
-def run(settings, day, force=True):
-    """send_for_day through the ledger (an admin's "run now", a retry)."""
-    return schedule.run_slot(JOB, day.isoformat(), lambda: send_for_day(settings, day),
-                             force=force)
-
-
-def run_due(settings, now):
-    """The periodic run: today's slot, once, catching up if it was missed."""
-    return schedule.run_due(
-        JOB, now, lambda slot: send_for_day(settings, datetime.date.fromisoformat(slot.key)),
-        settings=settings)
 
 
 def nice_day(day):

@@ -32,7 +32,7 @@ from app.clock import naive_utc
 from app.db import database
 from app.errors import ApiError, not_found
 from app.models import OutboxMessage, ReportExecution, ScheduledReport, utcnow
-from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
+from app.queue import huey
 from app.recurrence import latest_run, next_run
 from app.services import audit, report_engine, report_writers, reports
 from app.templating import render_email
@@ -57,13 +57,6 @@ class ReportFailed(Exception):
     """The run failed for good: Huey must not retry it."""
 
 
-def enqueue_task(task_wrapper, execution):
-    """Queue the run of `execution` under its own task id."""
-    # An admin who clicked "Run now" is waiting; scheduled runs are batch work.
-    priority = PRIORITY_BATCH if execution.triggered_by == 'schedule' else PRIORITY_INTERACTIVE
-    huey.enqueue(task_wrapper.s(execution.id, id=execution.task_id, priority=priority))
-
-
 def waiting_task_ids():
     """Ids of the tasks waiting in the queue, or None when it cannot be read."""
     try:
@@ -86,25 +79,16 @@ def _new_execution(report, triggered_by, run_day, user=None, slot=None):
                 period_end=end, created_at=utcnow(), started_at=utcnow())
 
 
-def start(report, triggered_by, user, clock, enqueue):
-    """A manual or test run of `report`, queued once its row is committed.
-    If the queue refuses it (Redis down) no row is left behind."""
-    created = None
-    try:
-        with database.atomic():
-            created = ReportExecution.create(
-                **_new_execution(report, triggered_by, clock.today(), user))
-            database.after_commit(lambda: enqueue(created))
-    except Exception:
-        if created is not None:
-            ReportExecution.delete().where(ReportExecution.id == created.id).execute()
-        raise
-    return created
+def start(report, triggered_by, user, clock):
+    """A manual or test run of `report`: its committed execution, for the
+    caller to queue."""
+    return ReportExecution.create(**_new_execution(report, triggered_by, clock.today(), user))
 
 
-def claim_due(now, tz, enqueue):
-    """The scheduler's pass: claim and queue the due slot of each active
-    report whose next run has come. Returns the executions queued."""
+def claim_due(now, tz):
+    """The scheduler's pass: claim the due slot of each active report whose
+    next run has come. Returns the executions created, committed, for the
+    caller to queue."""
     now_utc = naive_utc(now)
     due = (ScheduledReport.select()
            .where(ScheduledReport.active == True,  # noqa: E712
@@ -112,13 +96,13 @@ def claim_due(now, tz, enqueue):
            .order_by(ScheduledReport.next_run_at, ScheduledReport.id))
     queued = []
     for report in due:
-        execution = _claim_slot(report, now, tz, enqueue)
+        execution = _claim_slot(report, now, tz)
         if execution is not None:
             queued.append(execution)
     return queued
 
 
-def _claim_slot(report, now, tz, enqueue):
+def _claim_slot(report, now, tz):
     plan = reports.Schedule.of(report)
     slot_at = latest_run(plan, now, tz)
     fields = _new_execution(report, 'schedule', slot_at.date())
@@ -138,9 +122,7 @@ def _claim_slot(report, now, tz, enqueue):
         if not inserted:
             log.info('report %s: slot %s ran already', report.id, fields['slot'])
             return None
-        execution = ReportExecution.get_by_id(inserted[0].id)
-        database.after_commit(lambda: enqueue(execution))
-    return execution
+        return ReportExecution.get_by_id(inserted[0].id)
 
 
 def run_execution(settings, clock, execution_id, retries_left=0, max_run=MAX_RUN):
@@ -240,7 +222,6 @@ def _finish(settings, execution, name, rows, size):
             return False
         execution.file_name, execution.row_count, execution.file_size = name, rows, size
         mail.queue_messages(_messages(settings, execution, recipients))
-        mail.request_delivery()
     return True
 
 

@@ -14,10 +14,12 @@ from huey import signals as S
 from huey.contrib import stats as huey_stats
 
 from app import mail, schedule
+from app.clock import naive_utc
 from app.db import database
 from app.models import WorkerHeartbeat
 from app.queue import backend_name
 from app.services import health, task_control
+from app.services import periodic as clinic_jobs
 
 UTC = datetime.timezone.utc
 RECENT_LIMIT = 50
@@ -104,7 +106,7 @@ def worker(settings, clock):
 
 def periodic(settings, clock, huey, now, stats=None):
     stats = stats or task_stats(huey)
-    ledger_jobs = schedule.jobs(settings)
+    ledger_jobs = clinic_jobs.jobs(settings)
     paused = task_control.paused_names()
     running = {row['task'] for row in stats.inflight()} if stats else set()
     items = []
@@ -130,7 +132,7 @@ def _ledger_job(job, settings, clock, now):
         'last_status': run.status if run else None,
         'last_error': run.error if run else None,
         'last_summary': _summary(run),
-        'next_run_at': _iso(schedule.next_run_at(job.name, now, settings)),
+        'next_run_at': _iso(job.next_slot(now).at),
         'run_now': True,
     }
 
@@ -178,7 +180,7 @@ def cron_matches(task_class, now, count=3):
     crontab periodic task falls due. Huey evaluates these crontabs on naive
     UTC, so the scan does too."""
     task = task_class()
-    minute = now.astimezone(UTC).replace(second=0, microsecond=0, tzinfo=None)
+    minute = naive_utc(now).replace(second=0, microsecond=0)
     end = minute + CRON_HORIZON
     found = []
     while minute < end and len(found) < count:

@@ -15,10 +15,10 @@ from huey import signals
 from huey.constants import EmptyData
 
 from app import consumer_log
+from app.clock import naive_utc
 from app.db import database
 from app.errors import conflict, not_found
 from app.models import PeriodicJobState, TaskFailure, utcnow
-from app.services import housekeeping
 
 log = logging.getLogger('clinicdesk.tasks')
 
@@ -144,9 +144,8 @@ def failures(limit=20):
                 .limit(limit))
 
 
-@housekeeping.cleanup
 def prune_failures(settings, now):
-    cutoff = now.astimezone(datetime.timezone.utc).replace(tzinfo=None) - KEEP_FAILURES
+    cutoff = naive_utc(now) - KEEP_FAILURES
     return TaskFailure.delete().where(TaskFailure.failed_at < cutoff).execute()
 
 

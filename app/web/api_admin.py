@@ -9,7 +9,7 @@ from app.consumer_log import QUEUE_ERRORS
 from app.errors import ApiError, QueueUnavailable, not_found
 from app.queue import huey
 from app.services import stats, status, task_control
-from app.web import api_jobs, pages
+from app.web import pages
 from app.web.base import clock, current_user, json_response, settings
 from app.web.templating import environment
 
@@ -74,8 +74,7 @@ def run_now(name):
     its on-demand twin (today's reminders, last month's reports) the way
     POST /api/jobs/<name>/run does; any other periodic task runs as is."""
     if name in tasks.ON_DEMAND:
-        argument = api_jobs.JOB_ARGUMENT[name]({})
-        return tasks.ON_DEMAND[name](argument).id
+        return tasks.run_job_now(name, {}, clock().today())[0].id
     task_class = huey.periodic_classes.get(name)
     if task_class is None:
         raise not_found('periodic job not found')

@@ -5,6 +5,7 @@ import json
 
 import bottle
 
+import tasks
 from app.services import exports
 from app.web import pages
 from app.web.base import client_ip, clock, current_user, json_body, json_response, settings
@@ -13,7 +14,9 @@ TASK_ID = '<task_id:re:[0-9A-Fa-f-]{1,64}>'
 
 
 def create_export():
-    export, _ = exports.request_export(current_user(), json_body(), client_ip())
+    export, created = exports.request_export(current_user(), json_body(), client_ip())
+    if created:
+        tasks.queue_export(export)
     return json_response({'task_id': export.task_id, 'status_url': exports.status_url(export)},
                          status=202)
 

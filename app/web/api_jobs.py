@@ -9,10 +9,9 @@ from huey.exceptions import TaskException
 
 import tasks
 from app import mail, validate
-from app.errors import bad_request, not_found
+from app.errors import not_found
 from app.models import MonthlyReport, OutboxAttachment, OutboxMessage
 from app.queue import huey
-from app.schedule import month_key, previous_month
 from app.services import monthly_reports, outbox, reminders
 from app.services import status as status_service
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
@@ -27,31 +26,8 @@ REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 # ---- jobs and tasks -------------------------------------------------------------
 
-def _reminders_day(body):
-    today = clock().today()
-    day = validate.date(body, 'date', required=False) or today
-    if day < today:
-        raise bad_request('date', 'must be today or later (reminders are for coming appointments)')
-    return day.isoformat()
-
-
-def _reports_month(body):
-    today = clock().today()
-    month = validate.month(body, 'month', required=False) or previous_month(today)
-    if month >= month_key(today):
-        raise bad_request('month', 'must be a month that has ended')
-    return month
-
-
-JOB_ARGUMENT = {'daily_reminders': _reminders_day, 'monthly_reports': _reports_month,
-                'nightly_backup': lambda body: None}
-
-
 def run_job(name):
-    if name not in tasks.ON_DEMAND:
-        raise not_found('job not found; jobs are ' + ', '.join(sorted(tasks.ON_DEMAND)))
-    argument = JOB_ARGUMENT[name](json_body())
-    result = tasks.ON_DEMAND[name](argument)
+    result, argument = tasks.run_job_now(name, json_body(), clock().today())
     return json_response({'task_id': result.id, 'job': name, 'argument': argument,
                           'status_url': f'/api/tasks/{result.id}'}, status=202)
 

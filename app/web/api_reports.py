@@ -7,6 +7,7 @@ false}` pauses a report. `weekday` is 0 (Monday) .. 6 (Sunday); `day` is
 """
 import bottle
 
+import tasks
 from app.services import report_runs, report_writers, reports
 from app.web.base import (client_ip, clock, current_user, json_body, json_response, paging,
                           page_of, settings)
@@ -14,11 +15,6 @@ from app.web.base import (client_ip, clock, current_user, json_body, json_respon
 ADMIN = ('admin',)
 REPORT = '/api/reports/<report_id:int>'
 EXECUTION = REPORT + '/executions/<execution_id:int>'
-
-
-def queue_run(execution):
-    import tasks  # tasks.py imports the services; import it only when used
-    tasks.queue_report(execution)
 
 
 def list_reports():
@@ -55,7 +51,8 @@ def delete_report(report_id):
 
 def _start(report_id, triggered_by):
     report = reports.get(report_id)
-    execution = report_runs.start(report, triggered_by, current_user(), clock(), queue_run)
+    execution = report_runs.start(report, triggered_by, current_user(), clock())
+    tasks.queue_report(execution)
     return json_response({'task_id': execution.task_id, 'execution_id': execution.id},
                          status=202)
 

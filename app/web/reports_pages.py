@@ -5,6 +5,7 @@ import re
 
 import bottle
 
+import tasks
 from app.errors import ApiError
 from app.services import report_runs, reports
 from app.web import api_reports
@@ -164,7 +165,7 @@ def delete_submit(report_id):
 
 def _start(report_id, triggered_by, message):
     report = reports.get(report_id)
-    report_runs.start(report, triggered_by, current_user(), clock(), api_reports.queue_run)
+    tasks.queue_report(report_runs.start(report, triggered_by, current_user(), clock()))
     redirect_with(f'/admin/reports/{report.id}#history', message)
 
 
