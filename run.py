@@ -41,8 +41,6 @@ def _exit_on_term():
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
-# ---- children ---------------------------------------------------------------
-
 def cmd_web(settings, args):
     import waitress
 
@@ -145,8 +143,6 @@ def cmd_restore(settings, args):
           f"taken {result['created_at']}) into {settings.data_dir}")
     return 0
 
-
-# ---- supervisor -------------------------------------------------------------
 
 class Child:
     """One supervised process, restarted with backoff when it dies."""

@@ -30,8 +30,6 @@ HEADER = ['date', 'time', 'doctor', 'specialization', 'status', 'diagnosis', 'tr
 ORDER = ['queued', 'running', 'done']
 
 
-# ---- helpers --------------------------------------------------------------------
-
 def make_doctor(name='Dr Test', specialization='General practice'):
     """A doctor row; names may hold anything a CSV must survive."""
     with database.connection_context():
@@ -112,8 +110,6 @@ def csv_attachments(message):
     return [(part.get_filename(), part.get_payload(decode=True))
             for part in message.iter_attachments() if part.get_content_type() == 'text/csv']
 
-
-# ---- the whole flow ---------------------------------------------------------------
 
 def test_patient_exports_history_downloads_it_and_gets_it_by_email(worker, smtp, patient):
     doctor = make_doctor('Dr Amara Osei', 'Cardiology')
@@ -213,8 +209,6 @@ def test_cells_with_formula_characters_inside_are_left_alone(worker, patient):
                                           'x+y', 'mail@home']
 
 
-# ---- who may see it ---------------------------------------------------------------
-
 def test_other_patient_doctor_and_anonymous_cannot_see_or_download_an_export(
         worker, patient, make_user, base_url, doctor, anon, admin):
     task_id, _, _ = export_csv(patient)
@@ -269,8 +263,6 @@ def test_admin_export_needs_a_patient_or_all_data(admin, doctor):
     assert admin.post('/api/exports', {'scope': 'everything'}).status == 400
     assert admin.post('/api/exports', {'patient_id': 'x'}).status == 400
 
-
-# ---- duplicates, expiry, load ---------------------------------------------------------
 
 def test_second_click_while_running_reuses_the_export(worker, patient):
     add_many_visits(patient.user['id'], make_doctor(), 20_000)
@@ -376,8 +368,6 @@ def test_export_a_live_worker_runs_is_left_alone(patient, settings):
         assert Export.get_by_id(export.id).attempt == 1
         Export.delete().where(Export.id == export.id).execute()
 
-
-# ---- a worker killed in the middle ------------------------------------------------------
 
 class WebProcess:
     """`python run.py web` on its own data dir."""

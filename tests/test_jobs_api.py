@@ -82,8 +82,6 @@ def test_task_ids_are_checked(admin, patient):
     assert patient.get(f'/api/tasks/{uuid.uuid4()}').status == 403
 
 
-# ---- monthly reports ------------------------------------------------------------
-
 def report_for(client, month, **counts):
     fields = dict.fromkeys(('booked', 'completed', 'cancelled', 'no_show', 'patients'), 0)
     fields.update(counts)

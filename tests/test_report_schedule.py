@@ -36,8 +36,6 @@ def monthly(day, hhmm='07:00'):
     return Schedule('monthly', datetime.time.fromisoformat(hhmm), day=day)
 
 
-# ---- next run ----------------------------------------------------------------------
-
 def test_daily_report_runs_today_if_its_time_is_still_ahead_else_tomorrow():
     assert next_run(daily(), at(UTC, 2026, 3, 10, 6, 59), UTC) == at(UTC, 2026, 3, 10, 7, 0)
     assert next_run(daily(), at(UTC, 2026, 3, 10, 7, 0), UTC) == at(UTC, 2026, 3, 11, 7, 0)
@@ -102,8 +100,6 @@ def test_weekly_report_in_a_zone_far_from_utc_uses_the_clinic_weekday():
     assert run.astimezone(UTC) == at(UTC, 2026, 7, 6, 11, 0)
 
 
-# ---- latest due slot and the period it covers ------------------------------------------
-
 def test_latest_run_is_the_last_due_instant_at_or_before_now():
     assert latest_run(daily(), at(UTC, 2026, 3, 10, 7, 0), UTC) == at(UTC, 2026, 3, 10, 7, 0)
     assert latest_run(daily(), at(UTC, 2026, 3, 10, 6, 59), UTC) == at(UTC, 2026, 3, 9, 7, 0)
@@ -130,8 +126,6 @@ def test_period_labels_read_naturally():
     assert reports.period_label(datetime.date(2026, 3, 2), datetime.date(2026, 3, 8)) == \
         'Mon 2 Mar 2026 – Sun 8 Mar 2026'
 
-
-# ---- the scheduler: claims, catch-up, next_run_at -----------------------------------------
 
 @pytest.fixture
 def db(settings):

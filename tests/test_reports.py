@@ -35,8 +35,6 @@ KINDS = list(HEADERS)
 FORMATS = ['csv', 'xlsx', 'pdf']
 
 
-# ---- helpers -----------------------------------------------------------------------
-
 def report_body(**changes):
     body = {'name': 'Daily appointments', 'kind': 'appointments', 'frequency': 'daily',
             'time': '07:00', 'recipients': [unique_email('owner')], 'format': 'csv',
@@ -111,8 +109,6 @@ def expected_rows(kind):
         return query.count()
 
 
-# ---- reading the three formats --------------------------------------------------------
-
 def csv_rows(content):
     return list(csv.reader(io.StringIO(content.decode('utf-8'), newline='')))
 
@@ -184,8 +180,6 @@ def check_file(kind, fmt, content, data, rows):
         assert by_first[alan.name][1:] == ['Dermatology', '1', '0', '1', '0', '2', '2']
 
 
-# ---- each kind in each format, end to end ----------------------------------------------
-
 @pytest.mark.parametrize('fmt', FORMATS)
 @pytest.mark.parametrize('kind', KINDS)
 def test_each_kind_in_each_format_is_a_valid_file_with_the_periods_rows_mailed_to_all(
@@ -225,8 +219,6 @@ def test_each_kind_in_each_format_is_a_valid_file_with_the_periods_rows_mailed_t
         assert content == download.body
 
 
-# ---- mail outcome ------------------------------------------------------------------------
-
 def test_a_permanently_refused_recipient_makes_the_run_partial(worker, smtp, admin):
     good, refused = unique_email('owner'), unique_email('gone')
     smtp.reject.add(refused)
@@ -258,8 +250,6 @@ def test_send_test_goes_to_the_requesting_admin_only(worker, smtp, admin):
     assert keys == [f'report:{done["id"]}:{admin.user["email"]}']
     assert smtp.to(recipient) == []
 
-
-# ---- the definitions API -------------------------------------------------------------------
 
 def test_admin_creates_lists_updates_pauses_and_deletes_a_report(admin):
     created = create_report(admin, frequency='weekly', weekday=0, time='06:30',
@@ -342,8 +332,6 @@ def test_fifty_recipients_are_accepted(admin):
     assert len(report['recipients']) == 50
 
 
-# ---- who may do what -------------------------------------------------------------------------
-
 def endpoints(report_id, execution_id):
     base = f'/api/reports/{report_id}'
     return [('GET', '/api/reports'), ('POST', '/api/reports'), ('GET', base), ('PUT', base),
@@ -381,8 +369,6 @@ def test_an_execution_is_found_only_under_its_own_report(worker, admin):
     assert admin.get('/api/reports/2147483647').status == 404
 
 
-# ---- retries and failures (service level, real files and database) ---------------------------
-
 def test_a_transient_error_is_retried_and_a_lasting_one_fails_the_run(settings, tmp_path):
     local = settings.with_changes(data_dir=tmp_path)
     blocker = tmp_path / 'reports'
@@ -413,8 +399,6 @@ def test_a_transient_error_is_retried_and_a_lasting_one_fails_the_run(settings, 
         assert failed.status == 'failed' and 'could not write the file' in failed.error
         assert [e.id for e in queued] == [first.id, second.id]
 
-
-# ---- the pages -----------------------------------------------------------------------------
 
 def form_post(client, path, fields):
     from urllib.parse import urlencode
@@ -457,8 +441,6 @@ def test_report_pages_are_for_admins_only(admin, doctor, anon):
     resp = anon.get('/admin/reports')
     assert resp.status in (302, 303) and '/login' in resp.headers['Location']
 
-
-# ---- mail outcome and recovery (service level, explicit times) ---------------------------------
 
 def finished_run(recipients, finished_at):
     with database.connection_context():
@@ -530,8 +512,6 @@ def test_a_run_whose_worker_died_is_queued_again_then_failed_after_its_attempts(
     assert (reread(again).status, reread(again).owner) == ('running', None)
     assert reread(spent).status == 'failed' and 'stopped' in reread(spent).error
 
-
-# ---- hostile input -----------------------------------------------------------------------------
 
 HOSTILE = [None, 0, -1, 2 ** 63, 1e308, True, [], {}, [[]], {'a': 1}, '', ' ', '\x00', '\u202e',
            'x' * 10000, '<script>alert(1)</script>', "'; DROP TABLE user; --"]

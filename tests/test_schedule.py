@@ -178,8 +178,6 @@ def test_last_run_is_the_latest_ledger_row(db):
     assert schedule.last_run(name).slot == 'b'
 
 
-# ---- housekeeping: interrupted runs and pruning -------------------------------------
-
 def test_housekeeping_restarts_interrupted_runs_still_worth_finishing(own_db):
     now = datetime.datetime(2026, 4, 14, 12, 0, tzinfo=UTC)
     started = datetime.datetime(2026, 4, 14, 11, 0)  # an hour ago: within MAX_RUN
