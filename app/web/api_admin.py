@@ -1,24 +1,21 @@
 """Admin: cached dashboard figures, the background-jobs status page and its
 actions (run now, pause, resume, retry)."""
-import datetime
-import re
-
 import bottle
+
 import tasks
 from app.consumer_log import QUEUE_ERRORS
 from app.errors import ApiError, QueueUnavailable, not_found
 from app.queue import huey
 from app.services import stats, status, task_control
-from app.web import api_jobs, pages
+from app.web import api_jobs
 from app.web.base import clock, current_user, json_response, settings
-from app.web.templating import environment
+from app.web.forms import PAGE_CONTEXT, page, redirect_with
+from app.web.templating import job_label
 
 TASK_ID = '<task_id:re:[0-9A-Za-z_.:-]{1,100}>'
 JOB_NAME = '<name:re:[a-z_][a-z0-9_]{0,99}>'
 STATUS_PAGE = '/admin/status'
 
-
-# ---- stats ------------------------------------------------------------------------
 
 def admin_stats():
     body, hit = stats.get_json(settings(), clock())
@@ -35,10 +32,8 @@ def dashboard_stats(user):
     return {'stats': figures}
 
 
-pages.PAGE_CONTEXT['admin'].append(dashboard_stats)
+PAGE_CONTEXT['admin'].append(dashboard_stats)
 
-
-# ---- status (JSON) --------------------------------------------------------------------
 
 def admin_status():
     return status.snapshot(settings(), clock(), huey)
@@ -67,8 +62,6 @@ def retry_task(task_id):
                          status=202)
 
 
-# ---- the page and its forms ---------------------------------------------------------
-
 def run_now(name):
     """Queue periodic job `name` now; the task id. A clinic-time job runs
     its on-demand twin (today's reminders, last month's reports) the way
@@ -85,13 +78,13 @@ def run_now(name):
 
 
 def status_page():
-    return pages.page('admin_status.html',
+    return page('admin_status.html',
                       status=status.snapshot(settings(), clock(), huey))
 
 
 def status_fragment():
     """The page's board alone: status.js polls it and swaps it in."""
-    return pages.page('partials/status_board.html',
+    return page('partials/status_board.html',
                       status=status.snapshot(settings(), clock(), huey))
 
 
@@ -105,49 +98,27 @@ def _form_action(act, done_message):
         message = exc.message
     else:
         message = done_message
-    pages.redirect_with(STATUS_PAGE, message[:1].upper() + message[1:].rstrip('.') + '.')
+    redirect_with(STATUS_PAGE, message[:1].upper() + message[1:].rstrip('.') + '.')
 
 
 def run_submit(name):
-    _form_action(lambda: run_now(name), f'{_label(name)} queued to run now.')
+    _form_action(lambda: run_now(name), f'{job_label(name)} queued to run now.')
 
 
 def pause_submit(name):
     _form_action(lambda: task_control.set_paused(huey, name, True, by=current_user().email),
-                 f'{_label(name)} paused: it will not run on its schedule until resumed.')
+                 f'{job_label(name)} paused: it will not run on its schedule until resumed.')
 
 
 def resume_submit(name):
     _form_action(lambda: task_control.set_paused(huey, name, False, by=current_user().email),
-                 f'{_label(name)} resumed.')
+                 f'{job_label(name)} resumed.')
 
 
 def retry_submit(task_id):
     _form_action(lambda: task_control.retry(huey, task_id),
                  'Task queued to run again with the same arguments.')
 
-
-def _label(name):
-    return re.sub(r'_+', ' ', name).strip().capitalize()
-
-
-def status_time(iso, reference):
-    """'Today 16:28:21', 'Tomorrow 08:00', 'Mon 1 Dec 07:00': an ISO time of
-    the status snapshot, read against the snapshot's own time."""
-    if not iso:
-        return '—'
-    when = datetime.datetime.fromisoformat(iso)
-    days = (when.date() - datetime.date.fromisoformat(reference[:10])).days
-    if days == 0:
-        return f'Today {when:%H:%M:%S}'
-    name = {1: 'Tomorrow', -1: 'Yesterday'}.get(days)
-    if name:
-        return f'{name} {when:%H:%M}'
-    return f'{when:%a} {when.day} {when:%b %Y %H:%M}'
-
-
-environment.filters['status_time'] = status_time
-environment.filters['job_label'] = _label
 
 
 ADMIN = ('admin',)

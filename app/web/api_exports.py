@@ -6,8 +6,8 @@ import json
 import bottle
 
 from app.services import exports
-from app.web import pages
 from app.web.base import client_ip, clock, current_user, json_body, json_response, settings
+from app.web.forms import PAGE_CONTEXT
 
 TASK_ID = '<task_id:re:[0-9A-Fa-f-]{1,64}>'
 
@@ -44,8 +44,8 @@ def recent_exports(user):
     return {'recent_exports': items}
 
 
-pages.PAGE_CONTEXT['patient'].append(recent_exports)
-pages.PAGE_CONTEXT['admin'].append(recent_exports)
+PAGE_CONTEXT['patient'].append(recent_exports)
+PAGE_CONTEXT['admin'].append(recent_exports)
 
 ROUTES = [
     ('POST', '/api/exports', create_export, ('patient', 'admin'), {}),

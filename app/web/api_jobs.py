@@ -25,7 +25,6 @@ OUTBOX_PAGE = 50
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
-# ---- jobs and tasks -------------------------------------------------------------
 
 def _reminders_day(body):
     today = clock().today()
@@ -70,7 +69,6 @@ def task_status(task_id):
     return {'task_id': task_id, 'status': status, 'result': None, 'error': None}
 
 
-# ---- monthly reports --------------------------------------------------------------
 
 def list_monthly_reports():
     params = query_params()
@@ -95,7 +93,6 @@ def monthly_report_page(report_id):
     return html
 
 
-# ---- outbox ----------------------------------------------------------------------
 
 def outbox_json(message):
     at = clock().iso
@@ -170,7 +167,6 @@ def outbox_attachment(message_id, attachment_id):
     return response
 
 
-# ---- unsubscribe (signed links from reminder emails; no login) -------------------
 
 def _linked_patient(patient_id, signature):
     patient = reminders.patient_for_link(settings(), patient_id, signature)

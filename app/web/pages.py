@@ -5,8 +5,6 @@ flash message, a failure re-renders the form with the error next to the
 field that caused it. The queries and rules live in app.services."""
 import datetime
 import itertools
-import logging
-from urllib.parse import quote, urlencode
 
 import bottle
 
@@ -14,144 +12,17 @@ from app import auth, validate
 from app.errors import ApiError, bad_request
 from app.services import accounts, appointments
 from app.web import api
-from app.web.base import client_ip, clock, current_user, query_params, settings
-from app.web.templating import environment, render
+from app.web.base import client_ip, clock, current_user, query_params
+from app.web.forms import FORM_STATUSES, field_errors, form, form_failure, home_for, \
+    offset_param, page, pager, redirect_with, role_context, safe_next
+from app.web.templating import when
 
-log = logging.getLogger('clinicdesk.pages')
-
-HOME = {'patient': '/patient', 'doctor': '/doctor', 'admin': '/admin'}
-# Statuses a form shows next to its fields; any other error gets the error page.
-FORM_STATUSES = (400, 401, 409, 429)
 DAY = datetime.timedelta(days=1)
 BOOKING_DAYS_SHOWN = 7
 HISTORY_PAGE = 20
 PATIENTS_PAGE = 20
 APPOINTMENTS_PAGE = 50
 
-# Other features add data for their partials on a role's page here:
-# PAGE_CONTEXT['admin'].append(lambda user: {'stats': ...}).
-PAGE_CONTEXT = {'patient': [], 'doctor': [], 'admin': []}
-
-
-# ---- filters ------------------------------------------------------------------
-
-def when(appt):
-    """'Mon 23 Nov 2026, 09:30' (appointments are stored in clinic time)."""
-    return f'{environment.filters["nice_date"](appt.date)}, {appt.time}'
-
-
-def clinic_datetime(naive_utc):
-    """A stored naive-UTC timestamp shown in clinic time."""
-    if naive_utc is None:
-        return ''
-    local = clock().localize(naive_utc)
-    return f'{environment.filters["nice_date"](local.date())}, {local:%H:%M}'
-
-
-def relative_day(day, today):
-    return {0: 'Today', 1: 'Tomorrow', -1: 'Yesterday'}.get((day - today).days, '')
-
-
-def error_sentence(message, label):
-    """'is required' next to the Email field reads 'Email is required'."""
-    if message.split(' ', 1)[0] in ('is', 'must', 'contains', 'may', 'expected'):
-        return f'{label} {message}.'.replace('..', '.')
-    return message[:1].upper() + message[1:]
-
-
-environment.filters.update(when=when, clinic_datetime=clinic_datetime,
-                           relative_day=relative_day, error_sentence=error_sentence)
-
-
-# ---- helpers -----------------------------------------------------------------
-
-def home_for(user):
-    return HOME.get(user.role, '/login') if user else '/login'
-
-
-def flash(message):
-    """Shown once on the next page (templating reads and clears the cookie)."""
-    bottle.response.set_cookie('flash', quote(message, safe=''), path='/', max_age=60,
-                               httponly=True, samesite='lax',
-                               secure=settings().secure_cookies)
-
-
-def redirect_with(url, message):
-    flash(message)
-    bottle.redirect(url)
-
-
-def safe_next(raw):
-    """`next` only when it is a path on this site (no open redirect)."""
-    if not raw or not raw.startswith('/') or raw.startswith('//') or '\\' in raw:
-        return None
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw) or len(raw) > 2000:
-        return None
-    return raw
-
-
-def form(*fields):
-    forms = bottle.request.forms
-    return {name: forms.getunicode(name, default='') for name in fields}
-
-
-def field_errors(exc):
-    """{field: message} from an ApiError; '' holds an error without a field."""
-    message = exc.message
-    if exc.field and message.startswith(exc.field + ': '):
-        message = message[len(exc.field) + 2:]
-    return {exc.field or '': message}
-
-
-def page(template, **context):
-    # Medical details: keep them out of shared caches and the back-forward cache.
-    bottle.response.set_header('Cache-Control', 'no-store')
-    context.setdefault('errors', {})
-    context.setdefault('form', {})
-    return render(template, today=clock().today(), url_with=url_with, **context)
-
-
-def form_failure(exc, template, context):
-    if exc.status not in FORM_STATUSES:
-        raise exc
-    bottle.response.status = exc.status
-    context['errors'] = {**context.get('errors', {}), **field_errors(exc)}
-    return page(template, **context)
-
-
-def role_context(role, user):
-    extra = {}
-    for provide in PAGE_CONTEXT[role]:
-        # One section's data source being down (e.g. the cache) must not take
-        # the whole page with it; its partial renders without the data.
-        try:
-            extra.update(provide(user) or {})
-        except Exception:
-            log.exception('page context %s for /%s failed', provide.__name__, role)
-    return extra
-
-
-def url_with(anchor='', **changes):
-    """The current URL's query with `changes` applied (None/'' removes a key)."""
-    params = {**query_params(), **changes}
-    kept = {k: v for k, v in params.items() if v not in (None, '', 0)}
-    query = urlencode(kept)
-    return bottle.request.path + ('?' + query if query else '') + anchor
-
-
-def pager(total, limit, offset, param, anchor):
-    return {'first': offset + 1 if total else 0, 'last': min(offset + limit, total),
-            'total': total,
-            'prev': url_with(anchor, **{param: max(offset - limit, 0)}) if offset > 0 else None,
-            'next': url_with(anchor, **{param: offset + limit}) if offset + limit < total
-            else None}
-
-
-def offset_param(params, name):
-    return validate.integer(params, name, required=False, low=0, high=10 ** 9) or 0
-
-
-# ---- accounts -----------------------------------------------------------------
 
 def root():
     bottle.redirect(home_for(current_user()))
@@ -202,8 +73,6 @@ def logout_submit():
     bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
     redirect_with('/login', 'You are logged out.')
 
-
-# ---- patient ------------------------------------------------------------------
 
 def doctors_by_specialization():
     _, doctors = accounts.list_doctors(limit=1000)
@@ -298,8 +167,6 @@ def reminders_submit():
                   else 'Reminder emails are off. You can turn them on again at any time.')
 
 
-# ---- doctor -------------------------------------------------------------------
-
 def doctor_page():
     user = current_user()
     today = clock().today()
@@ -351,8 +218,6 @@ def no_show_submit(appointment_id):
         return visit_failure(user, appointment_id, exc)
     redirect_with('/doctor', f'{appt.patient.name} marked as no-show for {when(appt)}.')
 
-
-# ---- admin --------------------------------------------------------------------
 
 def admin_patients(params, errors):
     search = offset = None

@@ -9,8 +9,8 @@ from app.errors import ApiError
 from app.services import report_runs, reports
 from app.web import api_reports
 from app.web.base import clock, current_user, settings
-from app.web.pages import FORM_STATUSES, form, page, redirect_with
-from app.web.pages import field_errors as first_error
+from app.web.forms import FORM_STATUSES, form, page, redirect_with
+from app.web.forms import field_errors as first_error
 
 ADMIN = ('admin',)
 PAGE = '/admin/reports/<report_id:int>'
@@ -60,7 +60,6 @@ def _next_run(report):
     return clock().localize(report.next_run_at)
 
 
-# ---- list and create ---------------------------------------------------------------
 
 def list_context(form_data=None, errors=None):
     _, items = reports.page(1000, 0)
@@ -98,7 +97,6 @@ def _next_run_sentence(report):
     return f'Next run: {when:%a} {when.day} {when:%b %Y} at {when:%H:%M}.'
 
 
-# ---- one report ------------------------------------------------------------------------
 
 def detail_context(report, form_data=None, errors=None):
     history = report_runs.history(report, HISTORY_SHOWN)
