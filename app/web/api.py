@@ -1,64 +1,15 @@
 """JSON API: health, accounts, doctors, patients, appointments."""
-import bottle
 
-from app import auth, validate
-from app.errors import ApiError
+from app import validate
 from app.services import accounts, appointments, health
-from app.web.base import (client_ip, clock, current_session, current_user, json_body,
-                          json_response, page_of, paging, query_params, settings)
+from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
+    paging, query_params, settings
 
 
 def healthz():
     report = health.check(settings())
     status = 200 if all(v == 'ok' for v in report.values()) else 503
     return json_response({'status': 'ok' if status == 200 else 'down', **report}, status=status)
-
-
-def set_session_cookie(token):
-    bottle.response.set_cookie(
-        auth.SESSION_COOKIE, token, path='/', httponly=True, samesite='Lax',
-        secure=settings().secure_cookies, max_age=int(auth.SESSION_LIFETIME.total_seconds()))
-
-
-def login_user(user):
-    token, session = auth.start_session(user)
-    set_session_cookie(token)
-    return session
-
-
-def register():
-    user = accounts.register_patient(json_body())
-    session = login_user(user)
-    return json_response({'user': user.public(), 'csrf_token': session.csrf_token}, status=201)
-
-
-def login():
-    data = json_body()
-    email = validate.email(data)
-    password = data.get('password')
-    if not isinstance(password, str) or not password or len(password) > 256:
-        raise ApiError(400, 'password: is required')
-    user, token, session = accounts.log_in(email, password, client_ip())
-    set_session_cookie(token)
-    return json_response({'user': user.public(), 'csrf_token': session.csrf_token})
-
-
-def logout():
-    accounts.log_out(bottle.request.get_cookie(auth.SESSION_COOKIE), client_ip())
-    bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
-    return {'status': 'logged out'}
-
-
-def me():
-    session = current_session()
-    return {'user': session.user.public(), 'csrf_token': session.csrf_token}
-
-
-def set_reminders():
-    enabled = validate.boolean(json_body(), 'enabled')
-    user = current_user()
-    accounts.set_reminders(user, enabled)
-    return {'user': user.public()}
 
 
 def list_doctors():
@@ -127,11 +78,6 @@ PATIENT, DOCTOR, ADMIN = ('patient',), ('doctor',), ('admin',)
 
 ROUTES = [
     ('GET', '/healthz', healthz, ANYONE, {}),
-    ('POST', '/api/register', register, ANYONE, {'csrf': False}),
-    ('POST', '/api/login', login, ANYONE, {'csrf': False}),
-    ('POST', '/api/logout', logout, USER, {}),
-    ('GET', '/api/me', me, USER, {}),
-    ('PUT', '/api/me/reminders', set_reminders, PATIENT, {}),
     ('GET', '/api/doctors', list_doctors, USER, {}),
     ('POST', '/api/doctors', create_doctor, ADMIN, {}),
     ('GET', '/api/doctors/<doctor_id:int>/free-times', doctor_free_times, USER, {}),

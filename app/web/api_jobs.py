@@ -13,7 +13,7 @@ from app.errors import bad_request, not_found
 from app.models import MonthlyReport, OutboxAttachment, OutboxMessage
 from app.queue import huey
 from app.schedule import month_key, previous_month
-from app.services import monthly_reports, outbox, reminders
+from app.services import monthly_reports, outbox
 from app.services import status as status_service
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
@@ -23,7 +23,6 @@ TASK_ID_RE = re.compile(r'^[0-9A-Za-z_.:-]{1,100}$')
 OUTBOX_PAGE = 50
 # The report HTML is ours and escaped; still, it may only style itself.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
 
 
 def _reminders_day(body):
@@ -69,7 +68,6 @@ def task_status(task_id):
     return {'task_id': task_id, 'status': status, 'result': None, 'error': None}
 
 
-
 def list_monthly_reports():
     params = query_params()
     limit, offset = paging(params)
@@ -91,7 +89,6 @@ def monthly_report_page(report_id):
     bottle.response.set_header('Content-Security-Policy', REPORT_CSP)
     bottle.response.content_type = 'text/html; charset=utf-8'
     return html
-
 
 
 def outbox_json(message):
@@ -167,29 +164,6 @@ def outbox_attachment(message_id, attachment_id):
     return response
 
 
-
-def _linked_patient(patient_id, signature):
-    patient = reminders.patient_for_link(settings(), patient_id, signature)
-    if patient is None:
-        raise not_found('this unsubscribe link is not valid; log in to turn reminders off')
-    return patient
-
-
-def unsubscribe_page(patient_id, signature):
-    patient = _linked_patient(patient_id, signature)
-    return render('unsubscribe.html', patient=patient, done=False,
-                  action=bottle.request.path)
-
-
-def unsubscribe_submit(patient_id, signature):
-    # Also the RFC 8058 one-click POST a mail client sends
-    # (body List-Unsubscribe=One-Click): no session, no CSRF token; the
-    # signature in the URL is the authorisation.
-    patient = _linked_patient(patient_id, signature)
-    reminders.unsubscribe(patient)
-    return render('unsubscribe.html', patient=patient, done=True, action=bottle.request.path)
-
-
 def monthly_reports_for(user):
     """For partials/doctor_reports.html on the doctor's page."""
     if user is None:
@@ -215,7 +189,4 @@ ROUTES = [
     ('GET', '/admin/outbox/<message_id:int>', outbox_message_page, ADMIN, {}),
     ('GET', '/admin/outbox/<message_id:int>/attachments/<attachment_id:int>',
      outbox_attachment, ADMIN, {}),
-    ('GET', '/unsubscribe/<patient_id:int>/<signature>', unsubscribe_page, ANYONE, {}),
-    ('POST', '/unsubscribe/<patient_id:int>/<signature>', unsubscribe_submit, ANYONE,
-     {'csrf': False}),
 ]

@@ -8,13 +8,12 @@ import itertools
 
 import bottle
 
-from app import auth, validate
-from app.errors import ApiError, bad_request
+from app import validate
+from app.errors import ApiError
 from app.services import accounts, appointments
-from app.web import api
 from app.web.base import client_ip, clock, current_user, query_params
-from app.web.forms import FORM_STATUSES, field_errors, form, form_failure, home_for, \
-    offset_param, page, pager, redirect_with, role_context, safe_next
+from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
+    redirect_with, role_context
 from app.web.templating import when
 
 DAY = datetime.timedelta(days=1)
@@ -22,56 +21,6 @@ BOOKING_DAYS_SHOWN = 7
 HISTORY_PAGE = 20
 PATIENTS_PAGE = 20
 APPOINTMENTS_PAGE = 50
-
-
-def root():
-    bottle.redirect(home_for(current_user()))
-
-
-def login_page():
-    user = current_user()
-    next_url = safe_next(query_params().get('next'))
-    if user:
-        bottle.redirect(next_url or home_for(user))
-    return page('login.html', next=next_url)
-
-
-def login_submit():
-    data = form('email', 'password', 'next')
-    next_url = safe_next(data['next'])
-    try:
-        email = validate.email(data)
-        if not data['password']:
-            raise bad_request('password', 'is required')
-        user, token, _ = accounts.log_in(email, data['password'][:256], client_ip())
-    except ApiError as exc:
-        return form_failure(exc, 'login.html', {'form': {'email': data['email']},
-                                                'next': next_url})
-    api.set_session_cookie(token)
-    bottle.redirect(next_url or home_for(user))
-
-
-def register_page():
-    user = current_user()
-    if user:
-        bottle.redirect(home_for(user))
-    return page('register.html')
-
-
-def register_submit():
-    data = form('name', 'email', 'phone', 'password')
-    try:
-        user = accounts.register_patient(data)
-    except ApiError as exc:
-        return form_failure(exc, 'register.html', {'form': {**data, 'password': ''}})
-    api.login_user(user)
-    redirect_with('/patient', f'Welcome, {user.name}. Your account is ready.')
-
-
-def logout_submit():
-    accounts.log_out(bottle.request.get_cookie(auth.SESSION_COOKIE), client_ip())
-    bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
-    redirect_with('/login', 'You are logged out.')
 
 
 def doctors_by_specialization():
@@ -158,13 +107,6 @@ def cancel_submit(appointment_id):
         return page('patient.html', **patient_context(user, errors={'': exc.message}))
     redirect_with('/patient', f'Cancelled your appointment on {when(appt)} '
                               f'with {appt.doctor.name}.')
-
-
-def reminders_submit():
-    enabled = form('enabled')['enabled'] == 'on'
-    accounts.set_reminders(current_user(), enabled)
-    redirect_with('/patient#reminders', 'Reminder emails are on.' if enabled
-                  else 'Reminder emails are off. You can turn them on again at any time.')
 
 
 def doctor_page():
@@ -291,18 +233,9 @@ PATIENT, DOCTOR, ADMIN = ('patient',), ('doctor',), ('admin',)
 VISIT = '/doctor/appointments/<appointment_id:int>'
 
 ROUTES = [
-    ('GET', '/', root, ANYONE, {}),
-    ('GET', '/login', login_page, ANYONE, {}),
-    # Like /api/login: there is no session yet whose token a form could carry.
-    ('POST', '/login', login_submit, ANYONE, {'csrf': False}),
-    ('GET', '/register', register_page, ANYONE, {}),
-    ('POST', '/register', register_submit, ANYONE, {'csrf': False}),
-    # Anyone: an expired session still gets a clean way out.
-    ('POST', '/logout', logout_submit, ANYONE, {}),
     ('GET', '/patient', patient_page, PATIENT, {}),
     ('POST', '/patient/appointments', book_submit, PATIENT, {}),
     ('POST', '/patient/appointments/<appointment_id:int>/cancel', cancel_submit, PATIENT, {}),
-    ('POST', '/patient/reminders', reminders_submit, PATIENT, {}),
     ('GET', '/doctor', doctor_page, DOCTOR, {}),
     ('GET', VISIT, visit_page, DOCTOR, {}),
     ('POST', VISIT + '/complete', complete_submit, DOCTOR, {}),
