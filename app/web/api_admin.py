@@ -1,38 +1,19 @@
 """Admin: cached dashboard figures, the background-jobs status page and its
 actions (run now, pause, resume, retry)."""
-import bottle
 
 import tasks
 from app.consumer_log import QUEUE_ERRORS
 from app.errors import ApiError, QueueUnavailable, not_found
 from app.queue import huey
-from app.services import stats, status, task_control
+from app.services import status, task_control
 from app.web import api_jobs
 from app.web.base import clock, current_user, json_response, settings
-from app.web.forms import PAGE_CONTEXT, page, redirect_with
+from app.web.forms import page, redirect_with
 from app.web.templating import job_label
 
 TASK_ID = '<task_id:re:[0-9A-Za-z_.:-]{1,100}>'
 JOB_NAME = '<name:re:[a-z_][a-z0-9_]{0,99}>'
 STATUS_PAGE = '/admin/status'
-
-
-def admin_stats():
-    body, hit = stats.get_json(settings(), clock())
-    response = bottle.response
-    response.content_type = 'application/json; charset=utf-8'
-    response.set_header('Cache-Control', 'no-store')
-    response.set_header('X-Cache', 'HIT' if hit else 'MISS')
-    return body
-
-
-def dashboard_stats(user):
-    """For partials/admin_stats.html on /admin."""
-    figures, _ = stats.get(settings(), clock())
-    return {'stats': figures}
-
-
-PAGE_CONTEXT['admin'].append(dashboard_stats)
 
 
 def admin_status():
@@ -120,11 +101,9 @@ def retry_submit(task_id):
                  'Task queued to run again with the same arguments.')
 
 
-
 ADMIN = ('admin',)
 
 ROUTES = [
-    ('GET', '/api/admin/stats', admin_stats, ADMIN, {}),
     ('GET', '/api/admin/status', admin_status, ADMIN, {}),
     ('POST', f'/api/jobs/{JOB_NAME}/pause', pause_job, ADMIN, {}),
     ('POST', f'/api/jobs/{JOB_NAME}/resume', resume_job, ADMIN, {}),

@@ -1,20 +1,48 @@
-"""HTML pages: log in, register, and one page per role.
-
-Forms post to page routes; a success redirects (POST-redirect-GET) with a
-flash message, a failure re-renders the form with the error next to the
-field that caused it. The queries and rules live in app.services."""
-
+"""The admin's dashboard: clinic figures (cached), the doctors, the patients'
+directory and every appointment, as JSON and as /admin."""
 import bottle
 
 from app import validate
 from app.errors import ApiError
-from app.services import accounts, appointments
-from app.web.base import client_ip, current_user, query_params
-from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
-    redirect_with, role_context
+from app.services import accounts, appointments, stats
+from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
+    paging, query_params, settings
+from app.web.forms import FORM_STATUSES, PAGE_CONTEXT, field_errors, form, offset_param, page, \
+    pager, redirect_with, role_context
 
 PATIENTS_PAGE = 20
 APPOINTMENTS_PAGE = 50
+
+
+def admin_stats():
+    body, hit = stats.get_json(settings(), clock())
+    response = bottle.response
+    response.content_type = 'application/json; charset=utf-8'
+    response.set_header('Cache-Control', 'no-store')
+    response.set_header('X-Cache', 'HIT' if hit else 'MISS')
+    return body
+
+
+def dashboard_stats(user):
+    """For partials/admin_stats.html on /admin."""
+    figures, _ = stats.get(settings(), clock())
+    return {'stats': figures}
+
+
+PAGE_CONTEXT['admin'].append(dashboard_stats)
+
+
+def create_doctor():
+    doctor = accounts.create_doctor(json_body())
+    return json_response({'id': doctor.id, **doctor.public()}, status=201)
+
+
+def list_patients():
+    params = query_params()
+    limit, offset = paging(params)
+    search = validate.text(params, 'q', required=False, max_len=100)
+    total, patients = accounts.list_patients(search, limit, offset)
+    return page_of([p.public() for p in patients], total, limit, offset)
 
 
 def admin_patients(params, errors):
@@ -84,10 +112,12 @@ def add_doctor_submit():
                                     f'They can log in as {doctor.email}.')
 
 
-ANYONE = None
-PATIENT, DOCTOR, ADMIN = ('patient',), ('doctor',), ('admin',)
+ADMIN = ('admin',)
 
 ROUTES = [
+    ('GET', '/api/admin/stats', admin_stats, ADMIN, {}),
+    ('POST', '/api/doctors', create_doctor, ADMIN, {}),
+    ('GET', '/api/patients', list_patients, ADMIN, {}),
     ('GET', '/admin', admin_page, ADMIN, {}),
     ('POST', '/admin/doctors', add_doctor_submit, ADMIN, {}),
 ]
