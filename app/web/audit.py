@@ -28,7 +28,6 @@ PATIENT_WORDING = {
 }
 
 
-
 def list_audit():
     params = query_params()
     limit, offset = paging(params)
@@ -40,7 +39,6 @@ def my_audit():
     limit, offset = paging()
     total, events = audit.page(audit.about_patient(current_user().id), limit, offset)
     return page_of([audit.to_patient_json(e, clock()) for e in events], total, limit, offset)
-
 
 
 def _person(user_id, role=None):
@@ -65,11 +63,10 @@ def audit_page():
     if errors:
         bottle.response.status = 400
     return page('admin_audit.html', events=events, filters=filters, errors=errors,
-                      actions=audit.ACTIONS,
-                      filter_actor=_person(filters['actor_id']),
-                      filter_patient=_person(filters['patient_id'], 'patient'),
-                      pager=pager(total, AUDIT_PAGE, offset, 'offset', '#events'))
-
+                actions=audit.ACTIONS,
+                filter_actor=_person(filters['actor_id']),
+                filter_patient=_person(filters['patient_id'], 'patient'),
+                pager=pager(total, AUDIT_PAGE, offset, 'offset', '#events'))
 
 
 def _who(event):
