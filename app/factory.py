@@ -3,10 +3,9 @@ import bottle
 
 from app.clock import Clock
 from app.db import database
-from app.web import api_admin, api_jobs
 from app.web import api_reports, reports_pages
 from app.web import accounts, admin, appointments, audit, exports, health, monthly_reports
-from app.web import outbox
+from app.web import jobs, outbox
 from app.web.base import ClinicPlugin, error_response, is_api_path
 from app.web.templating import STATIC_DIR, render
 
@@ -16,7 +15,7 @@ bottle.BaseRequest.MEMFILE_MAX = 1024 * 1024
 SECURITY_HEADERS = {'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': ['DENY'],
                     'Referrer-Policy': ['same-origin']}
 
-ROUTE_TABLES = [health.ROUTES, accounts.ROUTES, appointments.ROUTES, admin.ROUTES, exports.ROUTES, api_jobs.ROUTES, monthly_reports.ROUTES, outbox.ROUTES, api_admin.ROUTES,
+ROUTE_TABLES = [health.ROUTES, accounts.ROUTES, appointments.ROUTES, admin.ROUTES, exports.ROUTES, jobs.ROUTES, monthly_reports.ROUTES, outbox.ROUTES,
                 api_reports.ROUTES, reports_pages.ROUTES, audit.ROUTES]
 
 

@@ -1,19 +1,68 @@
-"""Admin: cached dashboard figures, the background-jobs status page and its
-actions (run now, pause, resume, retry)."""
+"""Background jobs: run a job now, follow a task, and the admin's status
+page with its actions (run now, pause, resume, retry), as JSON and as
+/admin/status."""
+import re
+
+from huey.exceptions import TaskException
 
 import tasks
+from app import validate
 from app.consumer_log import QUEUE_ERRORS
-from app.errors import ApiError, QueueUnavailable, not_found
+from app.errors import ApiError, QueueUnavailable, bad_request, not_found
 from app.queue import huey
+from app.schedule import month_key, previous_month
 from app.services import status, task_control
-from app.web import api_jobs
-from app.web.base import clock, current_user, json_response, settings
+from app.web.base import clock, current_user, json_body, json_response, settings
 from app.web.forms import page, redirect_with
 from app.web.templating import job_label
 
+TASK_ID_RE = re.compile(r'^[0-9A-Za-z_.:-]{1,100}$')
 TASK_ID = '<task_id:re:[0-9A-Za-z_.:-]{1,100}>'
 JOB_NAME = '<name:re:[a-z_][a-z0-9_]{0,99}>'
 STATUS_PAGE = '/admin/status'
+
+
+def _reminders_day(body):
+    today = clock().today()
+    day = validate.date(body, 'date', required=False) or today
+    if day < today:
+        raise bad_request('date', 'must be today or later (reminders are for coming appointments)')
+    return day.isoformat()
+
+
+def _reports_month(body):
+    today = clock().today()
+    month = validate.month(body, 'month', required=False) or previous_month(today)
+    if month >= month_key(today):
+        raise bad_request('month', 'must be a month that has ended')
+    return month
+
+
+JOB_ARGUMENT = {'daily_reminders': _reminders_day, 'monthly_reports': _reports_month,
+                'nightly_backup': lambda body: None}
+
+
+def run_job(name):
+    if name not in tasks.ON_DEMAND:
+        raise not_found('job not found; jobs are ' + ', '.join(sorted(tasks.ON_DEMAND)))
+    argument = JOB_ARGUMENT[name](json_body())
+    result = tasks.ON_DEMAND[name](argument)
+    return json_response({'task_id': result.id, 'job': name, 'argument': argument,
+                          'status_url': f'/api/tasks/{result.id}'}, status=202)
+
+
+def task_status(task_id):
+    if not TASK_ID_RE.match(task_id):
+        raise not_found('task not found')
+    try:
+        value = huey.result(task_id, preserve=True)
+    except TaskException as exc:
+        error = (exc.metadata or {}).get('error') or 'the task failed'
+        return {'task_id': task_id, 'status': 'failed', 'result': None, 'error': error}
+    if value is not None:
+        return {'task_id': task_id, 'status': 'success', 'result': value, 'error': None}
+    status_now = 'running' if status.is_running(huey, task_id) else 'pending'
+    return {'task_id': task_id, 'status': status_now, 'result': None, 'error': None}
 
 
 def admin_status():
@@ -48,7 +97,7 @@ def run_now(name):
     its on-demand twin (today's reminders, last month's reports) the way
     POST /api/jobs/<name>/run does; any other periodic task runs as is."""
     if name in tasks.ON_DEMAND:
-        argument = api_jobs.JOB_ARGUMENT[name]({})
+        argument = JOB_ARGUMENT[name]({})
         return tasks.ON_DEMAND[name](argument).id
     task_class = huey.periodic_classes.get(name)
     if task_class is None:
@@ -59,14 +108,12 @@ def run_now(name):
 
 
 def status_page():
-    return page('admin_status.html',
-                      status=status.snapshot(settings(), clock(), huey))
+    return page('admin_status.html', status=status.snapshot(settings(), clock(), huey))
 
 
 def status_fragment():
     """The page's board alone: status.js polls it and swaps it in."""
-    return page('partials/status_board.html',
-                      status=status.snapshot(settings(), clock(), huey))
+    return page('partials/status_board.html', status=status.snapshot(settings(), clock(), huey))
 
 
 def _form_action(act, done_message):
@@ -104,6 +151,8 @@ def retry_submit(task_id):
 ADMIN = ('admin',)
 
 ROUTES = [
+    ('POST', '/api/jobs/<name>/run', run_job, ADMIN, {}),
+    ('GET', '/api/tasks/<task_id>', task_status, ADMIN, {}),
     ('GET', '/api/admin/status', admin_status, ADMIN, {}),
     ('POST', f'/api/jobs/{JOB_NAME}/pause', pause_job, ADMIN, {}),
     ('POST', f'/api/jobs/{JOB_NAME}/resume', resume_job, ADMIN, {}),
