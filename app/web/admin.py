@@ -7,8 +7,9 @@ from app.errors import ApiError
 from app.services import accounts, appointments, stats
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
-from app.web.forms import FORM_STATUSES, PAGE_CONTEXT, field_errors, form, offset_param, page, \
-    pager, redirect_with, role_context
+from app.web.exports import recent_exports
+from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
+    redirect_with, section
 
 PATIENTS_PAGE = 20
 APPOINTMENTS_PAGE = 50
@@ -23,13 +24,10 @@ def admin_stats():
     return body
 
 
-def dashboard_stats(user):
+def dashboard_stats():
     """For partials/admin_stats.html on /admin."""
     figures, _ = stats.get(settings(), clock())
     return {'stats': figures}
-
-
-PAGE_CONTEXT['admin'].append(dashboard_stats)
 
 
 def create_doctor():
@@ -87,7 +85,7 @@ def admin_context(user, form_data=None, errors=None):
     return {'doctors': doctors, 'form': form_data or {}, 'errors': errors,
             'statuses': appointments.APPOINTMENT_STATUSES,
             **admin_patients(params, errors), **admin_appointments(user, params, errors),
-            **role_context('admin', user)}
+            **section(dashboard_stats), **section(recent_exports, user)}
 
 
 def admin_page():

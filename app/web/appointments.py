@@ -11,8 +11,11 @@ from app.errors import ApiError
 from app.services import accounts, appointments
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params
+from app.web.audit import patient_access
+from app.web.exports import recent_exports
 from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
-    redirect_with, role_context
+    redirect_with, section
+from app.web.monthly_reports import monthly_reports_for
 from app.web.templating import when
 
 DAY = datetime.timedelta(days=1)
@@ -119,7 +122,7 @@ def patient_context(user, booking=None, errors=None):
             'upcoming': upcoming, 'history': history,
             'history_pager': pager(history_total, HISTORY_PAGE, history_offset,
                                    'history_offset', '#history'),
-            **role_context('patient', user)}
+            **section(recent_exports, user), **section(patient_access, user)}
 
 
 def patient_page():
@@ -165,7 +168,8 @@ def doctor_page():
         user, {'from': (today + DAY).isoformat(), 'status': 'booked'}, APPOINTMENTS_PAGE, 0)
     return page('doctor.html', todays=todays, still_open=still_open, open_total=open_total,
                 upcoming=upcoming, upcoming_total=upcoming_total,
-                now_time=clock().now().strftime('%H:%M'), **role_context('doctor', user))
+                now_time=clock().now().strftime('%H:%M'),
+                monthly_reports=monthly_reports_for(user))
 
 
 def visit_context(user, appt, form_data=None, errors=None):

@@ -8,7 +8,7 @@ from app.errors import ApiError
 from app.models import User
 from app.services import audit
 from app.web.base import clock, current_user, page_of, paging, query_params
-from app.web.forms import PAGE_CONTEXT, field_errors, offset_param, page, pager
+from app.web.forms import field_errors, offset_param, page, pager
 
 AUDIT_PAGE = 50
 PATIENT_PAGE = 10
@@ -90,8 +90,6 @@ def patient_access(user):
     return {'access_events': items,
             'access_pager': pager(total, PATIENT_PAGE, offset, 'access_offset', '#access')}
 
-
-PAGE_CONTEXT['patient'].append(patient_access)
 
 ADMIN, PATIENT = ('admin',), ('patient',)
 

@@ -71,12 +71,12 @@ def form_failure(exc, template, context):
     return page(template, **context)
 
 
-def section(provide, user):
-    """The context of one optional section of a page. Its data source being
-    down (e.g. the cache) must not take the whole page with it; its partial
-    renders without the data."""
+def section(provide, *args):
+    """provide(*args): the context of one section of a page. Its data source
+    being down (e.g. the cache) must not take the whole page with it; its
+    partial renders without the data."""
     try:
-        return provide(user) or {}
+        return provide(*args) or {}
     except Exception:
         log.exception('page section %s failed', provide.__name__)
         return {}
@@ -100,15 +100,3 @@ def pager(total, limit, offset, param, anchor):
 
 def offset_param(params, name):
     return validate.integer(params, name, required=False, low=0, high=10 ** 9) or 0
-
-
-# Other features add data for their partials on a role's page here:
-# PAGE_CONTEXT['admin'].append(lambda user: {'stats': ...}).
-PAGE_CONTEXT = {'patient': [], 'doctor': [], 'admin': []}
-
-
-def role_context(role, user):
-    extra = {}
-    for provide in PAGE_CONTEXT[role]:
-        extra.update(section(provide, user))
-    return extra

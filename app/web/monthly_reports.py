@@ -7,7 +7,6 @@ from app.errors import not_found
 from app.models import MonthlyReport
 from app.services import monthly_reports
 from app.web.base import client_ip, current_user, page_of, paging, query_params
-from app.web.templating import environment
 
 # The report HTML is ours and escaped; still, it may only style itself.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -45,8 +44,6 @@ def monthly_reports_for(user):
     return [{**monthly_reports.to_json(r), 'title': monthly_reports.month_title(r.month)}
             for r in reports]
 
-
-environment.globals['monthly_reports_for'] = monthly_reports_for
 
 DOCTOR_OR_ADMIN = ('doctor', 'admin')
 

@@ -147,7 +147,6 @@ def _next_run(report):
     return clock().localize(report.next_run_at)
 
 
-
 def list_context(form_data=None, errors=None):
     _, items = reports.page(1000, 0)
     last = reports.latest_executions(items)
@@ -182,7 +181,6 @@ def _next_run_sentence(report):
     if when is None:
         return 'It is paused.'
     return f'Next run: {when:%a} {when.day} {when:%b %Y} at {when:%H:%M}.'
-
 
 
 def detail_context(report, form_data=None, errors=None):
