@@ -3,8 +3,8 @@ import bottle
 
 from app.clock import Clock
 from app.db import database
-from app.web import api, api_admin, api_exports, api_jobs, pages
-from app.web import api_audit, api_reports, reports_pages
+from app.web import accounts, admin, appointments, audit, exports, health, jobs, \
+    monthly_reports, outbox, reports
 from app.web.base import ClinicPlugin, error_response, is_api_path
 from app.web.templating import STATIC_DIR, render
 
@@ -14,8 +14,9 @@ bottle.BaseRequest.MEMFILE_MAX = 1024 * 1024
 SECURITY_HEADERS = {'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': ['DENY'],
                     'Referrer-Policy': ['same-origin']}
 
-ROUTE_TABLES = [api.ROUTES, api_exports.ROUTES, api_jobs.ROUTES, api_admin.ROUTES,
-                pages.ROUTES, api_reports.ROUTES, reports_pages.ROUTES, api_audit.ROUTES]
+# The web layer's features; each module holds its JSON routes and its pages.
+FEATURES = (health, accounts, appointments, admin, exports, jobs, monthly_reports, outbox,
+            reports, audit)
 
 
 def _static(path):
@@ -50,8 +51,8 @@ def create_app(settings, clock=None):
 
     app.default_error_handler = _default_error
     app.install(ClinicPlugin())
-    for table in ROUTE_TABLES:
-        for method, rule, callback, roles, options in table:
+    for feature in FEATURES:
+        for method, rule, callback, roles, options in feature.ROUTES:
             app.route(rule, method, callback, roles=roles, **options)
     app.route('/static/<path:path>', 'GET', _static, skip=[ClinicPlugin.name])
     return app

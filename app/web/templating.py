@@ -1,32 +1,81 @@
-"""Jinja2 with autoescaping on (bottle.jinja2_template does not escape)."""
+"""Pages rendered with the one Jinja2 environment (app.templating), the
+request's context, and every filter the page templates use. No filter or
+global reads the database: a view passes its data in the context."""
 import datetime
+import re
 from urllib.parse import unquote
 from pathlib import Path
 
 import bottle
 
+from app.services import audit
 from app.templating import environment
+from app.web import base
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STATIC_DIR = ROOT / 'static'
 
 
-def _nice_date(value):
+def nice_date(value):
     if isinstance(value, str):
         value = datetime.date.fromisoformat(value)
     return f'{value:%a} {value.day} {value:%b %Y}'
 
 
-def _status_label(value):
+def status_label(value):
     return {'no_show': 'no-show'}.get(value, value)
 
 
-environment.filters['nice_date'] = _nice_date
-environment.filters['status_label'] = _status_label
+def when(appt):
+    """'Mon 23 Nov 2026, 09:30' (appointments are stored in clinic time)."""
+    return f'{nice_date(appt.date)}, {appt.time}'
+
+
+def clinic_datetime(naive_utc):
+    """A stored naive-UTC timestamp shown in clinic time."""
+    if naive_utc is None:
+        return ''
+    local = base.clock().localize(naive_utc)
+    return f'{nice_date(local.date())}, {local:%H:%M}'
+
+
+def relative_day(day, today):
+    return {0: 'Today', 1: 'Tomorrow', -1: 'Yesterday'}.get((day - today).days, '')
+
+
+def error_sentence(message, label):
+    """'is required' next to the Email field reads 'Email is required'."""
+    if message.split(' ', 1)[0] in ('is', 'must', 'contains', 'may', 'expected'):
+        return f'{label} {message}.'.replace('..', '.')
+    return message[:1].upper() + message[1:]
+
+
+def job_label(name):
+    return re.sub(r'_+', ' ', name).strip().capitalize()
+
+
+def status_time(iso, reference):
+    """'Today 16:28:21', 'Tomorrow 08:00', 'Mon 1 Dec 07:00': an ISO time of
+    the status snapshot, read against the snapshot's own time."""
+    if not iso:
+        return '—'
+    at = datetime.datetime.fromisoformat(iso)
+    days = (at.date() - datetime.date.fromisoformat(reference[:10])).days
+    if days == 0:
+        return f'Today {at:%H:%M:%S}'
+    name = {1: 'Tomorrow', -1: 'Yesterday'}.get(days)
+    if name:
+        return f'{name} {at:%H:%M}'
+    return f'{at:%a} {at.day} {at:%b %Y %H:%M}'
+
+
+environment.filters.update(
+    nice_date=nice_date, status_label=status_label, when=when,
+    clinic_datetime=clinic_datetime, relative_day=relative_day, error_sentence=error_sentence,
+    job_label=job_label, status_time=status_time, audit_action=audit.describe)
 
 
 def render(name, **context):
-    from app.web import base
     request = bottle.request
     try:
         session = base.current_session()

@@ -7,9 +7,8 @@ import bottle
 from app.errors import ApiError
 from app.models import User
 from app.services import audit
-from app.web import pages
 from app.web.base import clock, current_user, page_of, paging, query_params
-from app.web.templating import environment
+from app.web.forms import field_errors, offset_param, page, pager
 
 AUDIT_PAGE = 50
 PATIENT_PAGE = 10
@@ -29,8 +28,6 @@ PATIENT_WORDING = {
 }
 
 
-# ---- JSON -------------------------------------------------------------------------
-
 def list_audit():
     params = query_params()
     limit, offset = paging(params)
@@ -43,8 +40,6 @@ def my_audit():
     total, events = audit.page(audit.about_patient(current_user().id), limit, offset)
     return page_of([audit.to_patient_json(e, clock()) for e in events], total, limit, offset)
 
-
-# ---- the admin's page ---------------------------------------------------------------
 
 def _person(user_id, role=None):
     if not user_id.isdigit() or len(user_id) > 9:
@@ -60,21 +55,19 @@ def audit_page():
     filters = {key: params.get(key, '') for key in FILTERS}
     errors = {}
     try:
-        offset = pages.offset_param(params, 'offset')
+        offset = offset_param(params, 'offset')
         total, events = audit.page(audit.search(filters, clock().tz), AUDIT_PAGE, offset)
     except ApiError as exc:
-        errors.update(pages.field_errors(exc))
+        errors.update(field_errors(exc))
         offset, total, events = 0, 0, []
     if errors:
         bottle.response.status = 400
-    return pages.page('admin_audit.html', events=events, filters=filters, errors=errors,
-                      actions=audit.ACTIONS,
-                      filter_actor=_person(filters['actor_id']),
-                      filter_patient=_person(filters['patient_id'], 'patient'),
-                      pager=pages.pager(total, AUDIT_PAGE, offset, 'offset', '#events'))
+    return page('admin_audit.html', events=events, filters=filters, errors=errors,
+                actions=audit.ACTIONS,
+                filter_actor=_person(filters['actor_id']),
+                filter_patient=_person(filters['patient_id'], 'patient'),
+                pager=pager(total, AUDIT_PAGE, offset, 'offset', '#events'))
 
-
-# ---- the patient's section ----------------------------------------------------------
 
 def _who(event):
     actor = getattr(event, 'actor_row', None)
@@ -87,7 +80,7 @@ def _who(event):
 def patient_access(user):
     """For partials/patient_audit.html on /patient."""
     try:
-        offset = pages.offset_param(query_params(), 'access_offset')
+        offset = offset_param(query_params(), 'access_offset')
     except ApiError:
         offset = 0
     total, events = audit.page(audit.about_patient(user.id), PATIENT_PAGE, offset)
@@ -95,11 +88,8 @@ def patient_access(user):
               'what': PATIENT_WORDING.get(e.action, audit.describe(e.action).lower())}
              for e in events]
     return {'access_events': items,
-            'access_pager': pages.pager(total, PATIENT_PAGE, offset, 'access_offset', '#access')}
+            'access_pager': pager(total, PATIENT_PAGE, offset, 'access_offset', '#access')}
 
-
-pages.PAGE_CONTEXT['patient'].append(patient_access)
-environment.filters['audit_action'] = audit.describe
 
 ADMIN, PATIENT = ('admin',), ('patient',)
 

@@ -1,19 +1,28 @@
-"""/admin/reports: the scheduled report pages. Forms post here and redirect
+"""Scheduled reports (SPEC §4, §6), admin only: definitions, "Run now",
+"Send test", the execution history and its files, as JSON under /api/reports
+and as the /admin/reports pages. Forms post to the pages and redirect
 (POST-redirect-GET); a bad value re-renders the form with the message next
-to its field. static/reports.js keeps the execution history live."""
+to its field. static/reports.js keeps the execution history live.
+
+PUT changes the fields it is given and keeps the others, so `{"active":
+false}` pauses a report. `weekday` is 0 (Monday) .. 6 (Sunday); `day` is
+1..31, run on the month's last day in shorter months.
+"""
 import re
 
 import bottle
 
 import tasks
 from app.errors import ApiError
-from app.services import report_runs, reports
-from app.web import api_reports
-from app.web.base import clock, current_user, settings
-from app.web.pages import FORM_STATUSES, form, page, redirect_with
-from app.web.pages import field_errors as first_error
+from app.services import report_runs, report_writers, reports
+from app.web.base import client_ip, clock, current_user, json_body, json_response, paging, \
+    page_of, settings
+from app.web.forms import FORM_STATUSES, form, page, redirect_with
+from app.web.forms import field_errors as first_error
 
 ADMIN = ('admin',)
+REPORT = '/api/reports/<report_id:int>'
+EXECUTION = REPORT + '/executions/<execution_id:int>'
 PAGE = '/admin/reports/<report_id:int>'
 FIELDS = ('name', 'kind', 'frequency', 'weekday', 'day', 'time', 'recipients', 'format',
           'subject', 'body', 'active')
@@ -21,6 +30,80 @@ HISTORY_SHOWN = 50
 RUN_LABELS = {'schedule': 'Scheduled', 'manual': 'Run now', 'test': 'Test'}
 NEW_REPORT = {'kind': 'appointments', 'frequency': 'daily', 'weekday': '0', 'day': '1',
               'time': '07:00', 'format': 'csv', 'active': True, 'recipients': ''}
+
+
+def list_reports():
+    limit, offset = paging()
+    total, items = reports.page(limit, offset)
+    last = reports.latest_executions(items)
+    now = clock()
+    return page_of([reports.to_json(r, now, last.get(r.id)) for r in items],
+                   total, limit, offset)
+
+
+def create_report():
+    now = clock()
+    report = reports.create(current_user(), json_body(), now.now(), now.tz)
+    return json_response(reports.to_json(report, now), status=201)
+
+
+def show_report(report_id):
+    report = reports.get(report_id)
+    return reports.to_json(report, clock(), reports.latest_executions([report]).get(report.id))
+
+
+def update_report(report_id):
+    report = reports.get(report_id)
+    now = clock()
+    report = reports.update(report, json_body(), now.now(), now.tz)
+    return reports.to_json(report, now, reports.latest_executions([report]).get(report.id))
+
+
+def delete_report(report_id):
+    report_runs.delete_report(settings(), reports.get(report_id))
+    return {'deleted': report_id}
+
+
+def _start(report_id, triggered_by):
+    report = reports.get(report_id)
+    execution = report_runs.start(report, triggered_by, current_user(), clock())
+    tasks.queue_report(execution)
+    return json_response({'task_id': execution.task_id, 'execution_id': execution.id},
+                         status=202)
+
+
+def run_report(report_id):
+    return _start(report_id, 'manual')
+
+
+def test_report(report_id):
+    return _start(report_id, 'test')
+
+
+def list_executions(report_id):
+    # SPEC §6 shows a bare list here, newest first; ?limit / ?offset page it.
+    report = reports.get(report_id)
+    limit, offset = paging()
+    now = clock()
+    items = report_runs.history(report, limit, offset)
+    for execution in items:
+        execution.report = report
+    return [report_runs.to_json(execution, now) for execution in items]
+
+
+def show_execution(report_id, execution_id):
+    execution = report_runs.get(reports.get(report_id), execution_id)
+    return report_runs.to_json(execution, clock())
+
+
+def download_execution(report_id, execution_id):
+    execution, path = report_runs.download(current_user(), report_id, execution_id, settings(),
+                                           client_ip(), head=bottle.request.method == 'HEAD')
+    response = bottle.static_file(path.name, root=str(path.parent),
+                                  mimetype=report_writers.MEDIA_TYPES[execution.report.format],
+                                  download=report_runs.download_name(execution))
+    response.set_header('Cache-Control', 'private, no-store')
+    return response
 
 
 def _choices():
@@ -61,8 +144,6 @@ def _next_run(report):
     return clock().localize(report.next_run_at)
 
 
-# ---- list and create ---------------------------------------------------------------
-
 def list_context(form_data=None, errors=None):
     _, items = reports.page(1000, 0)
     last = reports.latest_executions(items)
@@ -98,8 +179,6 @@ def _next_run_sentence(report):
         return 'It is paused.'
     return f'Next run: {when:%a} {when.day} {when:%b %Y} at {when:%H:%M}.'
 
-
-# ---- one report ------------------------------------------------------------------------
 
 def detail_context(report, form_data=None, errors=None):
     history = report_runs.history(report, HISTORY_SHOWN)
@@ -163,23 +242,33 @@ def delete_submit(report_id):
     redirect_with('/admin/reports', f'Report “{report.name}” and its history were deleted.')
 
 
-def _start(report_id, triggered_by, message):
+def _start_submit(report_id, triggered_by, message):
     report = reports.get(report_id)
     tasks.queue_report(report_runs.start(report, triggered_by, current_user(), clock()))
     redirect_with(f'/admin/reports/{report.id}#history', message)
 
 
 def run_submit(report_id):
-    return _start(report_id, 'manual', 'Run started: the file goes to every recipient. '
-                                       'Its status updates below.')
+    return _start_submit(report_id, 'manual', 'Run started: the file goes to every recipient. '
+                                              'Its status updates below.')
 
 
 def test_submit(report_id):
-    return _start(report_id, 'test', f'Test run started: it is sent only to '
-                                     f'{current_user().email}. Its status updates below.')
+    return _start_submit(report_id, 'test', f'Test run started: it is sent only to '
+                                            f'{current_user().email}. Its status updates below.')
 
 
 ROUTES = [
+    ('GET', '/api/reports', list_reports, ADMIN, {}),
+    ('POST', '/api/reports', create_report, ADMIN, {}),
+    ('GET', REPORT, show_report, ADMIN, {}),
+    ('PUT', REPORT, update_report, ADMIN, {}),
+    ('DELETE', REPORT, delete_report, ADMIN, {}),
+    ('POST', REPORT + '/run', run_report, ADMIN, {}),
+    ('POST', REPORT + '/test', test_report, ADMIN, {}),
+    ('GET', REPORT + '/executions', list_executions, ADMIN, {}),
+    ('GET', EXECUTION, show_execution, ADMIN, {}),
+    ('GET', EXECUTION + '/download', download_execution, ADMIN, {}),
     ('GET', '/admin/reports', list_page, ADMIN, {}),
     ('POST', '/admin/reports', create_submit, ADMIN, {}),
     ('GET', PAGE, detail_page, ADMIN, {}),
@@ -190,5 +279,5 @@ ROUTES = [
     ('POST', PAGE + '/test', test_submit, ADMIN, {}),
     # For links in emails: not logged in, the browser goes to the login page first.
     ('GET', PAGE + '/executions/<execution_id:int>/download',
-     api_reports.download_execution, ADMIN, {}),
+     download_execution, ADMIN, {}),
 ]

@@ -7,7 +7,6 @@ import bottle
 
 import tasks
 from app.services import exports
-from app.web import pages
 from app.web.base import client_ip, clock, current_user, json_body, json_response, settings
 
 TASK_ID = '<task_id:re:[0-9A-Fa-f-]{1,64}>'
@@ -46,9 +45,6 @@ def recent_exports(user):
                       'body': json.dumps(exports.request_body(export))})
     return {'recent_exports': items}
 
-
-pages.PAGE_CONTEXT['patient'].append(recent_exports)
-pages.PAGE_CONTEXT['admin'].append(recent_exports)
 
 ROUTES = [
     ('POST', '/api/exports', create_export, ('patient', 'admin'), {}),

@@ -1,44 +1,44 @@
-"""Admin: cached dashboard figures, the background-jobs status page and its
-actions (run now, pause, resume, retry)."""
-import datetime
+"""Background jobs: run a job now, follow a task, and the admin's status
+page with its actions (run now, pause, resume, retry), as JSON and as
+/admin/status."""
 import re
 
-import bottle
+from huey.exceptions import TaskException
+
 import tasks
 from app.consumer_log import QUEUE_ERRORS
 from app.errors import ApiError, QueueUnavailable, not_found
 from app.queue import huey
-from app.services import stats, status, task_control
-from app.web import pages
-from app.web.base import clock, current_user, json_response, settings
-from app.web.templating import environment
+from app.services import status, task_control
+from app.web.base import clock, current_user, json_body, json_response, settings
+from app.web.forms import page, redirect_with
+from app.web.templating import job_label
 
+TASK_ID_RE = re.compile(r'^[0-9A-Za-z_.:-]{1,100}$')
 TASK_ID = '<task_id:re:[0-9A-Za-z_.:-]{1,100}>'
 JOB_NAME = '<name:re:[a-z_][a-z0-9_]{0,99}>'
 STATUS_PAGE = '/admin/status'
 
 
-# ---- stats ------------------------------------------------------------------------
-
-def admin_stats():
-    body, hit = stats.get_json(settings(), clock())
-    response = bottle.response
-    response.content_type = 'application/json; charset=utf-8'
-    response.set_header('Cache-Control', 'no-store')
-    response.set_header('X-Cache', 'HIT' if hit else 'MISS')
-    return body
+def run_job(name):
+    result, argument = tasks.run_job_now(name, json_body(), clock().today())
+    return json_response({'task_id': result.id, 'job': name, 'argument': argument,
+                          'status_url': f'/api/tasks/{result.id}'}, status=202)
 
 
-def dashboard_stats(user):
-    """For partials/admin_stats.html on /admin."""
-    figures, _ = stats.get(settings(), clock())
-    return {'stats': figures}
+def task_status(task_id):
+    if not TASK_ID_RE.match(task_id):
+        raise not_found('task not found')
+    try:
+        value = huey.result(task_id, preserve=True)
+    except TaskException as exc:
+        error = (exc.metadata or {}).get('error') or 'the task failed'
+        return {'task_id': task_id, 'status': 'failed', 'result': None, 'error': error}
+    if value is not None:
+        return {'task_id': task_id, 'status': 'success', 'result': value, 'error': None}
+    status_now = 'running' if status.is_running(huey, task_id) else 'pending'
+    return {'task_id': task_id, 'status': status_now, 'result': None, 'error': None}
 
-
-pages.PAGE_CONTEXT['admin'].append(dashboard_stats)
-
-
-# ---- status (JSON) --------------------------------------------------------------------
 
 def admin_status():
     return status.snapshot(settings(), clock(), huey)
@@ -67,8 +67,6 @@ def retry_task(task_id):
                          status=202)
 
 
-# ---- the page and its forms ---------------------------------------------------------
-
 def run_now(name):
     """Queue periodic job `name` now; the task id. A clinic-time job runs
     its on-demand twin (today's reminders, last month's reports) the way
@@ -84,14 +82,12 @@ def run_now(name):
 
 
 def status_page():
-    return pages.page('admin_status.html',
-                      status=status.snapshot(settings(), clock(), huey))
+    return page('admin_status.html', status=status.snapshot(settings(), clock(), huey))
 
 
 def status_fragment():
     """The page's board alone: status.js polls it and swaps it in."""
-    return pages.page('partials/status_board.html',
-                      status=status.snapshot(settings(), clock(), huey))
+    return page('partials/status_board.html', status=status.snapshot(settings(), clock(), huey))
 
 
 def _form_action(act, done_message):
@@ -104,21 +100,21 @@ def _form_action(act, done_message):
         message = exc.message
     else:
         message = done_message
-    pages.redirect_with(STATUS_PAGE, message[:1].upper() + message[1:].rstrip('.') + '.')
+    redirect_with(STATUS_PAGE, message[:1].upper() + message[1:].rstrip('.') + '.')
 
 
 def run_submit(name):
-    _form_action(lambda: run_now(name), f'{_label(name)} queued to run now.')
+    _form_action(lambda: run_now(name), f'{job_label(name)} queued to run now.')
 
 
 def pause_submit(name):
     _form_action(lambda: task_control.set_paused(huey, name, True, by=current_user().email),
-                 f'{_label(name)} paused: it will not run on its schedule until resumed.')
+                 f'{job_label(name)} paused: it will not run on its schedule until resumed.')
 
 
 def resume_submit(name):
     _form_action(lambda: task_control.set_paused(huey, name, False, by=current_user().email),
-                 f'{_label(name)} resumed.')
+                 f'{job_label(name)} resumed.')
 
 
 def retry_submit(task_id):
@@ -126,33 +122,11 @@ def retry_submit(task_id):
                  'Task queued to run again with the same arguments.')
 
 
-def _label(name):
-    return re.sub(r'_+', ' ', name).strip().capitalize()
-
-
-def status_time(iso, reference):
-    """'Today 16:28:21', 'Tomorrow 08:00', 'Mon 1 Dec 07:00': an ISO time of
-    the status snapshot, read against the snapshot's own time."""
-    if not iso:
-        return '—'
-    when = datetime.datetime.fromisoformat(iso)
-    days = (when.date() - datetime.date.fromisoformat(reference[:10])).days
-    if days == 0:
-        return f'Today {when:%H:%M:%S}'
-    name = {1: 'Tomorrow', -1: 'Yesterday'}.get(days)
-    if name:
-        return f'{name} {when:%H:%M}'
-    return f'{when:%a} {when.day} {when:%b %Y %H:%M}'
-
-
-environment.filters['status_time'] = status_time
-environment.filters['job_label'] = _label
-
-
 ADMIN = ('admin',)
 
 ROUTES = [
-    ('GET', '/api/admin/stats', admin_stats, ADMIN, {}),
+    ('POST', '/api/jobs/<name>/run', run_job, ADMIN, {}),
+    ('GET', '/api/tasks/<task_id>', task_status, ADMIN, {}),
     ('GET', '/api/admin/status', admin_status, ADMIN, {}),
     ('POST', f'/api/jobs/{JOB_NAME}/pause', pause_job, ADMIN, {}),
     ('POST', f'/api/jobs/{JOB_NAME}/resume', resume_job, ADMIN, {}),

@@ -1,0 +1,160 @@
+"""Accounts: register, log in and out, who am I, the reminder setting, and
+the signed unsubscribe links from reminder emails, as JSON and as pages."""
+import bottle
+
+from app import auth, validate
+from app.errors import ApiError, bad_request, not_found
+from app.services import accounts, reminders
+from app.web.base import client_ip, current_session, current_user, json_body, json_response, \
+    query_params, settings
+from app.web.forms import form, form_failure, home_for, page, redirect_with, safe_next
+from app.web.templating import render
+
+
+def set_session_cookie(token):
+    bottle.response.set_cookie(
+        auth.SESSION_COOKIE, token, path='/', httponly=True, samesite='Lax',
+        secure=settings().secure_cookies, max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+
+
+def login_user(user):
+    token, session = auth.start_session(user)
+    set_session_cookie(token)
+    return session
+
+
+def register():
+    user = accounts.register_patient(json_body())
+    session = login_user(user)
+    return json_response({'user': user.public(), 'csrf_token': session.csrf_token}, status=201)
+
+
+def login():
+    data = json_body()
+    email = validate.email(data)
+    password = data.get('password')
+    if not isinstance(password, str) or not password or len(password) > 256:
+        raise ApiError(400, 'password: is required')
+    user, token, session = accounts.log_in(email, password, client_ip())
+    set_session_cookie(token)
+    return json_response({'user': user.public(), 'csrf_token': session.csrf_token})
+
+
+def logout():
+    accounts.log_out(bottle.request.get_cookie(auth.SESSION_COOKIE), client_ip())
+    bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
+    return {'status': 'logged out'}
+
+
+def me():
+    session = current_session()
+    return {'user': session.user.public(), 'csrf_token': session.csrf_token}
+
+
+def set_reminders():
+    enabled = validate.boolean(json_body(), 'enabled')
+    user = current_user()
+    accounts.set_reminders(user, enabled)
+    return {'user': user.public()}
+
+
+def root():
+    bottle.redirect(home_for(current_user()))
+
+
+def login_page():
+    user = current_user()
+    next_url = safe_next(query_params().get('next'))
+    if user:
+        bottle.redirect(next_url or home_for(user))
+    return page('login.html', next=next_url)
+
+
+def login_submit():
+    data = form('email', 'password', 'next')
+    next_url = safe_next(data['next'])
+    try:
+        email = validate.email(data)
+        if not data['password']:
+            raise bad_request('password', 'is required')
+        user, token, _ = accounts.log_in(email, data['password'][:256], client_ip())
+    except ApiError as exc:
+        return form_failure(exc, 'login.html', {'form': {'email': data['email']},
+                                                'next': next_url})
+    set_session_cookie(token)
+    bottle.redirect(next_url or home_for(user))
+
+
+def register_page():
+    user = current_user()
+    if user:
+        bottle.redirect(home_for(user))
+    return page('register.html')
+
+
+def register_submit():
+    data = form('name', 'email', 'phone', 'password')
+    try:
+        user = accounts.register_patient(data)
+    except ApiError as exc:
+        return form_failure(exc, 'register.html', {'form': {**data, 'password': ''}})
+    login_user(user)
+    redirect_with('/patient', f'Welcome, {user.name}. Your account is ready.')
+
+
+def logout_submit():
+    accounts.log_out(bottle.request.get_cookie(auth.SESSION_COOKIE), client_ip())
+    bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
+    redirect_with('/login', 'You are logged out.')
+
+
+def reminders_submit():
+    enabled = form('enabled')['enabled'] == 'on'
+    accounts.set_reminders(current_user(), enabled)
+    redirect_with('/patient#reminders', 'Reminder emails are on.' if enabled
+                  else 'Reminder emails are off. You can turn them on again at any time.')
+
+
+def _linked_patient(patient_id, signature):
+    patient = reminders.patient_for_link(settings(), patient_id, signature)
+    if patient is None:
+        raise not_found('this unsubscribe link is not valid; log in to turn reminders off')
+    return patient
+
+
+def unsubscribe_page(patient_id, signature):
+    patient = _linked_patient(patient_id, signature)
+    return render('unsubscribe.html', patient=patient, done=False,
+                  action=bottle.request.path)
+
+
+def unsubscribe_submit(patient_id, signature):
+    # Also the RFC 8058 one-click POST a mail client sends
+    # (body List-Unsubscribe=One-Click): no session, no CSRF token; the
+    # signature in the URL is the authorisation.
+    patient = _linked_patient(patient_id, signature)
+    reminders.unsubscribe(patient)
+    return render('unsubscribe.html', patient=patient, done=True, action=bottle.request.path)
+
+
+ANYONE, USER, PATIENT = None, 'user', ('patient',)
+
+ROUTES = [
+    ('POST', '/api/register', register, ANYONE, {'csrf': False}),
+    ('POST', '/api/login', login, ANYONE, {'csrf': False}),
+    ('POST', '/api/logout', logout, USER, {}),
+    ('GET', '/api/me', me, USER, {}),
+    ('PUT', '/api/me/reminders', set_reminders, PATIENT, {}),
+    ('GET', '/', root, ANYONE, {}),
+    ('GET', '/login', login_page, ANYONE, {}),
+    # Like /api/login: there is no session yet whose token a form could carry.
+    ('POST', '/login', login_submit, ANYONE, {'csrf': False}),
+    ('GET', '/register', register_page, ANYONE, {}),
+    ('POST', '/register', register_submit, ANYONE, {'csrf': False}),
+    # Anyone: an expired session still gets a clean way out.
+    ('POST', '/logout', logout_submit, ANYONE, {}),
+    ('POST', '/patient/reminders', reminders_submit, PATIENT, {}),
+    ('GET', '/unsubscribe/<patient_id:int>/<signature>', unsubscribe_page, ANYONE, {}),
+    ('POST', '/unsubscribe/<patient_id:int>/<signature>', unsubscribe_submit, ANYONE,
+     {'csrf': False}),
+]

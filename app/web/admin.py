@@ -1,0 +1,121 @@
+"""The admin's dashboard: clinic figures (cached), the doctors, the patients'
+directory and every appointment, as JSON and as /admin."""
+import bottle
+
+from app import validate
+from app.errors import ApiError
+from app.services import accounts, appointments, stats
+from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
+    paging, query_params, settings
+from app.web.exports import recent_exports
+from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
+    redirect_with, section
+
+PATIENTS_PAGE = 20
+APPOINTMENTS_PAGE = 50
+
+
+def admin_stats():
+    body, hit = stats.get_json(settings(), clock())
+    response = bottle.response
+    response.content_type = 'application/json; charset=utf-8'
+    response.set_header('Cache-Control', 'no-store')
+    response.set_header('X-Cache', 'HIT' if hit else 'MISS')
+    return body
+
+
+def dashboard_stats():
+    """For partials/admin_stats.html on /admin."""
+    figures, _ = stats.get(settings(), clock())
+    return {'stats': figures}
+
+
+def create_doctor():
+    doctor = accounts.create_doctor(json_body())
+    return json_response({'id': doctor.id, **doctor.public()}, status=201)
+
+
+def list_patients():
+    params = query_params()
+    limit, offset = paging(params)
+    search = validate.text(params, 'q', required=False, max_len=100)
+    total, patients = accounts.list_patients(search, limit, offset)
+    return page_of([p.public() for p in patients], total, limit, offset)
+
+
+def admin_patients(params, errors):
+    search = offset = None
+    try:
+        search = validate.text(params, 'q', required=False, max_len=100)
+        offset = offset_param(params, 'patients_offset')
+    except ApiError as exc:
+        errors.update(field_errors(exc))
+    total, patients = accounts.list_patients(search, PATIENTS_PAGE, offset or 0)
+    return {'patients': patients, 'search': params.get('q', ''),
+            'patients_pager': pager(total, PATIENTS_PAGE, offset or 0, 'patients_offset',
+                                    '#patients')}
+
+
+def admin_appointments(user, params, errors):
+    filters = {key: params.get(key, '') for key in
+               ('from', 'to', 'status', 'doctor_id', 'patient_id', 'order')}
+    filters['order'] = filters['order'] or 'desc'
+    try:
+        offset = offset_param(params, 'offset')
+        total, items = appointments.list_for(user, filters, APPOINTMENTS_PAGE, offset,
+                                             client_ip())
+    except ApiError as exc:
+        errors.update(field_errors(exc))
+        offset, total, items = 0, 0, []
+    patient = None
+    if filters['patient_id'] and 'patient_id' not in errors:
+        try:
+            patient = accounts.get_patient(filters['patient_id'])
+        except ApiError:
+            errors['patient_id'] = 'no such patient'
+    return {'filters': filters, 'filter_patient': patient, 'appointments': items,
+            'appointments_pager': pager(total, APPOINTMENTS_PAGE, offset, 'offset',
+                                        '#appointments')}
+
+
+def admin_context(user, form_data=None, errors=None):
+    params = query_params()
+    errors = dict(errors or {})
+    _, doctors = accounts.list_doctors(limit=1000)
+    return {'doctors': doctors, 'form': form_data or {}, 'errors': errors,
+            'statuses': appointments.APPOINTMENT_STATUSES,
+            **admin_patients(params, errors), **admin_appointments(user, params, errors),
+            **section(dashboard_stats), **section(recent_exports, user)}
+
+
+def admin_page():
+    context = admin_context(current_user())
+    if context['errors']:
+        bottle.response.status = 400
+    return page('admin.html', **context)
+
+
+def add_doctor_submit():
+    user = current_user()
+    data = form('name', 'email', 'specialization', 'password')
+    try:
+        doctor = accounts.create_doctor(data)
+    except ApiError as exc:
+        if exc.status not in FORM_STATUSES:
+            raise
+        bottle.response.status = exc.status
+        return page('admin.html', **admin_context(user, {**data, 'password': ''},
+                                                  field_errors(exc)))
+    redirect_with('/admin#doctors', f'Added {doctor.name} ({doctor.specialization}). '
+                                    f'They can log in as {doctor.email}.')
+
+
+ADMIN = ('admin',)
+
+ROUTES = [
+    ('GET', '/api/admin/stats', admin_stats, ADMIN, {}),
+    ('POST', '/api/doctors', create_doctor, ADMIN, {}),
+    ('GET', '/api/patients', list_patients, ADMIN, {}),
+    ('GET', '/admin', admin_page, ADMIN, {}),
+    ('POST', '/admin/doctors', add_doctor_submit, ADMIN, {}),
+]

@@ -1,0 +1,236 @@
+"""Appointments: the doctors and their free times, booking, cancelling and
+closing visits as JSON, and the pages where patients and doctors do the same:
+/patient, /doctor and the doctor's visit page."""
+import datetime
+import itertools
+
+import bottle
+
+from app import validate
+from app.errors import ApiError
+from app.services import accounts, appointments
+from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
+    paging, query_params
+from app.web.audit import patient_access
+from app.web.exports import recent_exports
+from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
+    redirect_with, section
+from app.web.monthly_reports import monthly_reports_for
+from app.web.templating import when
+
+DAY = datetime.timedelta(days=1)
+BOOKING_DAYS_SHOWN = 7
+HISTORY_PAGE = 20
+APPOINTMENTS_PAGE = 50
+
+
+def list_doctors():
+    limit, offset = paging()
+    total, doctors = accounts.list_doctors(limit, offset)
+    items = [{'id': d.id, 'name': d.name, 'specialization': d.specialization} for d in doctors]
+    return page_of(items, total, limit, offset)
+
+
+def doctor_free_times(doctor_id):
+    params = query_params()
+    day = validate.date(params, 'date')
+    user = current_user()
+    accounts.get_doctor(doctor_id)
+    patient = user if user.role == 'patient' else None
+    return {'date': day.isoformat(),
+            'times': appointments.free_times(clock(), doctor_id, day, patient)}
+
+
+def list_appointments():
+    params = query_params()
+    limit, offset = paging(params)
+    total, items = appointments.list_for(current_user(), params, limit, offset, client_ip())
+    return page_of([appointments.to_json(a) for a in items], total, limit, offset)
+
+
+def get_appointment(appointment_id):
+    return appointments.to_json(appointments.view(current_user(), appointment_id, client_ip()))
+
+
+def book_appointment():
+    appt = appointments.book(clock(), current_user(), json_body(), client_ip())
+    return json_response(appointments.to_json(appt), status=201)
+
+
+def cancel_appointment(appointment_id):
+    return appointments.to_json(appointments.cancel(current_user(), appointment_id, client_ip()))
+
+
+def complete_appointment(appointment_id):
+    appt = appointments.complete(clock(), current_user(), appointment_id, json_body(),
+                                 client_ip())
+    return appointments.to_json(appt)
+
+
+def no_show_appointment(appointment_id):
+    appt = appointments.mark_no_show(clock(), current_user(), appointment_id, client_ip())
+    return appointments.to_json(appt)
+
+
+def doctors_by_specialization():
+    _, doctors = accounts.list_doctors(limit=1000)
+    key = lambda d: (d.specialization or 'General').casefold()  # noqa: E731
+    ordered = sorted(doctors, key=lambda d: (key(d), d.name.casefold()))
+    return [(group[0].specialization or 'General', group)
+            for group in (list(g) for _, g in itertools.groupby(ordered, key=key))]
+
+
+def booking_choice(user, booking, today, errors):
+    """The chosen doctor, day, the day strip and that day's free times."""
+    doctor = day = None
+    try:
+        doctor_id = validate.identifier(booking, 'doctor_id', required=False)
+        doctor = accounts.get_doctor(doctor_id) if doctor_id else None
+        day = validate.date(booking, 'date', required=False)
+    except ApiError as exc:
+        errors.setdefault(exc.field or 'doctor_id', field_errors(exc).popitem()[1])
+    if doctor is None:
+        return {'doctor': None, 'day': day, 'days': [], 'times': [], 'last_day': None}
+    now = clock()
+    days = [(d, len(appointments.free_times(now, doctor.id, d, user)))
+            for d in (today + DAY * i for i in range(BOOKING_DAYS_SHOWN))]
+    if day is None:
+        day = next((d for d, free in days if free), today)
+    times = appointments.free_times(now, doctor.id, day, user)
+    if day < today and 'date' not in errors:
+        errors['date'] = 'is in the past; pick today or a later day'
+    return {'doctor': doctor, 'day': day, 'days': days, 'times': times,
+            'last_day': today + appointments.BOOKING_HORIZON}
+
+
+def patient_context(user, booking=None, errors=None):
+    params = query_params()
+    booking = booking or {'doctor_id': params.get('doctor_id', ''),
+                          'date': params.get('date', ''), 'time': '', 'reason': ''}
+    errors = dict(errors or {})
+    today = clock().today()
+    _, upcoming = appointments.list_for(
+        user, {'from': today.isoformat(), 'status': 'booked'}, 200, 0)
+    history_offset = offset_param(params, 'history_offset')
+    history_total, history = appointments.list_for(
+        user, {'to': today.isoformat(), 'order': 'desc'}, HISTORY_PAGE, history_offset)
+    # Today's booked visits are upcoming, not history, until the doctor closes them.
+    history = [a for a in history if not (a.date == today and a.status == 'booked')]
+    history_total -= sum(1 for a in upcoming if a.date == today)
+    return {'booking': booking, 'errors': errors, 'groups': doctors_by_specialization(),
+            **booking_choice(user, booking, today, errors),
+            'upcoming': upcoming, 'history': history,
+            'history_pager': pager(history_total, HISTORY_PAGE, history_offset,
+                                   'history_offset', '#history'),
+            **section(recent_exports, user), **section(patient_access, user)}
+
+
+def patient_page():
+    context = patient_context(current_user())
+    if context['errors']:
+        bottle.response.status = 400
+    return page('patient.html', **context)
+
+
+def book_submit():
+    user = current_user()
+    data = form('doctor_id', 'date', 'time', 'reason')
+    try:
+        appt = appointments.book(clock(), user, data, client_ip())
+    except ApiError as exc:
+        if exc.status not in FORM_STATUSES:
+            raise
+        bottle.response.status = exc.status
+        return page('patient.html', **patient_context(user, data, field_errors(exc)))
+    redirect_with('/patient', f'Booked: {when(appt)} with {appt.doctor.name}.')
+
+
+def cancel_submit(appointment_id):
+    user = current_user()
+    try:
+        appt = appointments.cancel(user, appointment_id, client_ip())
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        bottle.response.status = 409
+        return page('patient.html', **patient_context(user, errors={'': exc.message}))
+    redirect_with('/patient', f'Cancelled your appointment on {when(appt)} '
+                              f'with {appt.doctor.name}.')
+
+
+def doctor_page():
+    user = current_user()
+    today = clock().today()
+    _, todays = appointments.list_for(user, {'date': today.isoformat()}, 500, 0)
+    open_total, still_open = appointments.list_for(
+        user, {'to': (today - DAY).isoformat(), 'status': 'booked', 'order': 'desc'}, 100, 0)
+    upcoming_total, upcoming = appointments.list_for(
+        user, {'from': (today + DAY).isoformat(), 'status': 'booked'}, APPOINTMENTS_PAGE, 0)
+    return page('doctor.html', todays=todays, still_open=still_open, open_total=open_total,
+                upcoming=upcoming, upcoming_total=upcoming_total,
+                now_time=clock().now().strftime('%H:%M'),
+                monthly_reports=monthly_reports_for(user))
+
+
+def visit_context(user, appt, form_data=None, errors=None):
+    return {'appt': appt, 'form': form_data or {}, 'errors': errors or {},
+            'earlier': appointments.earlier_visits(user, appt),
+            'due': appt.status == 'booked' and appt.date <= clock().today()}
+
+
+def visit_page(appointment_id):
+    user = current_user()
+    appt = appointments.view(user, appointment_id, client_ip())
+    return page('doctor_visit.html', **visit_context(user, appt))
+
+
+def visit_failure(user, appointment_id, exc, data=None):
+    if exc.status not in FORM_STATUSES:
+        raise exc
+    bottle.response.status = exc.status
+    appt = appointments.get_for(user, appointment_id)
+    return page('doctor_visit.html', **visit_context(user, appt, data, field_errors(exc)))
+
+
+def complete_submit(appointment_id):
+    user = current_user()
+    data = form('diagnosis', 'treatment', 'prescription')
+    try:
+        appt = appointments.complete(clock(), user, appointment_id, data, client_ip())
+    except ApiError as exc:
+        return visit_failure(user, appointment_id, exc, data)
+    redirect_with('/doctor', f'Visit of {appt.patient.name} on {when(appt)} is completed.')
+
+
+def no_show_submit(appointment_id):
+    user = current_user()
+    try:
+        appt = appointments.mark_no_show(clock(), user, appointment_id, client_ip())
+    except ApiError as exc:
+        return visit_failure(user, appointment_id, exc)
+    redirect_with('/doctor', f'{appt.patient.name} marked as no-show for {when(appt)}.')
+
+
+USER = 'user'
+PATIENT, DOCTOR = ('patient',), ('doctor',)
+PATIENT_OR_ADMIN = ('patient', 'admin')
+APPOINTMENT = '/api/appointments/<appointment_id:int>'
+VISIT = '/doctor/appointments/<appointment_id:int>'
+
+ROUTES = [
+    ('GET', '/api/doctors', list_doctors, USER, {}),
+    ('GET', '/api/doctors/<doctor_id:int>/free-times', doctor_free_times, USER, {}),
+    ('GET', '/api/appointments', list_appointments, USER, {}),
+    ('POST', '/api/appointments', book_appointment, PATIENT_OR_ADMIN, {}),
+    ('GET', APPOINTMENT, get_appointment, USER, {}),
+    ('POST', APPOINTMENT + '/cancel', cancel_appointment, PATIENT_OR_ADMIN, {}),
+    ('POST', APPOINTMENT + '/complete', complete_appointment, DOCTOR, {}),
+    ('POST', APPOINTMENT + '/no-show', no_show_appointment, DOCTOR, {}),
+    ('GET', '/patient', patient_page, PATIENT, {}),
+    ('POST', '/patient/appointments', book_submit, PATIENT, {}),
+    ('POST', '/patient/appointments/<appointment_id:int>/cancel', cancel_submit, PATIENT, {}),
+    ('GET', '/doctor', doctor_page, DOCTOR, {}),
+    ('GET', VISIT, visit_page, DOCTOR, {}),
+    ('POST', VISIT + '/complete', complete_submit, DOCTOR, {}),
+    ('POST', VISIT + '/no-show', no_show_submit, DOCTOR, {}),
+]

@@ -1,0 +1,102 @@
+"""What every HTML page and form shares. Forms post to page routes; a success
+redirects (POST-redirect-GET) with a flash message, a failure re-renders the
+form with the error next to the field that caused it."""
+import logging
+from urllib.parse import quote, urlencode
+
+import bottle
+
+from app import validate
+from app.web.base import clock, query_params, settings
+from app.web.templating import render
+
+log = logging.getLogger('clinicdesk.pages')
+
+HOME = {'patient': '/patient', 'doctor': '/doctor', 'admin': '/admin'}
+# Statuses a form shows next to its fields; any other error gets the error page.
+FORM_STATUSES = (400, 401, 409, 429)
+
+
+def home_for(user):
+    return HOME.get(user.role, '/login') if user else '/login'
+
+
+def flash(message):
+    """Shown once on the next page (templating reads and clears the cookie)."""
+    bottle.response.set_cookie('flash', quote(message, safe=''), path='/', max_age=60,
+                               httponly=True, samesite='lax',
+                               secure=settings().secure_cookies)
+
+
+def redirect_with(url, message):
+    flash(message)
+    bottle.redirect(url)
+
+
+def safe_next(raw):
+    """`next` only when it is a path on this site (no open redirect)."""
+    if not raw or not raw.startswith('/') or raw.startswith('//') or '\\' in raw:
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw) or len(raw) > 2000:
+        return None
+    return raw
+
+
+def form(*fields):
+    forms = bottle.request.forms
+    return {name: forms.getunicode(name, default='') for name in fields}
+
+
+def field_errors(exc):
+    """{field: message} from an ApiError; '' holds an error without a field."""
+    message = exc.message
+    if exc.field and message.startswith(exc.field + ': '):
+        message = message[len(exc.field) + 2:]
+    return {exc.field or '': message}
+
+
+def page(template, **context):
+    # Medical details: keep them out of shared caches and the back-forward cache.
+    bottle.response.set_header('Cache-Control', 'no-store')
+    context.setdefault('errors', {})
+    context.setdefault('form', {})
+    return render(template, today=clock().today(), url_with=url_with, **context)
+
+
+def form_failure(exc, template, context):
+    if exc.status not in FORM_STATUSES:
+        raise exc
+    bottle.response.status = exc.status
+    context['errors'] = {**context.get('errors', {}), **field_errors(exc)}
+    return page(template, **context)
+
+
+def section(provide, *args):
+    """provide(*args): the context of one section of a page. Its data source
+    being down (e.g. the cache) must not take the whole page with it; its
+    partial renders without the data."""
+    try:
+        return provide(*args) or {}
+    except Exception:
+        log.exception('page section %s failed', provide.__name__)
+        return {}
+
+
+def url_with(anchor='', **changes):
+    """The current URL's query with `changes` applied (None/'' removes a key)."""
+    params = {**query_params(), **changes}
+    kept = {k: v for k, v in params.items() if v not in (None, '', 0)}
+    query = urlencode(kept)
+    return bottle.request.path + ('?' + query if query else '') + anchor
+
+
+def pager(total, limit, offset, param, anchor):
+    return {'first': offset + 1 if total else 0, 'last': min(offset + limit, total),
+            'total': total,
+            'prev': url_with(anchor, **{param: max(offset - limit, 0)}) if offset > 0 else None,
+            'next': url_with(anchor, **{param: offset + limit}) if offset + limit < total
+            else None}
+
+
+def offset_param(params, name):
+    return validate.integer(params, name, required=False, low=0, high=10 ** 9) or 0
