@@ -1,19 +1,30 @@
-"""A small cache: Redis when REDIS_URL is set, else a dict in this process.
+"""Cached figures: in Redis when REDIS_URL is set, else in this process.
 
-Several web processes each have their own in-process cache, and a write
-handled by one of them drops only that process's copy; the others keep
-serving theirs until it expires. That is why Redis is the cache whenever it
-is configured: one copy, dropped for everyone.
+One rule decides what may be served. Every cached value belongs to a family
+(e.g. 'admin-stats') that has a generation number, and a value is served
+only while it was stored under its family's current generation:
+
+    generation, value = cache.get(family)   # value None: compute it, then
+    cache.put(family, generation, value, ttl)
+    cache.bump(family)                      # after a write that changes it
+
+A bump makes every stored copy stale at once. A reader that started before
+the write stores its value under the generation it read, so it cannot bring
+the old figures back either.
+
+With Redis, values and generations live there, shared by every process. Each
+process also keeps what it read for up to NEAR_SECONDS (its near copy), so a
+hot family costs no round trip. A bump publishes the family's new generation
+on CHANNEL, and each process drops a near copy older than that; near copies
+are used only while that subscription is up, so a bump made elsewhere
+reaches this process a moment later, never not at all. Without Redis there
+is one copy per process; run.py runs one web process per install, and
+scaling out to several needs REDIS_URL.
 
 The cache is never a reason to fail a request: with Redis down a read is a
-miss (the caller computes the value) and a write or delete does nothing.
-
-With Redis, each process also keeps what it read for up to NEAR_SECONDS, so
-a hot key (the admin figures, polled by dashboards) costs no round trip.
-Every delete and incr publishes the key on CHANNEL and every process drops
-its copy on that message; a process uses its copies only while its
-subscription is up, so an invalidation is never missed, only delivered a
-moment later.
+miss (the caller computes the value) and a put does nothing. A bump that
+cannot reach Redis is made when Redis answers again, so a copy stored before
+the outage does not outlive it.
 """
 import json
 import logging
@@ -21,153 +32,170 @@ import threading
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app import runtime
 
 log = logging.getLogger('clinicdesk.cache')
 
 KEY_PREFIX = 'clinicdesk:cache:'
+CHANNEL = KEY_PREFIX + 'bumped'
 # Far below a request's patience: a cache that does not answer at once is
 # skipped, the database answers instead.
 SOCKET_TIMEOUT = 0.5
 # After a failure, requests skip Redis for this long instead of each paying
 # a connect timeout (which matters when packets vanish rather than bounce).
 RETRY_AFTER = 1.0
+# The longest a near copy is served without asking Redis: the bound on
+# staleness should a published bump never arrive (a half-open connection).
+NEAR_SECONDS = 1.0
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-NEAR_SECONDS = 1.0
-CHANNEL = KEY_PREFIX + 'invalidated'
+
+# INCR and PUBLISH in one atomic step, so the message carries the generation.
+BUMP_SCRIPT = """
+local generation = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. generation)
+return generation
+"""
 
 
 class MemoryCache:
-    """Thread-safe dict with expiry. `clock` returns seconds (monotonic)."""
+    """This process's families. `clock` returns seconds (monotonic)."""
 
     def __init__(self, clock=time.monotonic):
         self._clock = clock
-        self._items = {}
+        self._generations = {}  # family -> generation
+        self._values = {}  # family -> (generation, value, expires)
         self._lock = threading.Lock()
 
-    def get(self, key):
-        return self.get_many([key])[0]
-
-    def get_many(self, keys):
-        now = self._clock()
+    def get(self, family):
+        """(generation, value): value is None unless it is current."""
         with self._lock:
-            values = []
-            for key in keys:
-                value, expires = self._items.get(key, (None, None))
-                if expires is not None and expires <= now:
-                    del self._items[key]
-                    value = None
-                values.append(value)
-            return values
+            generation = self._generations.get(family, 0)
+            stored = self._values.get(family)
+        if stored is None or stored[0] != generation or stored[2] <= self._clock():
+            return generation, None
+        return generation, stored[1]
 
-    def set(self, key, value, ttl=None):
-        expires = self._clock() + ttl if ttl else None
+    def put(self, family, generation, value, ttl):
         with self._lock:
-            self._items[key] = (value, expires)
+            self._values[family] = (generation, value, self._clock() + ttl)
 
-    def delete(self, key):
+    def bump(self, family):
         with self._lock:
-            self._items.pop(key, None)
-
-    def incr(self, key):
-        with self._lock:
-            value, expires = self._items.get(key, (0, None))
-            self._items[key] = (value + 1, expires)
-            return value + 1
+            generation = self._generations.get(family, 0) + 1
+            self._generations[family] = generation
+            self._values.pop(family, None)  # stale now: free it
+            return generation
 
 
 class RedisCache:
-    """Values are JSON under KEY_PREFIX. Failures are logged once per
-    outage; deletes lost in an outage are replayed when Redis answers again,
-    so a stale copy does not outlive the outage."""
+    """A family is two keys under KEY_PREFIX: `<family>` holds the JSON
+    {"generation", "value"} and expires, `<family>:generation` counts bumps."""
 
     def __init__(self, url):
         self.url = url
-        pool = redis.ConnectionPool.from_url(
-            url, socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT)
-        self._redis = redis.Redis(connection_pool=pool)
+        self._redis = redis.Redis(connection_pool=redis.ConnectionPool.from_url(
+            url, socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT))
+        # The subscription must fail loudly: a silent reconnect could have
+        # missed bumps while near copies were still being served.
+        self._listening_redis = redis.Redis(connection_pool=redis.ConnectionPool.from_url(
+            url, socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
+            retry=Retry(NoBackoff(), 0)))
+        self._bump_script = self._redis.register_script(BUMP_SCRIPT)
         self._lock = threading.Lock()
         self._down_since = None
         self._retry_at = 0.0
-        self._lost = {}  # key -> 'delete' or 'incr' that failed in an outage
-        self._near = {}  # key -> (value, expires): copies valid while listening
-        self._drops = {}  # key -> invalidations seen, so a racing read is not kept
+        self._lost_bumps = set()
         self._listener = None  # (pubsub, thread) while subscribed
+        self._near = {}  # family -> (generation, value, served until)
+        self._announced = {}  # family -> highest generation published since subscribing
 
-    def get(self, key):
-        return self.get_many([key])[0]
-
-    def get_many(self, keys):
+    def get(self, family):
+        """(generation, value): value is None unless it is current;
+        (None, None) while Redis is unavailable."""
         now = time.monotonic()
-        if self._listener is not None:
-            near = [self._near.get(key) for key in keys]
-            if all(entry is not None and entry[1] > now for entry in near):
-                return [entry[0] for entry in near]
-        self._listen()
-        drops = [self._drops.get(key, 0) for key in keys]
-        raw = self._call(lambda r: r.mget([KEY_PREFIX + k for k in keys]))
+        near = self._near.get(family)
+        if self._listener is not None and near is not None and near[2] > now:
+            return near[0], near[1]
+        listener = self._listen()
+        raw = self._call(lambda r: r.mget([KEY_PREFIX + family,
+                                           KEY_PREFIX + family + ':generation']))
         if raw is None:
-            return [None] * len(keys)
-        values = [json.loads(item) if item is not None else None for item in raw]
-        if self._listener is not None:
+            return None, None
+        generation = int(raw[1] or 0)
+        stored = json.loads(raw[0]) if raw[0] is not None else {}
+        if stored.get('generation') != generation:
+            return generation, None
+        value = stored.get('value')
+        self._keep_near(listener, family, generation, value, now)
+        return generation, value
+
+    def put(self, family, generation, value, ttl):
+        if generation is None:
+            return
+        data = json.dumps({'generation': generation, 'value': value}, default=str)
+        self._call(lambda r: r.set(KEY_PREFIX + family, data, ex=max(1, int(ttl))))
+
+    def bump(self, family):
+        """The family's new generation, or None if Redis is unavailable (the
+        bump is then made when it answers again)."""
+        generation = self._call(lambda r: self._bump_on(r, family))
+        if generation is None:
             with self._lock:
-                for key, value, seen in zip(keys, values, drops):
-                    if value is not None and self._drops.get(key, 0) == seen:
-                        self._near[key] = (value, now + NEAR_SECONDS)
-        return values
+                self._lost_bumps.add(family)
+        return generation
 
-    def set(self, key, value, ttl=None):
-        data = json.dumps(value, default=str)
-        self._drop_near(key)
-        self._call(lambda r: r.set(KEY_PREFIX + key, data, ex=int(ttl) if ttl else None))
+    def _bump_on(self, client, family):
+        generation = self._bump_script(keys=[KEY_PREFIX + family + ':generation'],
+                                       args=[CHANNEL, family], client=client)
+        self._announce(family, generation)
+        return generation
 
-    def delete(self, key):
-        self._drop_near(key)
-        if self._call(lambda r: r.pipeline(transaction=False)
-                      .delete(KEY_PREFIX + key).publish(CHANNEL, key).execute()) is None:
-            self._remember_lost(key, 'delete')
-
-    def incr(self, key):
-        self._drop_near(key)
-        result = self._call(lambda r: r.pipeline(transaction=False)
-                            .incr(KEY_PREFIX + key).publish(CHANNEL, key).execute())
-        if result is None:
-            self._remember_lost(key, 'incr')
-            return None
-        return result[0]
-
-    # ---- the near copies ----
-
-    def _drop_near(self, key):
+    def _keep_near(self, listener, family, generation, value, now):
         with self._lock:
-            self._near.pop(key, None)
-            self._drops[key] = self._drops.get(key, 0) + 1
+            # A bump published while this value was on its way makes it stale,
+            # and a new subscription may have missed bumps made before it.
+            if (listener is not None and listener is self._listener
+                    and generation >= self._announced.get(family, 0)):
+                self._near[family] = (generation, value, now + NEAR_SECONDS)
+
+    def _announce(self, family, generation):
+        with self._lock:
+            self._announced[family] = max(generation, self._announced.get(family, 0))
+            near = self._near.get(family)
+            if near is not None and near[0] < generation:
+                del self._near[family]
 
     def _on_message(self, message):
         data = message.get('data')
-        self._drop_near(data.decode() if isinstance(data, bytes) else str(data))
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        family, _, generation = text.rpartition(' ')
+        if generation.isdigit():
+            self._announce(family, int(generation))
 
     def _listen(self):
-        """Subscribe to invalidations, unless subscribed or Redis is down."""
+        """The live subscription to bumps (started if need be), or None."""
         if self._listener is not None or self._down_since is not None:
-            return
+            return self._listener
         with self._lock:
-            if self._listener is not None:
-                return
-            try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(**{CHANNEL: self._on_message})
-                thread = pubsub.run_in_thread(sleep_time=0.5, daemon=True,
-                                              exception_handler=self._listener_failed)
-            except REDIS_ERRORS:
-                return  # the read that follows records the outage
-            self._near.clear()
-            self._listener = (pubsub, thread)
+            if self._listener is None:
+                try:
+                    pubsub = self._listening_redis.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(**{CHANNEL: self._on_message})
+                    thread = pubsub.run_in_thread(sleep_time=0.5, daemon=True,
+                                                  exception_handler=self._listener_failed)
+                except REDIS_ERRORS:
+                    return None  # the read that follows records the outage
+                self._near.clear()
+                self._announced.clear()
+                self._listener = (pubsub, thread)
+            return self._listener
 
     def _listener_failed(self, exc, pubsub, thread):
-        # Copies are trusted only while invalidations can arrive: forget them.
+        # Near copies are trusted only while bumps can arrive: forget them.
         with self._lock:
             self._listener = None
             self._near.clear()
@@ -177,16 +205,12 @@ class RedisCache:
         except REDIS_ERRORS:
             pass
 
-    def _remember_lost(self, key, operation):
-        with self._lock:
-            self._lost[key] = operation
-
     def _call(self, operation):
-        """operation(redis) or None when Redis is unavailable."""
+        """operation(redis), or None when Redis is unavailable."""
         if self._down_since is not None and time.monotonic() < self._retry_at:
             return None
         try:
-            self._replay_lost()
+            self._replay_lost_bumps()
             result = operation(self._redis)
         except REDIS_ERRORS as exc:
             self._failed(exc)
@@ -195,20 +219,19 @@ class RedisCache:
             self._recovered()
         return result
 
-    def _replay_lost(self):
-        with self._lock:
-            lost, self._lost = self._lost, {}
-        if not lost:
+    def _replay_lost_bumps(self):
+        if not self._lost_bumps:
             return
+        with self._lock:
+            lost, self._lost_bumps = self._lost_bumps, set()
+        made = set()
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for key, operation in lost.items():
-                getattr(pipe, operation)(KEY_PREFIX + key)
-                pipe.publish(CHANNEL, key)
-            pipe.execute()
+            for family in lost:
+                self._bump_on(self._redis, family)
+                made.add(family)
         except REDIS_ERRORS:
             with self._lock:
-                self._lost = {**lost, **self._lost}
+                self._lost_bumps |= lost - made
             raise
 
     def _failed(self, exc):
@@ -248,21 +271,13 @@ def current():
     return cache
 
 
-def get(key):
-    return current().get(key)
+def get(family):
+    return current().get(family)
 
 
-def get_many(keys):
-    return current().get_many(keys)
+def put(family, generation, value, ttl):
+    current().put(family, generation, value, ttl)
 
 
-def set(key, value, ttl=None):  # noqa: A001  (the cache's own vocabulary)
-    current().set(key, value, ttl)
-
-
-def delete(key):
-    current().delete(key)
-
-
-def incr(key):
-    return current().incr(key)
+def bump(family):
+    return current().bump(family)

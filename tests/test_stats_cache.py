@@ -49,8 +49,6 @@ def book_tomorrow(patient, doctor, time='10:00'):
     return resp.json['id']
 
 
-# ---- the endpoint -------------------------------------------------------------------
-
 def test_admin_stats_answers_every_figure_and_says_it_was_computed(admin, patient):
     cache, figures = read(admin)
     assert set(figures) == {'patients', 'doctors', 'appointments', 'generated_at'}
@@ -85,8 +83,6 @@ def test_dashboard_page_shows_the_cached_figures(admin):
     assert f'<dt>Patients</dt><dd>{figures["patients"]}</dd>' in html
     assert f'<dt>No-show</dt><dd>{figures["appointments"]["no_show"]}</dd>' in html
 
-
-# ---- invalidation: each kind of write ---------------------------------------------
 
 def test_a_patient_registering_drops_the_cached_figures(admin, anon):
     before = warm(admin)
@@ -154,8 +150,6 @@ def test_a_failed_write_keeps_the_cached_figures(admin, patient, doctor):
     assert read(admin)[0] == 'HIT'
 
 
-# ---- expiry -------------------------------------------------------------------------
-
 def test_cached_figures_expire_after_stats_cache_seconds(settings, admin):
     srv = ServerThread(create_app(settings.with_changes(stats_cache_seconds=1))).start()
     try:
@@ -172,35 +166,36 @@ def test_cached_figures_expire_after_stats_cache_seconds(settings, admin):
 def test_memory_cache_forgets_a_value_when_its_time_is_up():
     now = [100.0]
     cache = MemoryCache(clock=lambda: now[0])
-    cache.set('k', {'v': 1}, ttl=10)
+    cache.put('figures', 0, {'v': 1}, ttl=10)
     now[0] = 109.9
-    assert cache.get('k') == {'v': 1}
+    assert cache.get('figures') == (0, {'v': 1})
     now[0] = 110.0
-    assert cache.get('k') is None
+    assert cache.get('figures') == (0, None)
 
 
-def test_memory_cache_counts_and_deletes():
+def test_memory_cache_bump_retires_the_copy_and_counts():
     cache = MemoryCache()
-    assert cache.incr('g') == 1
-    assert cache.incr('g') == 2
-    cache.set('k', 'v')
-    cache.delete('k')
-    assert cache.get_many(['k', 'g']) == [None, 2]
+    generation, _ = cache.get('figures')
+    cache.put('figures', generation, 'v', ttl=60)
+    assert cache.bump('figures') == 1
+    assert cache.bump('figures') == 2
+    assert cache.get('figures') == (2, None)
+    # A read that began before the bumps stores under the generation it saw.
+    cache.put('figures', generation, 'computed before the write', ttl=60)
+    assert cache.get('figures') == (2, None)
 
-
-# ---- the Redis cache ------------------------------------------------------------------
 
 def test_redis_cache_keeps_values_under_its_own_prefix(redis_server):
     import redis
     cache = RedisCache(redis_server.url)
-    cache.set('figures', {'patients': 3}, ttl=60)
-    assert cache.get('figures') == {'patients': 3}
+    cache.put('figures', 0, {'patients': 3}, ttl=60)
+    assert cache.get('figures') == (0, {'patients': 3})
     raw = redis.Redis.from_url(redis_server.url)
     assert raw.exists('clinicdesk:cache:figures')
     assert 0 < raw.ttl('clinicdesk:cache:figures') <= 60
-    assert cache.incr('gen') == 1
-    cache.delete('figures')
-    assert cache.get_many(['figures', 'gen']) == [None, 1]
+    assert cache.bump('figures') == 1
+    assert raw.get('clinicdesk:cache:figures:generation') == b'1'
+    assert cache.get('figures') == (1, None)
 
 
 def test_redis_cache_down_is_a_miss_logged_once_and_stale_copies_go_when_it_is_back(
@@ -208,25 +203,24 @@ def test_redis_cache_down_is_a_miss_logged_once_and_stale_copies_go_when_it_is_b
     srv = RedisServer(tmp_path).start()
     cache = RedisCache(srv.url)
     try:
-        cache.set('figures', {'patients': 1}, ttl=300)
+        cache.put('figures', 0, {'patients': 1}, ttl=300)
         srv.stop()
         caplog.set_level(logging.WARNING, logger='clinicdesk.cache')
         for _ in range(5):
-            assert cache.get('figures') is None
-            cache.set('figures', {'patients': 2}, ttl=300)
-            cache.delete('figures')  # a write during the outage: this drop is lost...
-            cache.incr('gen')
+            assert cache.get('figures') == (None, None)
+            cache.put('figures', None, {'patients': 2}, ttl=300)
+            assert cache.bump('figures') is None  # a write during the outage: this bump is lost...
         warnings = [r for r in caplog.records if r.name == 'clinicdesk.cache']
         assert len(warnings) == 1
         assert 'cache unavailable' in warnings[0].getMessage()
 
         srv.start()  # same port, same (empty-persistence) server config
-        # ...so it is replayed on the first call after the outage. Redis came
+        # ...so it is made on the first call after the outage. Redis came
         # back empty here; make the stale copy exist again to prove it.
         import redis
-        redis.Redis.from_url(srv.url).set('clinicdesk:cache:figures', '{"patients": 1}')
-        wait_until(lambda: cache.get_many(['figures', 'gen']) == [None, 1], timeout=5,
-                   message='cache back')
+        redis.Redis.from_url(srv.url).set('clinicdesk:cache:figures',
+                                          '{"generation": 0, "value": {"patients": 1}}')
+        wait_until(lambda: cache.get('figures') == (1, None), timeout=5, message='cache back')
     finally:
         srv.stop()
 
@@ -246,15 +240,38 @@ def test_zero_stats_cache_seconds_means_always_fresh(settings, admin, ttl):
 def test_redis_cache_keeps_a_near_copy_that_another_processs_write_drops(redis_server):
     import redis
     web_one, web_two = RedisCache(redis_server.url), RedisCache(redis_server.url)
-    web_two.set('figures', {'patients': 1}, ttl=60)
-    assert web_one.get('figures') == {'patients': 1}   # read once: kept near
+    web_two.put('figures', 0, {'patients': 1}, ttl=60)
+    assert web_one.get('figures') == (0, {'patients': 1})   # read once: kept near
     raw = redis.Redis.from_url(redis_server.url)
-    raw.set('clinicdesk:cache:figures', '{"patients": 99}')  # no invalidation sent
-    assert web_one.get('figures') == {'patients': 1}   # served without a round trip
-    web_two.delete('figures')                          # a write elsewhere drops it
-    wait_until(lambda: web_one.get('figures') is None, timeout=2, message='dropped')
-    web_two.set('figures', {'patients': 2}, ttl=60)
-    assert web_one.get('figures') == {'patients': 2}
-    assert web_one.incr('gen') == 1 and web_two.get('gen') == 1
-    web_one.incr('gen')
-    wait_until(lambda: web_two.get('gen') == 2, timeout=2, message='incr seen elsewhere')
+    # Changed behind the cache's back (no bump): the near copy answers.
+    raw.set('clinicdesk:cache:figures', '{"generation": 0, "value": {"patients": 99}}')
+    assert web_one.get('figures') == (0, {'patients': 1})   # served without a round trip
+    assert web_two.bump('figures') == 1                     # a write elsewhere drops it
+    wait_until(lambda: web_one.get('figures') == (1, None), timeout=2, message='dropped')
+    web_two.put('figures', 1, {'patients': 2}, ttl=60)
+    assert web_one.get('figures') == (1, {'patients': 2})
+    assert web_one.bump('figures') == 2
+    wait_until(lambda: web_two.get('figures') == (2, None), timeout=2,
+               message='bump seen elsewhere')
+
+
+def test_redis_near_copy_hits_before_any_write_ever_bumped(redis_server):
+    import redis
+    web = RedisCache(redis_server.url)
+    web.put('figures', 0, {'patients': 1}, ttl=60)
+    assert web.get('figures') == (0, {'patients': 1})
+    redis.Redis.from_url(redis_server.url).delete('clinicdesk:cache:figures')
+    assert web.get('figures') == (0, {'patients': 1})  # no round trip: the near copy
+
+
+def test_redis_near_copies_are_forgotten_when_redis_goes_away(tmp_path):
+    srv = RedisServer(tmp_path).start()
+    web = RedisCache(srv.url)
+    try:
+        web.put('figures', 0, {'patients': 1}, ttl=60)
+        assert web.get('figures') == (0, {'patients': 1})
+        srv.stop()
+        wait_until(lambda: web.get('figures') == (None, None), timeout=2,
+                   message='near copy dropped')
+    finally:
+        srv.stop()

@@ -1,10 +1,8 @@
-"""The admin dashboard figures, cached.
+"""The admin dashboard figures, cached as one family of app.cache.
 
 Every write that changes a figure calls invalidate() once its transaction
-has committed (see accounts and appointments). invalidate() bumps a
-generation counter as well as dropping the copy: a request that started
-computing before the write would otherwise store pre-write figures right
-after the drop, and they would be served until they expire.
+has committed (see accounts and appointments); it bumps the family's
+generation, which retires every cached copy in every process.
 """
 import json
 
@@ -13,8 +11,7 @@ from peewee import fn
 from app import cache
 from app.models import APPOINTMENT_STATUSES, Appointment, User
 
-KEY = 'admin-stats'
-GENERATION_KEY = 'admin-stats:generation'
+FAMILY = 'admin-stats'
 
 
 def compute(clock):
@@ -39,15 +36,13 @@ def compute(clock):
 def _current(settings, clock):
     """(entry, hit): the cached entry if it is current, else a fresh one.
     The entry keeps the JSON too, so a cached answer is not encoded again."""
-    cached, generation = cache.get_many([KEY, GENERATION_KEY])
-    generation = generation or 0
-    if cached is not None and cached.get('generation') == generation:
+    generation, cached = cache.get(FAMILY)
+    if cached is not None:
         return cached, True
     figures = compute(clock)
-    entry = {'generation': generation, 'figures': figures,
-             'json': json.dumps(figures, ensure_ascii=False)}
+    entry = {'figures': figures, 'json': json.dumps(figures, ensure_ascii=False)}
     if settings.stats_cache_seconds > 0:
-        cache.set(KEY, entry, ttl=settings.stats_cache_seconds)
+        cache.put(FAMILY, generation, entry, settings.stats_cache_seconds)
     return entry, False
 
 
@@ -64,5 +59,4 @@ def get_json(settings, clock):
 
 
 def invalidate():
-    cache.incr(GENERATION_KEY)
-    cache.delete(KEY)
+    cache.bump(FAMILY)
