@@ -1,5 +1,6 @@
 """Passwords, server-side sessions, CSRF tokens and login throttling."""
 import base64
+import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -110,16 +111,50 @@ def start_session(user, now=None):
     return token, session
 
 
+@dataclasses.dataclass(frozen=True)
+class SignedInUser:
+    """The logged-in user as views and templates read it. A plain value, so
+    one request cannot change what another sees; a view that writes to the
+    account loads its User row."""
+    id: int
+    email: str
+    name: str
+    role: str
+    phone: str | None
+    specialization: str | None
+    reminders_enabled: bool
+
+    public = User.public  # the same JSON as the row's
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveSession:
+    """A session that is valid now, with its user."""
+    token_hash: str
+    csrf_token: str
+    expires_at: datetime.datetime
+    user: SignedInUser
+
+
+USER_COLUMNS = [getattr(User, field.name) for field in dataclasses.fields(SignedInUser)]
+
+
 def session_for_token(token, now=None):
+    """The LiveSession for a cookie's token, or None."""
     if not token or len(token) > 200:
         return None
     now = now or utcnow()
-    return (Session.select(Session, User)
-            .join(User)
-            .where(Session.token_hash == _token_hash(token),
-                   Session.expires_at > now,
-                   User.active == True)  # noqa: E712
-            .first())
+    row = (Session.select(Session.token_hash, Session.csrf_token, Session.expires_at,
+                          *USER_COLUMNS)
+           .join(User)
+           .where(Session.token_hash == _token_hash(token),
+                  Session.expires_at > now,
+                  User.active == True)  # noqa: E712
+           .tuples()
+           .first())
+    if row is None:
+        return None
+    return LiveSession(*row[:3], user=SignedInUser(*row[3:]))
 
 
 def end_session(token):

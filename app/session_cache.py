@@ -3,7 +3,8 @@
 Looking a session up costs more than everything else a cached read does
 (building the joined query is most of it), and an admin's dashboard polls.
 So a GET may reuse the session this process read less than RECHECK_SECONDS
-ago; its expiry is still checked on every use.
+ago; its expiry is still checked on every use. What is remembered is the
+immutable auth.LiveSession, so requests can share it.
 
 What a stale entry could mean, and why it stays small:
 - A request that changes something (POST, PUT, ...) always reads the session
@@ -16,13 +17,13 @@ import threading
 import time
 
 from app import auth
-from app.models import Session, User, utcnow
+from app.models import utcnow
 
 RECHECK_SECONDS = 2.0
 MAX_ENTRIES = 10_000
 READS = ('GET', 'HEAD')
 
-_entries = {}  # token -> (session, checked_until)
+_entries = {}  # token -> (LiveSession, checked_until)
 _lock = threading.Lock()
 
 
@@ -35,7 +36,7 @@ def lookup(token, method, clock=time.monotonic):
         return auth.session_for_token(token)
     entry = _entries.get(token)
     if entry is not None and entry[1] > clock() and entry[0].expires_at > utcnow():
-        return _copy(entry[0])
+        return entry[0]
     session = auth.session_for_token(token)
     with _lock:
         if len(_entries) >= MAX_ENTRIES:
@@ -44,28 +45,10 @@ def lookup(token, method, clock=time.monotonic):
             _entries.pop(token, None)
         else:
             _entries[token] = (session, clock() + RECHECK_SECONDS)
-    return _copy(session) if session is not None else None
+    return session
 
 
 def drop(token):
     if token:
         with _lock:
             _entries.pop(token, None)
-
-
-def _copy(session):
-    # Each request gets its own objects: a view may set attributes on the
-    # current user, which must not leak into another request.
-    user = _copy_row(session.user)
-    copy = _copy_row(session)
-    copy.__rel__['user'] = user
-    return copy
-
-
-def _copy_row(row):
-    copy = object.__new__(type(row))
-    copy.__dict__.update(row.__dict__)
-    copy.__data__ = dict(row.__data__)
-    copy.__rel__ = dict(row.__rel__)
-    copy._dirty = set(row._dirty)
-    return copy

@@ -1,5 +1,9 @@
 """GET requests may reuse a session read a moment ago (app.session_cache);
 logging out and a user's own changes still show at once."""
+import dataclasses
+
+import pytest
+
 from app import auth, session_cache
 from app.db import database
 from app.models import Session
@@ -33,11 +37,12 @@ def test_a_session_ended_elsewhere_is_refused_after_the_recheck_interval(patient
         assert session_cache.lookup(token, 'POST') is None
 
 
-def test_each_request_gets_its_own_copy_of_the_user(patient):
+def test_one_request_cannot_change_the_user_another_request_sees(patient):
     token = patient.cookie(auth.SESSION_COOKIE).value
     with database.connection_context():
         first = session_cache.lookup(token, 'GET')
-        first.user.name = 'changed by one request'
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            first.user.name = 'changed by one request'
         second = session_cache.lookup(token, 'GET')
     assert second.user.name != 'changed by one request'
     assert second.csrf_token == first.csrf_token

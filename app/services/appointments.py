@@ -149,9 +149,9 @@ def _check_not_past(clock, day, time):
 def book(clock, user, data, ip=None):
     """Book for the patient (or, for an admin, for `patient_id`)."""
     if user.role == 'admin':
-        patient = accounts.get_patient(validate.identifier(data, 'patient_id'))
+        patient_id = accounts.get_patient(validate.identifier(data, 'patient_id')).id
     elif user.role == 'patient':
-        patient = user
+        patient_id = user.id
     else:
         raise ApiError(403, 'only patients and admins can book appointments')
     doctor_id = validate.identifier(data, 'doctor_id')
@@ -166,9 +166,9 @@ def book(clock, user, data, ip=None):
     try:
         with database.atomic():
             database.after_commit(stats.invalidate)
-            appt = Appointment.create(patient=patient, doctor=doctor, date=day,
+            appt = Appointment.create(patient=patient_id, doctor=doctor, date=day,
                                       time=time, reason=reason, status='booked')
-            audit.record('appointment.book', user, patient.id, _target(appt), ip)
+            audit.record('appointment.book', user, patient_id, _target(appt), ip)
     except peewee.IntegrityError:
         # The partial unique indexes decide, so two racing requests cannot
         # both get the slot; say which side is taken.

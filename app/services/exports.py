@@ -54,7 +54,7 @@ def request_export(user, data, ip=None):
         export = _active_export(user, scope, patient)
         if export is not None:
             return export, False
-        export = Export.create(task_id=str(uuid.uuid4()), requester=user, scope=scope,
+        export = Export.create(task_id=str(uuid.uuid4()), requester=user.id, scope=scope,
                                patient=patient)
         audit.record('export.create', user, export.patient_id, f'export:{export.task_id}', ip)
     return export, True
@@ -65,7 +65,7 @@ def _target(user, data):
     if user.role == 'patient':
         if scope == 'all' or data.get('patient_id') not in (None, '', user.id):
             raise ApiError(403, 'patients can export only their own history')
-        return 'patient', user
+        return 'patient', user.id
     if scope == 'all':
         if data.get('patient_id') not in (None, ''):
             raise bad_request('patient_id', 'leave it out for an all-data export')
@@ -77,7 +77,7 @@ def _target(user, data):
 
 def _active_export(user, scope, patient):
     query = (Export.select()
-             .where(Export.requester == user,
+             .where(Export.requester == user.id,
                     Export.scope == scope,
                     Export.status.in_(ACTIVE))
              .order_by(Export.id.desc()))
@@ -91,7 +91,7 @@ def recent_for(user, now=None, limit=3):
     to show again after a reload."""
     since = (now or utcnow()) - datetime.timedelta(days=1)
     return list(Export.select()
-                .where(Export.requester == user,
+                .where(Export.requester == user.id,
                        Export.created_at > since)
                 .order_by(Export.id.desc())
                 .limit(limit))

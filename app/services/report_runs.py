@@ -74,7 +74,8 @@ def files_dir(settings):
 
 def _new_execution(report, triggered_by, run_day, user=None, slot=None):
     start, end = reports.period_for(report.frequency, run_day)
-    return dict(report=report, slot=slot, triggered_by=triggered_by, requested_by=user,
+    return dict(report=report, slot=slot, triggered_by=triggered_by,
+                requested_by=user.id if user else None,
                 task_id=str(uuid.uuid4()), status='running', period_start=start,
                 period_end=end, created_at=utcnow(), started_at=utcnow())
 

@@ -169,7 +169,7 @@ def recipients_of(report):
 
 def create(user, data, now, tz):
     fields = clean(data)
-    report = ScheduledReport(created_by=user, **fields)
+    report = ScheduledReport(created_by=user.id, **fields)
     report.next_run_at = schedule_from(report, now, tz)
     report.save()
     return report

@@ -5,8 +5,8 @@ import bottle
 from app import auth, validate
 from app.errors import ApiError, bad_request, not_found
 from app.services import accounts, reminders
-from app.web.base import client_ip, current_session, current_user, json_body, json_response, \
-    query_params, settings
+from app.web.base import client_ip, current_session, current_user, current_user_row, json_body, \
+    json_response, query_params, settings
 from app.web.forms import form, form_failure, home_for, page, redirect_with, safe_next
 from app.web.templating import render
 
@@ -53,7 +53,7 @@ def me():
 
 def set_reminders():
     enabled = validate.boolean(json_body(), 'enabled')
-    user = current_user()
+    user = current_user_row()
     accounts.set_reminders(user, enabled)
     return {'user': user.public()}
 
@@ -110,7 +110,7 @@ def logout_submit():
 
 def reminders_submit():
     enabled = form('enabled')['enabled'] == 'on'
-    accounts.set_reminders(current_user(), enabled)
+    accounts.set_reminders(current_user_row(), enabled)
     redirect_with('/patient#reminders', 'Reminder emails are on.' if enabled
                   else 'Reminder emails are off. You can turn them on again at any time.')
 

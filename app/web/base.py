@@ -11,6 +11,7 @@ import redis
 
 from app import auth, session_cache
 from app.errors import ApiError, QueueUnavailable
+from app.models import User
 
 log = logging.getLogger('clinicdesk.web')
 
@@ -47,8 +48,14 @@ def current_session():
 
 
 def current_user():
+    """The logged-in auth.SignedInUser (a read-only value), or None."""
     session = current_session()
     return session.user if session else None
+
+
+def current_user_row():
+    """The logged-in user's User row, for a view that writes to the account."""
+    return User.get_by_id(current_user().id)
 
 
 def client_ip():
