@@ -2,7 +2,8 @@
 
 Each writer takes a ReportData (title, columns, row iterator) and a path,
 writes a temp file beside it and renames it into place, and returns the
-number of rows. CSV and XLSX keep memory flat: CSV goes straight to disk,
+number of rows. CSV is app.services.csv_file, the history export's writer.
+CSV and XLSX keep memory flat: CSV goes straight to disk,
 XlsxWriter's constant_memory mode flushes each row as it is written. PDF
 (fpdf2) holds its pages until the end; it is meant for reports a person
 reads, not for 100,000 rows (it still gets there, see bench/reports_100k.py).
@@ -10,13 +11,13 @@ reads, not for 100,000 rows (it still gets there, see bench/reports_100k.py).
 XlsxWriter and fpdf2 (with Pillow) are imported only when a file of their
 kind is written, so they cost the web process nothing.
 """
-import csv
 import dataclasses
 import os
 import unicodedata
 import uuid
 
-FORMULA_STARTS = '=+-@\t\r'  # a cell starting so is a formula to a spreadsheet
+from app.services import csv_file
+
 MEDIA_TYPES = {
     'csv': 'text/csv',
     'xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
@@ -34,7 +35,9 @@ class Heading:
 
 def write(fmt, path, data, heading):
     """Write `data` as `fmt` to `path` atomically; returns the row count."""
-    writer = {'csv': write_csv, 'xlsx': write_xlsx, 'pdf': write_pdf}[fmt]
+    if fmt == 'csv':  # csv_file writes through a temp file of its own
+        return csv_file.write_csv(path, data.header, _guarded(data.rows))[0]
+    writer = {'xlsx': write_xlsx, 'pdf': write_pdf}[fmt]
     tmp = path.with_name(f'.{path.name}.{uuid.uuid4().hex[:8]}.tmp')
     try:
         rows = writer(tmp, data, heading)
@@ -47,28 +50,10 @@ def write(fmt, path, data, heading):
     return rows
 
 
-def _text(value):
-    if value is None:
-        return ''
-    if isinstance(value, str):
-        return "'" + value if value and value[0] in FORMULA_STARTS else value
-    return str(value)
+def _guarded(rows):
+    for row in rows:
+        yield [csv_file.guard(cell) if isinstance(cell, str) else cell for cell in row]
 
-
-# ---- CSV -----------------------------------------------------------------------
-
-def write_csv(path, data, heading):
-    count = 0
-    with open(path, 'w', newline='', encoding='utf-8') as fh:
-        writer = csv.writer(fh, lineterminator='\r\n')
-        writer.writerow(data.header)
-        for row in data.rows:
-            writer.writerow([_text(cell) for cell in row])
-            count += 1
-    return count
-
-
-# ---- XLSX ----------------------------------------------------------------------
 
 XLSX_CHARS_PER_WIDTH = 14
 
@@ -104,8 +89,6 @@ def write_xlsx(path, data, heading):
     workbook.close()
     return count
 
-
-# ---- PDF -----------------------------------------------------------------------
 
 PDF_FONT = 'Helvetica'
 # The page total is filled in at the end; the alias's length is the room
