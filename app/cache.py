@@ -127,10 +127,9 @@ class RedisCache:
             return None, None
         generation = int(raw[1] or 0)
         stored = json.loads(raw[0]) if raw[0] is not None else {}
-        if stored.get('generation') != generation:
-            return generation, None
-        value = stored.get('value')
-        self._keep_near(listener, family, generation, value, now)
+        value = stored.get('value') if stored.get('generation') == generation else None
+        if value is not None:
+            self._keep_near(listener, family, generation, value, now)
         return generation, value
 
     def put(self, family, generation, value, ttl):
