@@ -105,12 +105,13 @@ def deliver_outbox():
 
 @huey.periodic_task(crontab(), retries=2, retry_delay=5)
 def housekeeping():
-    """Every minute: restart interrupted jobs, retry due mail, prune history."""
+    """Every minute: restart work a dead worker left, retry due mail, prune history."""
     with database.connection_context():
         report = housekeeping_service.run(runtime.settings(), runtime.clock().now())
     for job, slot in report.get('interrupted', ()):
         ON_DEMAND[job](slot)
     report['interrupted_exports'] = requeue_exports(report.get('interrupted_exports', ()))
+    report['interrupted_reports'] = requeue_reports(report.get('interrupted_reports', ()))
     if report.get('mail_due') or report.get('mail_released'):
         deliver_outbox()
     return report
@@ -146,9 +147,9 @@ def requeue_exports(interrupted):
     return len(interrupted)
 
 
-def recover_exports(settings, now=None):
+def recover_exports(now=None):
     """Run again the exports whose worker died; how many."""
-    return requeue_exports(exports.recover_interrupted(settings, now))
+    return requeue_exports(exports.recover_interrupted(now))
 
 
 @huey.on_startup()
@@ -157,7 +158,7 @@ def recover_exports_on_start():
     # exports again at once, under the same task id. Housekeeping repeats
     # this every minute for workers that died on other hosts.
     with database.connection_context():
-        recover_exports(runtime.settings())
+        recover_exports()
 
 
 @huey.task(context=True, retries=report_runs.MAX_ATTEMPTS - 1, retry_delay=20)
@@ -187,26 +188,26 @@ def queue_report(execution):
     return enqueue(_report_task(execution), undo=execution.delete_instance)
 
 
-def _requeue_report(execution):
-    huey.enqueue(_report_task(execution))
+def requeue_reports(interrupted):
+    """Put back on the queue the report runs a dead worker left; how many."""
+    for execution in interrupted:
+        huey.enqueue(_report_task(execution))
+    return len(interrupted)
 
 
 @huey.periodic_task(crontab())
 def scheduled_reports():
     """Every minute: start the reports that fell due (after downtime, one
-    catch-up run per report for its latest missed slot), run interrupted
-    runs again, settle the mail outcome of finished runs."""
+    catch-up run per report for its latest missed slot) and settle the mail
+    outcome of finished runs. Housekeeping's sweep runs interrupted ones again."""
     clock = runtime.clock()
     with database.connection_context():
-        recovered = report_runs.recover(clock.utcnow(), _requeue_report,
-                                        report_runs.waiting_task_ids)
         queued = report_runs.claim_due(clock.now(), clock.tz)
         for execution in queued:
-            # Refused, it stays 'running' with no owner: recovery queues it.
+            # Refused, it stays 'running' with no owner: the sweep queues it.
             enqueue_after_commit(_report_task(execution))
         settled = report_runs.settle_mail()
-    return {'queued': [execution.id for execution in queued], 'recovered': recovered,
-            'settled': settled}
+    return {'queued': [execution.id for execution in queued], 'settled': settled}
 
 
 @huey.signal(huey_signals.SIGNAL_COMPLETE)

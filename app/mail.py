@@ -15,10 +15,10 @@ import logging
 
 import peewee
 
+from app import workers
 from app.db import database
 from app.mime import one_line
 from app.models import OutboxAttachment, OutboxMessage, utcnow
-from app.schedule import owner_alive
 
 log = logging.getLogger('clinicdesk.mail')
 
@@ -210,7 +210,7 @@ def recover_abandoned(now_utc=None):
                   .tuples())
     for token, claimed_at in claims:
         owner = (token or '').partition('/')[0]
-        if owner_alive(owner, now_utc) and claimed_at and claimed_at > now_utc - MAX_CLAIM:
+        if workers.alive(owner, now_utc) and claimed_at and claimed_at > now_utc - MAX_CLAIM:
             continue
         doubt, freed = settle_claim(token)
         in_doubt += doubt

@@ -32,6 +32,14 @@ class BaseModel(pw.Model):
         legacy_table_names = False
 
 
+class Claimable(BaseModel):
+    """The claim columns of a ledger row some worker takes to run (see
+    app.workers): who runs it, and how many times it was claimed, which
+    fences a run taken for dead out of the final write."""
+    owner = pw.CharField(max_length=120, null=True)  # host:pid:token, None while unclaimed
+    attempts = pw.IntegerField(default=0)
+
+
 class User(BaseModel):
     email = pw.CharField(max_length=254, unique=True)
     password_hash = pw.CharField(max_length=255)
@@ -150,7 +158,7 @@ class OutboxAttachment(BaseModel):
     content = pw.BlobField()
 
 
-class JobRun(BaseModel):
+class JobRun(Claimable):
     """Ledger of periodic job slots: one row per (job, slot). It drives
     catch-up after downtime and keeps a second run of a slot from working
     twice."""
@@ -161,8 +169,6 @@ class JobRun(BaseModel):
     finished_at = pw.DateTimeField(null=True)
     error = pw.TextField(null=True)
     detail = JSONTextField(null=True)
-    owner = pw.CharField(max_length=120, null=True)  # host:pid of the consumer running it
-    attempts = pw.IntegerField(default=0)
 
     class Meta:
         indexes = ((('job', 'slot'), True),)
@@ -183,7 +189,7 @@ class MonthlyReport(BaseModel):
         indexes = ((('doctor', 'month'), True),)
 
 
-class Export(BaseModel):
+class Export(Claimable):
     """One history export. The owner decides who may see the Huey task id."""
     task_id = pw.CharField(max_length=64, unique=True)
     requester = pw.ForeignKeyField(User, backref='exports', on_delete='CASCADE')
@@ -196,12 +202,6 @@ class Export(BaseModel):
     error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow, index=True)
     finished_at = pw.DateTimeField(null=True)
-    # Which consumer runs it (host:pid) and that process's random token, so
-    # a restarted worker that got the same pid does not mistake a dead run
-    # for its own; `attempt` fences a stale run out of the final write.
-    worker = pw.CharField(max_length=100, null=True)
-    worker_token = pw.CharField(max_length=32, null=True)
-    attempt = pw.IntegerField(default=0)
     started_at = pw.DateTimeField(null=True)
     expired_at = pw.DateTimeField(null=True)  # file deleted by the cleanup
 
@@ -227,7 +227,7 @@ class ScheduledReport(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
 
 
-class ReportExecution(BaseModel):
+class ReportExecution(Claimable):
     """One run of a report. A scheduled run carries `slot` (the period it
     covers); the unique (report, slot) pair is the exactly-once ledger.
     Manual and test runs have no slot."""
@@ -246,8 +246,6 @@ class ReportExecution(BaseModel):
     error = pw.TextField(null=True)
     file_name = pw.CharField(max_length=200, null=True)
     file_size = pw.BigIntegerField(null=True)
-    attempts = pw.IntegerField(default=0)
-    owner = pw.CharField(max_length=120, null=True)  # host:pid running it
     recipients = JSONTextField(null=True)  # list: who this run mails
     # True while some of its mail is neither sent nor failed; the outcome
     # (success or partial) is settled when the outbox has decided.
@@ -260,6 +258,7 @@ class ReportExecution(BaseModel):
 class WorkerHeartbeat(BaseModel):
     """Written every few seconds by each running consumer."""
     worker = pw.CharField(max_length=100, primary_key=True)  # host:pid
+    token = pw.CharField(max_length=16, null=True)  # tells a restarted pid from the dead one
     beat_at = pw.DateTimeField(index=True)
     started_at = pw.DateTimeField(default=utcnow)
     periodic = pw.BooleanField(default=True)

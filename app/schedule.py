@@ -13,20 +13,14 @@ retry or a second consumer a no-op.
 import dataclasses
 import datetime
 import logging
-import os
-import secrets
-import socket
 
+from app import workers
 from app.clock import naive_utc
-from app.models import JobRun, WorkerHeartbeat, utcnow
+from app.models import JobRun, utcnow
 from app.recurrence import Recurrence
-from app.services.health import pid_alive
 
 log = logging.getLogger('clinicdesk.schedule')
 
-# A claimed slot whose owner is on another host counts as abandoned when that
-# consumer's heartbeat is older than this; on this host we ask the OS.
-HEARTBEAT_GRACE = datetime.timedelta(seconds=60)
 # No run takes this long; a 'running' row this old is retaken whoever owns it
 # (guards against a reused pid keeping a dead run alive).
 MAX_RUN = datetime.timedelta(hours=2)
@@ -34,6 +28,8 @@ MAX_RUN = datetime.timedelta(hours=2)
 # in all (Huey's own retries cover the quick transient failures first).
 FAILED_RETRY_AFTER = datetime.timedelta(minutes=10)
 MAX_SLOT_ATTEMPTS = 6
+# Interrupted runs older than this are not restarted any more.
+RESTART_WINDOW = datetime.timedelta(days=2)
 
 
 def month_key(day):
@@ -102,39 +98,10 @@ def last_run(name):
             .first())
 
 
-_tokens = {}  # pid -> token; a forked child gets its own
-
-
-def worker_id():
-    """This process: 'host:pid:token'. The token tells it apart from an
-    earlier process with the same pid, as when a container restarts and its
-    processes come back with the same pids."""
-    pid = os.getpid()
-    token = _tokens.setdefault(pid, secrets.token_hex(4))
-    return f'{socket.gethostname()}:{pid}:{token}'
-
-
-def owner_alive(owner, now_utc=None):
-    """Whether the process `owner` ('host:pid[:token]') may still be working."""
-    if not owner:
-        return False
-    if owner == worker_id():
-        return True
-    host, pid, token = (owner.split(':', 2) + [''])[:3]
-    if host == socket.gethostname() and pid.isdigit():
-        if int(pid) == os.getpid() and token:
-            return False  # our pid, another token: an earlier process
-        return pid_alive(int(pid))
-    # Heartbeats are named host:pid.
-    now_utc = now_utc or utcnow()
-    beat = WorkerHeartbeat.get_or_none(WorkerHeartbeat.worker == f'{host}:{pid}')
-    return beat is not None and beat.beat_at > now_utc - HEARTBEAT_GRACE
-
-
 def abandoned(run, now_utc):
     """A 'running' row nobody is working on any more."""
     return (run.status == 'running'
-            and (run.started_at < now_utc - MAX_RUN or not owner_alive(run.owner, now_utc)))
+            and (run.started_at < now_utc - MAX_RUN or not workers.alive(run.owner, now_utc)))
 
 
 def due_slot(job, now):
@@ -152,14 +119,13 @@ def due_slot(job, now):
     return None
 
 
-def claim(name, key, now_utc=None, force=False, owner=None):
+def claim(name, key, now_utc=None, force=False):
     """Take the (name, key) slot for this process; the JobRun, or None when
     it is done (unless `force`) or another live process is running it."""
     now_utc = now_utc or utcnow()
-    owner = owner or worker_id()
-    fresh = {'status': 'running', 'owner': owner, 'started_at': now_utc,
-             'finished_at': None, 'error': None}
-    inserted = list(JobRun.insert(job=name, slot=key, attempts=1, **fresh)
+    fresh = {'status': 'running', 'started_at': now_utc, 'finished_at': None, 'error': None}
+    inserted = list(JobRun.insert(job=name, slot=key, owner=workers.identity(), attempts=1,
+                                  **fresh)
                     .on_conflict_ignore()
                     .returning(JobRun.id)
                     .execute())
@@ -172,22 +138,34 @@ def claim(name, key, now_utc=None, force=False, owner=None):
         return None
     if run.status == 'success' and not force:
         return None
-    # Compare-and-set on what we read: of two claimers only one moves it.
-    taken = (JobRun.update(attempts=JobRun.attempts + 1, **fresh)
-             .where(JobRun.id == run.id,
-                    JobRun.status == run.status,
-                    JobRun.attempts == run.attempts)
-             .execute())
-    return JobRun.get_by_id(run.id) if taken else None
+    return run if workers.claim(run, **fresh) else None
 
 
 def finish(run, status, error=None, detail=None):
     (JobRun.update(status=status, finished_at=utcnow(), error=error,
                    detail=detail)
-     .where(JobRun.id == run.id,
-            JobRun.owner == run.owner,
-            JobRun.attempts == run.attempts)
+     .where(workers.ours(run))
      .execute())
+
+
+def recover(jobs, now):
+    """(job, slot) of the runs a dead consumer left 'running' that are still
+    worth finishing, for the caller to queue again; the others are marked
+    failed. `jobs` is {name: Job}: runs of other jobs are left alone. The
+    re-run's claim takes the slot over."""
+    now_utc = naive_utc(now)
+    running = list(JobRun.select()
+                   .where(JobRun.status == 'running',
+                          JobRun.started_at > now_utc - RESTART_WINDOW))
+    restart = []
+    for run in running:
+        if run.job not in jobs or not abandoned(run, now_utc):
+            continue
+        if jobs[run.job].still_meaningful(run.slot, now):
+            restart.append((run.job, run.slot))
+        else:
+            finish(run, 'failed', error='interrupted: the consumer running it stopped')
+    return restart
 
 
 def run_slot(name, key, work, force=False, now_utc=None):

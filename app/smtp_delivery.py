@@ -11,10 +11,9 @@ import ssl
 import threading
 import uuid
 
-from app import mail
+from app import mail, workers
 from app.db import database
 from app.mime import mime_bytes, sender
-from app.schedule import worker_id
 
 log = logging.getLogger('clinicdesk.mail')
 
@@ -54,7 +53,7 @@ def deliver_due(settings, batch_size=BATCH_SIZE, owner=None, connections=None):
     if not settings.smtp_host:
         report['skipped'] = 'no SMTP server is configured; mail stays in the outbox'
         return report
-    owner = owner or worker_id()
+    owner = owner or workers.identity()
     if connections is None:
         connections = min(MAX_CONNECTIONS, max(1, -(-mail.due_count() // batch_size)))
     if connections == 1:

@@ -1,25 +1,24 @@
 """The Huey consumer process: thread workers, the periodic scheduler, a
 heartbeat thread for /healthz, and task statistics for the status page."""
 import logging
-import os
-import socket
 import threading
 
 from huey.contrib.stats import enable_stats
 
+from app import workers
 from app.db import database
 from app.queue import huey
-from app.services import health, task_control
+from app.services import task_control
 
 log = logging.getLogger('clinicdesk.worker')
 
 
-def _heartbeat_loop(name, periodic, interval, stop):
+def _heartbeat_loop(periodic, interval, stop):
     failing = False
     while True:
         try:
             with database.connection_context():
-                health.beat(name, periodic)
+                workers.beat(periodic)
             if failing:
                 log.info('heartbeat recovered')
             failing = False
@@ -51,10 +50,9 @@ def run_consumer(settings, periodic=True):
         graceful_signal='TERM',
         shutdown_timeout=settings.shutdown_timeout,
     )
-    name = f'{socket.gethostname()}:{os.getpid()}'
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat_loop, daemon=True, name='heartbeat',
-                            args=(name, periodic, settings.heartbeat_seconds, stop))
+                            args=(periodic, settings.heartbeat_seconds, stop))
     beat.start()
     try:
         consumer.run()

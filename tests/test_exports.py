@@ -16,12 +16,13 @@ from urllib.parse import unquote
 
 import pytest
 
+import tasks
+from app import workers
 from app.auth import hash_password
 from app.db import database
 from app.models import Appointment, Export, Treatment, User, utcnow
 from app.services import exports
 from tests.client import Client
-import tasks
 from tests.conftest import (BACKEND, PASSWORD, ROOT, WorkerProcess, base_env, unique_email,
                             wait_until)
 
@@ -337,35 +338,34 @@ def orphan_export(patient_id, **fields):
 def test_running_export_of_a_worker_that_vanished_runs_again(worker, patient, settings, smtp):
     add_visits(patient.user['id'], make_doctor(), [
         ('2025-04-04', '08:30', 'completed', 'Flu', 'Rest', None)])
-    export = orphan_export(patient.user['id'], status='running', attempt=1,
-                           worker='host-that-is-gone:4242', worker_token='x')
+    export = orphan_export(patient.user['id'], status='running', attempts=1,
+                           owner='host-that-is-gone:4242:x')
     with database.connection_context():
-        assert tasks.recover_exports(settings) >= 1
+        assert tasks.recover_exports() >= 1
 
     final, _ = wait_for_export(patient, f'/api/exports/{export.task_id}')
     assert final['status'] == 'done' and final['rows'] == 1
     wait_until(lambda: smtp.to(patient.user['email']), 20, message='export email')
     with database.connection_context():
-        assert tasks.recover_exports(settings) == 0  # nothing left to re-run
+        assert tasks.recover_exports() == 0  # nothing left to re-run
     assert len(smtp.to(patient.user['email'])) == 1
 
 
 def test_queued_export_whose_message_was_lost_runs_again(worker, patient, settings):
-    long_ago = utcnow() - exports.QUEUED_GRACE * 2
+    long_ago = utcnow() - workers.QUEUE_GRACE * 2
     export = orphan_export(patient.user['id'], created_at=long_ago)
     with database.connection_context():
-        assert tasks.recover_exports(settings) >= 1
+        assert tasks.recover_exports() >= 1
     final, _ = wait_for_export(patient, f'/api/exports/{export.task_id}')
     assert final['status'] == 'done' and final['rows'] == 0
 
 
 def test_export_a_live_worker_runs_is_left_alone(patient, settings):
-    me, token = exports.worker_identity()
-    export = orphan_export(patient.user['id'], status='running', attempt=1, worker=me,
-                           worker_token=token)
+    export = orphan_export(patient.user['id'], status='running', attempts=1,
+                           owner=workers.identity())
     with database.connection_context():
-        exports.recover_interrupted(settings)
-        assert Export.get_by_id(export.id).attempt == 1
+        exports.recover_interrupted()
+        assert Export.get_by_id(export.id).attempts == 1
         Export.delete().where(Export.id == export.id).execute()
 
 

@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from huey.storage import MemoryStorage
 
-from app import mail, schedule, smtp_delivery
+from app import mail, smtp_delivery, workers
 from app.db import database, init_database
 from app.factory import create_app
 from app.migrations import apply_migrations
@@ -223,7 +223,7 @@ def test_claims_left_by_a_killed_consumer_are_settled_without_resending(own_db):
 
 def test_claims_of_a_live_consumer_are_left_alone(own_db):
     to, = queue(1)
-    token = f'{schedule.worker_id()}/live'
+    token = f'{workers.identity()}/live'
     (OutboxMessage.update(status=mail.CLAIMED, claimed_by=token, claimed_at=utcnow())
      .where(OutboxMessage.to == to).execute())
     assert mail.recover_abandoned() == (0, 0)

@@ -14,6 +14,7 @@ import zlib
 
 import pytest
 
+from app import workers
 from app.clock import fixed_clock
 from app.db import database
 from app.models import (Appointment, OutboxMessage, ReportExecution, ScheduledReport, Treatment,
@@ -505,9 +506,8 @@ def test_a_run_whose_worker_died_is_queued_again_then_failed_after_its_attempts(
                                        attempts=report_runs.MAX_ATTEMPTS,
                                        task_id=str(uuid.uuid4()), period_start=DAY,
                                        period_end=DAY + datetime.timedelta(days=1), owner=dead)
-        queued = []
-        report_runs.recover(datetime.datetime.now(UTC).replace(tzinfo=None), queued.append,
-                            lambda: set())
+        queued = report_runs.recover(datetime.datetime.now(UTC).replace(tzinfo=None),
+                                     workers.Queue(lambda: set()))
     assert [e.id for e in queued if e.report_id == report.id] == [again.id]
     assert (reread(again).status, reread(again).owner) == ('running', None)
     assert reread(spent).status == 'failed' and 'stopped' in reread(spent).error

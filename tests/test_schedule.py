@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import runtime, schedule
+from app import runtime, schedule, workers
 from app.clock import naive_utc
 from app.db import database
 from app.models import JobRun, OutboxMessage
@@ -118,7 +118,7 @@ def test_slot_left_running_by_a_killed_consumer_is_taken_over(db):
     job = Job(name, UTC, datetime.time(8, 0))
     assert schedule.due_slot(job, when.replace(tzinfo=UTC)) is not None
     run = schedule.claim(name, '2026-04-14', now_utc=when)
-    assert run is not None and run.owner == schedule.worker_id() and run.attempts == 2
+    assert run is not None and run.owner == workers.identity() and run.attempts == 2
 
 
 def test_slot_running_in_a_live_consumer_is_left_alone(db):
@@ -185,12 +185,12 @@ def test_housekeeping_restarts_interrupted_runs_still_worth_finishing(own_db):
                              ('daily_reminders', '2026-04-20', dead_owner()),    # run ahead
                              ('daily_reminders', '2026-04-13', dead_owner()),    # day over
                              ('monthly_reports', '2026-03', dead_owner()),       # any time
-                             ('daily_reminders', '2026-04-15', schedule.worker_id()),  # alive
+                             ('daily_reminders', '2026-04-15', workers.identity()),  # alive
                              ('someone-elses-job', 'x', dead_owner())):          # not ours
         JobRun.create(job=job, slot=slot, status='running', owner=owner, started_at=started,
                       attempts=1)
 
-    restart = housekeeping.interrupted_runs(own_db, now)
+    restart = schedule.recover(periodic.jobs(own_db), now)
 
     assert sorted(restart) == [('daily_reminders', '2026-04-14'),
                                ('daily_reminders', '2026-04-20'),
@@ -220,7 +220,7 @@ def test_housekeeping_prunes_old_history_but_keeps_recent_and_unsent(own_db):
 def test_a_run_left_by_an_earlier_process_with_our_pid_is_not_taken_for_ours():
     # A restarted container brings its worker back with the same pid: the
     # token in the owner tells the dead process from the live one.
-    host, pid, _ = schedule.worker_id().split(':')
-    assert schedule.owner_alive(schedule.worker_id())
-    assert not schedule.owner_alive(f'{host}:{pid}:0ldt0ken')
-    assert schedule.owner_alive(f'{host}:1')  # init, an older owner format: alive
+    host, pid, _ = workers.identity().split(':')
+    assert workers.alive(workers.identity())
+    assert not workers.alive(f'{host}:{pid}:0ldt0ken')
+    assert workers.alive(f'{host}:1')  # init, an older owner format: alive

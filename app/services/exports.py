@@ -10,22 +10,19 @@ return value or error when it ends (`huey.result(..., preserve=True)`).
 """
 import datetime
 import logging
-import os
 import re
-import socket
 import time
 import uuid
 
 from huey.exceptions import TaskException
 
-from app import mail, validate
+from app import mail, validate, workers
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, not_found
-from app.models import Export, User, WorkerHeartbeat, utcnow
+from app.models import Export, User, utcnow
 from app.queue import huey
 from app.services import accounts, audit
 from app.services.export_csv import export_to_file
-from app.services.health import pid_alive, worker_window
 from app.templating import render_email
 
 log = logging.getLogger('clinicdesk.exports')
@@ -35,9 +32,6 @@ ACTIVE = ('queued', 'running')
 # transaction (an fsync with SQLite), too dear to do per chunk.
 PROGRESS_INTERVAL = 0.2
 ATTACH_LIMIT = 5 * 1024 * 1024  # larger files are sent as a link (SPEC §5)
-# A queued export whose message is neither pending nor scheduled after this
-# long was taken by a worker that died before it could claim the row.
-QUEUED_GRACE = datetime.timedelta(minutes=2)
 
 
 def request_export(user, data, ip=None):
@@ -246,29 +240,19 @@ class ProgressWriter:
             self.warned = True
 
 
-_tokens = {}
-
-
-def worker_identity():
-    """(host:pid as in WorkerHeartbeat, a token unique to this process)."""
-    pid = os.getpid()
-    token = _tokens.setdefault(pid, uuid.uuid4().hex)
-    return f'{socket.gethostname()}:{pid}', token
-
-
 def run_export(settings, clock, export_id, retries_left=0):
     """The task body: claim the row, write the file, mark it done and queue
     the email in one transaction. Returns what Huey stores as the result,
     or None when there is nothing to do (already finished, or another live
     worker runs it)."""
-    export = _claim(settings, export_id)
+    export = _claim(export_id)
     if export is None:
         return None
     progress = ProgressWriter(export.task_id)
     progress.put(0, 0)
     # One file per attempt: a run taken for dead that still finishes cannot
     # overwrite the file of the run that replaced it.
-    name = f'export-{export.task_id}-{export.attempt}.csv'
+    name = f'export-{export.task_id}-{export.attempts}.csv'
     path = settings.exports_dir / name
     try:
         rows, size = export_to_file(path, export.scope, export.patient_id, progress)
@@ -284,23 +268,16 @@ def run_export(settings, clock, export_id, retries_left=0):
     return {'rows': rows, 'file_size': size}
 
 
-def _claim(settings, export_id):
-    me, token = worker_identity()
-    with database.atomic():
-        query = Export.select().where(Export.id == export_id)
-        if not is_sqlite():
-            query = query.for_update()
-        export = query.first()
-        if export is None or export.status in ('done', 'failed'):
-            return None
-        if export.status == 'running' and worker_alive(settings, export):
-            return None
-        export.status = 'running'
-        export.worker, export.worker_token = me, token
-        export.attempt += 1
-        export.started_at = utcnow()
-        export.error = None
-        export.save()
+def _claim(export_id):
+    """The export, taken for this worker; None when it is finished or
+    another live worker runs it."""
+    export = Export.get_or_none(Export.id == export_id)
+    if export is None or export.status not in ACTIVE:
+        return None
+    if export.status == 'running' and workers.alive(export.owner):
+        return None
+    if not workers.claim(export, status='running', started_at=utcnow(), error=None):
+        return None
     return export
 
 
@@ -309,8 +286,7 @@ def _finish(settings, clock, export, name, rows, size):
         updated = (Export
                    .update(status='done', rows=rows, file_name=name, file_size=size,
                            finished_at=utcnow(), error=None)
-                   .where(Export.id == export.id,
-                          Export.attempt == export.attempt,
+                   .where(workers.ours(export),
                           Export.status == 'running')
                    .execute())
         if not updated:
@@ -350,14 +326,13 @@ def queue_ready_email(settings, clock, export):
 
 def _after_error(export, exc, retries_left):
     log.error('export %s failed (%s retries left): %s', export.task_id, retries_left, exc)
-    status = 'queued' if retries_left else 'failed'
-    message = None if retries_left else _user_message(exc)
+    if retries_left:
+        # Back to the queue: Huey's retry claims it again.
+        changes = {'status': 'queued', 'owner': None, 'error': None, 'finished_at': None}
+    else:
+        changes = {'status': 'failed', 'error': _user_message(exc), 'finished_at': utcnow()}
     try:
-        updated = (Export
-                   .update(status=status, error=message,
-                           finished_at=None if retries_left else utcnow())
-                   .where(Export.id == export.id, Export.attempt == export.attempt)
-                   .execute())
+        updated = Export.update(**changes).where(workers.ours(export)).execute()
     except Exception:
         log.exception('cannot record the failure of export %s', export.task_id)
         updated = 0
@@ -378,66 +353,25 @@ def _forget_progress(task_id):
         pass
 
 
-def worker_alive(settings, export, now=None):
-    """Is the consumer that claimed `export` still running?"""
-    me, token = worker_identity()
-    if export.worker == me:
-        return export.worker_token == token
-    if not export.worker:
-        return False
-    host, _, pid = export.worker.rpartition(':')
-    if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
-        return False
-    beat = WorkerHeartbeat.get_or_none(WorkerHeartbeat.worker == export.worker)
+def recover_interrupted(now=None, queue=None):
+    """The exports whose worker died, or whose task was lost before a worker
+    claimed it, taken back ('queued') for the caller to queue again under
+    their own task ids: Huey does not re-deliver a task whose worker was
+    killed. Safe from several workers at once: each row is taken with a
+    compare-and-set, and the claim lets only one run work."""
     now = now or utcnow()
-    return beat is not None and beat.beat_at > now - worker_window(settings)
-
-
-def recover_interrupted(settings, now=None):
-    """Put back on the queue, under their own task ids, the exports whose
-    worker died (Huey does not re-deliver a task whose worker was killed).
-    Safe to run from several workers at once: each row is taken over with a
-    compare-and-set on its attempt number. Returns the exports to queue
-    again, under their own task ids."""
-    now = now or utcnow()
-    waiting = None
-    requeued = []
+    queue = queue or workers.Queue()
+    lost = []
     for export in Export.select().where(Export.status.in_(ACTIVE)).order_by(Export.id):
-        if export.status == 'running':
-            if worker_alive(settings, export, now):
-                continue
-        else:
-            if export.created_at > now - QUEUED_GRACE:
-                continue
-            if waiting is None:
-                waiting = _waiting_task_ids()
-            if waiting is None or export.task_id in waiting:
-                continue
-        if _take_over(export):
+        if not workers.abandoned(export, now, queue):
+            continue
+        owner = export.owner
+        if workers.release(export, status='queued'):
             log.warning('export %s was interrupted (worker %s); running it again',
-                        export.task_id, export.worker or '-')
+                        export.task_id, owner or '-')
             _forget_progress(export.task_id)
-            requeued.append(export)
-    return requeued
-
-
-def _waiting_task_ids():
-    try:
-        return ({task.id for task in huey.pending()}
-                | {task.id for task in huey.scheduled()})
-    except Exception:
-        log.warning('cannot read the queue to recover exports', exc_info=True)
-        return None
-
-
-def _take_over(export):
-    return (Export
-            .update(status='queued', worker=None, worker_token=None,
-                    attempt=Export.attempt + 1)
-            .where(Export.id == export.id,
-                   Export.status == export.status,
-                   Export.attempt == export.attempt)
-            .execute()) == 1
+            lost.append(export)
+    return lost
 
 
 def delete_expired(settings, now=None):

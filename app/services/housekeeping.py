@@ -1,44 +1,38 @@
-"""Housekeeping, run every minute by the consumer: pick up work a killed
-consumer left behind, find mail that is due again, prune old history.
+"""Housekeeping, run every minute by the consumer: one sweep over the claim
+ledgers for work a dead worker left behind, mail that is due again, pruning
+of old history.
 
 Its steps are listed in STEPS, in the order they run. Each takes (settings,
 now) and returns what it found and did, merged into the pass's report; one
 that fails is logged and named under 'failed', and the others still run.
-What must go back on the queue (interrupted job runs, exports) is returned
-for the housekeeping task to queue.
+What must go back on the queue (interrupted job runs, exports, report runs)
+is returned for the housekeeping task to queue.
 """
 import datetime
 import logging
 
-from app import mail, schedule
+from app import mail, schedule, workers
 from app.clock import naive_utc
 from app.models import JobRun, OutboxMessage
-from app.services import exports, periodic, task_control
+from app.services import exports, periodic, report_runs, task_control
 
 log = logging.getLogger('clinicdesk.housekeeping')
 
 KEEP_JOB_RUNS = datetime.timedelta(days=90)
 KEEP_SENT_MAIL = datetime.timedelta(days=90)
-# Interrupted runs older than this are not restarted any more.
-RESTART_WINDOW = datetime.timedelta(days=2)
 
 
-def interrupted_runs(settings, now):
-    """(job, slot) of runs a dead consumer left 'running' that are still
-    worth finishing; the others are marked failed."""
+def lost_work(settings, now):
+    """The sweep: every claim whose worker died, or whose task left the
+    queue unclaimed, taken back through app.workers. Outbox claims are
+    settled here; slots, exports and report runs are returned to queue."""
     now_utc = naive_utc(now)
-    running = list(JobRun.select()
-                   .where(JobRun.status == 'running',
-                          JobRun.started_at > now_utc - RESTART_WINDOW))
-    restart, known = [], periodic.jobs(settings)
-    for run in running:
-        if run.job not in known or not schedule.abandoned(run, now_utc):
-            continue
-        if known[run.job].still_meaningful(run.slot, now):
-            restart.append((run.job, run.slot))
-        else:
-            schedule.finish(run, 'failed', error='interrupted: the consumer running it stopped')
-    return restart
+    queue = workers.Queue()  # read at most once, for exports and report runs
+    released, in_doubt = mail.recover_abandoned(now_utc)
+    return {'mail_released': released, 'mail_in_doubt': in_doubt,
+            'interrupted': schedule.recover(periodic.jobs(settings), now),
+            'interrupted_exports': exports.recover_interrupted(now_utc, queue),
+            'interrupted_reports': report_runs.recover(now_utc, queue)}
 
 
 def prune(now):
@@ -55,15 +49,6 @@ def prune(now):
     return {'job_runs': runs, 'sent_mail': sent}
 
 
-def abandoned_mail(settings, now):
-    released, in_doubt = mail.recover_abandoned(naive_utc(now))
-    return {'mail_released': released, 'mail_in_doubt': in_doubt}
-
-
-def restartable_runs(settings, now):
-    return {'interrupted': interrupted_runs(settings, now)}
-
-
 def due_mail(settings, now):
     return {'mail_due': mail.due_count(naive_utc(now)) if settings.smtp_host else 0}
 
@@ -76,16 +61,11 @@ def expired_exports(settings, now):
     return {'expired_exports': exports.delete_expired(settings, naive_utc(now))}
 
 
-def interrupted_exports(settings, now):
-    return {'interrupted_exports': exports.recover_interrupted(settings, naive_utc(now))}
-
-
 def old_failures(settings, now):
     return {'prune_failures': task_control.prune_failures(settings, now)}
 
 
-STEPS = (abandoned_mail, restartable_runs, due_mail, old_history, expired_exports,
-         interrupted_exports, old_failures)
+STEPS = (lost_work, due_mail, old_history, expired_exports, old_failures)
 
 
 def run(settings, now):

@@ -27,12 +27,11 @@ import uuid
 import peewee
 import redis
 
-from app import mail, schedule
+from app import mail, workers
 from app.clock import naive_utc
 from app.db import database
 from app.errors import ApiError, not_found
 from app.models import OutboxMessage, ReportExecution, ScheduledReport, utcnow
-from app.queue import huey
 from app.recurrence import latest_run, next_run
 from app.services import audit, report_engine, report_writers, reports
 from app.templating import render_email
@@ -41,7 +40,6 @@ log = logging.getLogger('clinicdesk.reports')
 
 MAX_RUN = datetime.timedelta(minutes=30)      # SPEC §4: a longer run is stopped
 MAX_ATTEMPTS = 4                              # the first run and 3 retries
-QUEUED_GRACE = datetime.timedelta(minutes=5)  # queued this long and not in the queue: lost
 # A larger file is sent as a link; so is a file whose copies for all the
 # recipients would weigh more than ATTACH_BUDGET in the outbox.
 ATTACH_LIMIT = 5 * 1024 * 1024
@@ -50,20 +48,12 @@ MAIL_GIVE_UP = datetime.timedelta(hours=24)
 TRANSIENT = (peewee.OperationalError, peewee.InterfaceError, OSError,
              redis.exceptions.ConnectionError)
 DEDUPE_MAX = 200
-FINAL = ('success', 'failed', 'partial')
 
 
 class ReportFailed(Exception):
     """The run failed for good: Huey must not retry it."""
 
 
-def waiting_task_ids():
-    """Ids of the tasks waiting in the queue, or None when it cannot be read."""
-    try:
-        return {task.id for task in huey.pending()} | {task.id for task in huey.scheduled()}
-    except Exception:
-        log.warning('cannot read the queue to recover report runs', exc_info=True)
-        return None
 
 
 def files_dir(settings):
@@ -157,22 +147,11 @@ def _claim(execution_id):
                  .join(ScheduledReport)
                  .where(ReportExecution.id == execution_id)
                  .first())
-    if execution is None or execution.status != 'running':
+    if execution is None or execution.status != 'running' or workers.alive(execution.owner):
         return None
-    if execution.owner and schedule.owner_alive(execution.owner):
-        return None
-    me = schedule.worker_id()
+    # The run started when it was first claimed; a re-run keeps that start.
     started = utcnow() if execution.attempts == 0 else execution.started_at
-    taken = (ReportExecution
-             .update(owner=me, attempts=ReportExecution.attempts + 1, started_at=started)
-             .where(ReportExecution.id == execution.id,
-                    ReportExecution.attempts == execution.attempts,
-                    ReportExecution.status == 'running')
-             .execute())
-    if not taken:
-        return None
-    execution.owner, execution.attempts, execution.started_at = me, execution.attempts + 1, started
-    return execution
+    return execution if workers.claim(execution, started_at=started) else None
 
 
 def file_name(execution):
@@ -203,9 +182,7 @@ def _write_file(settings, clock, execution, deadline):
 
 
 def _ours(execution):
-    return ((ReportExecution.id == execution.id)
-            & (ReportExecution.attempts == execution.attempts)
-            & (ReportExecution.status == 'running'))
+    return workers.ours(execution) & (ReportExecution.status == 'running')
 
 
 def _finish(settings, execution, name, rows, size):
@@ -228,10 +205,7 @@ def _finish(settings, execution, name, rows, size):
 
 def _note_retry(execution, exc):
     log.warning('report execution %s: %s; Huey will retry', execution.id, exc)
-    (ReportExecution
-     .update(owner=None, error=f'retrying after: {failure_message(exc)}')
-     .where(_ours(execution))
-     .execute())
+    workers.release(execution, error=f'retrying after: {failure_message(exc)}')
 
 
 def _fail(execution, message):
@@ -342,44 +316,26 @@ def _settle(execution, now_utc):
     return 0 if open_ else 1
 
 
-def recover(now_utc, enqueue, waiting_task_ids):
-    """Executions a dead worker left 'running' go back on the queue (or fail
-    after MAX_ATTEMPTS); so do those whose task was lost before it started.
-    `waiting_task_ids()` gives the ids in the queue, or None if unknown."""
+def recover(now_utc, queue=None):
+    """Executions a dead worker left 'running', or whose task was lost
+    before it started, taken back for the caller to queue again; those
+    that used up MAX_ATTEMPTS fail instead. Returns the ones to queue."""
     running = (ReportExecution.select(ReportExecution, ScheduledReport)
                .join(ScheduledReport)
                .where(ReportExecution.status == 'running')
                .order_by(ReportExecution.id))
-    waiting = None
-    requeued = 0
+    queue = queue or workers.Queue()
+    lost = []
     for execution in running:
-        if execution.owner:
-            if schedule.owner_alive(execution.owner, now_utc):
-                continue
-        else:
-            if execution.created_at > now_utc - QUEUED_GRACE:
-                continue
-            waiting = waiting_task_ids() if waiting is None else waiting
-            if waiting is None or execution.task_id in waiting:
-                continue
-        requeued += _take_over(execution, enqueue)
-    return requeued
-
-
-def _take_over(execution, enqueue):
-    if execution.attempts >= MAX_ATTEMPTS:
-        _fail(execution, 'the worker running it stopped, and it was retried '
-                         f'{MAX_ATTEMPTS - 1} times already')
-        return 0
-    taken = (ReportExecution
-             .update(owner=None)
-             .where(_ours(execution),
-                    ReportExecution.owner == execution.owner)
-             .execute())
-    if taken:
-        log.warning('report execution %s was interrupted; running it again', execution.id)
-        enqueue(execution)
-    return taken
+        if not workers.abandoned(execution, now_utc, queue):
+            continue
+        if execution.attempts >= MAX_ATTEMPTS:
+            _fail(execution, 'the worker running it stopped, and it was retried '
+                             f'{MAX_ATTEMPTS - 1} times already')
+        elif workers.release(execution):
+            log.warning('report execution %s was interrupted; running it again', execution.id)
+            lost.append(execution)
+    return lost
 
 
 def get(report, execution_id):
