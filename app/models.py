@@ -49,6 +49,8 @@ class User(BaseModel):
     specialization = pw.CharField(max_length=120, null=True)
     reminders_enabled = pw.BooleanField(default=True)
     active = pw.BooleanField(default=True)
+    # A doctor's normal visit length and the grid their slots start on.
+    slot_minutes = pw.IntegerField(default=30)
     created_at = pw.DateTimeField(default=utcnow)
 
     def public(self):
@@ -94,6 +96,12 @@ class Appointment(BaseModel):
     time = pw.CharField(max_length=5)  # HH:MM clinic time; sorts as text
     status = pw.CharField(max_length=10, default='booked')
     reason = pw.TextField(null=True)
+    minutes = pw.IntegerField(default=30)
+    cancel_reason = pw.CharField(max_length=500, null=True)
+    # Where it was before its latest move; its history is in the audit trail.
+    rescheduled_from_date = pw.DateField(null=True)
+    rescheduled_from_time = pw.CharField(max_length=5, null=True)
+    checked_in_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -115,6 +123,34 @@ Appointment.add_index(
     Appointment.index(Appointment.patient, Appointment.date, Appointment.time,
                       unique=True, name='appointment_patient_slot_booked')
     .where(Appointment.status == 'booked'))
+
+
+class WorkingHours(BaseModel):
+    """One range of a doctor's week, in clinic wall time; a day with two
+    ranges has a break between them."""
+    doctor = pw.ForeignKeyField(User, backref='working_hours', on_delete='CASCADE')
+    weekday = pw.IntegerField()  # 0 = Monday .. 6 = Sunday
+    start = pw.CharField(max_length=5)  # HH:MM
+    end = pw.CharField(max_length=5)
+
+    class Meta:
+        indexes = ((('doctor', 'weekday'), False),)
+
+
+class TimeOff(BaseModel):
+    """Days (or hours on each of those days) when one doctor, or with no
+    doctor the whole clinic, takes no bookings."""
+    doctor = pw.ForeignKeyField(User, null=True, backref='time_off', on_delete='CASCADE')
+    start_date = pw.DateField()
+    end_date = pw.DateField()
+    start_time = pw.CharField(max_length=5, null=True)
+    end_time = pw.CharField(max_length=5, null=True)
+    reason = pw.CharField(max_length=200, null=True)
+    created_by = pw.ForeignKeyField(User, null=True, on_delete='SET NULL', backref='+')
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((('end_date', 'start_date'), False),)
 
 
 class Treatment(BaseModel):
@@ -307,7 +343,7 @@ class AuditEvent(BaseModel):
         )
 
 
-MODELS = [User, Session, LoginFailure, Appointment, Treatment, OutboxMessage,
+MODELS = [User, Session, LoginFailure, Appointment, WorkingHours, TimeOff, Treatment, OutboxMessage,
           OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
           ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
           AuditEvent]

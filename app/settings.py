@@ -53,6 +53,12 @@ class Settings:
     backup_time: datetime.time
     backup_keep: int
     backup_dir: Path
+    # The booking window of SPEC §8: a patient books at least this far
+    # ahead and at most this far; a patient may change or cancel until
+    # change_cutoff_hours before the start (0: any time before it).
+    booking_notice_minutes: int = 60
+    booking_horizon_days: int = 90
+    change_cutoff_hours: int = 0
     secret_key: str = dataclasses.field(repr=False, default='')
 
     @property
@@ -206,5 +212,8 @@ def load(env=None):
         backup_time=_clock_time(env, 'BACKUP_TIME', '02:30'),
         backup_keep=_int(env, 'BACKUP_KEEP', 7, 1, 1000),
         backup_dir=Path(env.get('BACKUP_DIR') or data_dir / 'backups').resolve(),
+        booking_notice_minutes=_int(env, 'BOOKING_MIN_NOTICE_MINUTES', 60, 0, 10080),
+        booking_horizon_days=_int(env, 'BOOKING_HORIZON_DAYS', 90, 1, 730),
+        change_cutoff_hours=_int(env, 'CHANGE_CUTOFF_HOURS', 0, 0, 720),
         secret_key=_secret_key(env, data_dir),
     )

@@ -201,10 +201,16 @@ def why_not(calendar, rules, day, wall, minutes=None):
         if all((_minutes(wall) - _minutes(wall_start)) % calendar.slot_minutes
                for wall_start, _ in inside):
             return OFF_GRID
-        if _time_off(calendar, day, day).overlaps(at, end):
+        if blocked_by_time_off(calendar, day, wall, minutes):
             return TIME_OFF
         if at < now + datetime.timedelta(minutes=rules.notice_minutes):
             return TOO_SOON
     if _visits(calendar).overlaps(at, end):
         return TAKEN
     return None
+
+
+def blocked_by_time_off(calendar, day, wall, minutes):
+    """Whether a visit of `minutes` at `day` `wall` meets the time off."""
+    at = instant(day, wall, calendar.tz)
+    return _time_off(calendar, day, day).overlaps(at, at + datetime.timedelta(minutes=minutes))
