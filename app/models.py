@@ -334,6 +334,7 @@ class AuditEvent(BaseModel):
     subject_patient = pw.ForeignKeyField(User, null=True, on_delete='SET NULL', backref='+')
     target = pw.CharField(max_length=80, null=True)  # e.g. appointment:12
     ip = pw.CharField(max_length=45, null=True)
+    detail = pw.CharField(max_length=80, null=True)  # a move: '<from> -> <to>'
 
     class Meta:
         indexes = (

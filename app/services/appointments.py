@@ -1,4 +1,9 @@
-"""Booking, cancelling, completing; listing with filters.
+"""Booking, rescheduling, cancelling, completing; listing with filters.
+
+Whether a start is free is decided by app.services.calendar (hours, time
+off, other visits) inside the booking transaction, with the people
+involved locked (see _lock_people), so two overlapping bookings cannot
+both win.
 
 Each change writes its audit entry in the change's own transaction, so a
 change without its entry (or an entry without its change) is never
@@ -9,18 +14,15 @@ import datetime
 import peewee
 
 from app import validate
-from app.db import database
+from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User, utcnow
-from app.services import accounts, audit, stats
-
-# The slots the booking page offers: every 30 minutes, 09:00 to 16:30.
-SLOT_TIMES = tuple(f'{h:02d}:{m:02d}' for h in range(9, 17) for m in (0, 30))
-
-# How far ahead a patient may book.
-BOOKING_HORIZON = datetime.timedelta(days=365)
+from app.services import accounts, audit, calendar, stats
 
 STAFF = ('doctor', 'admin')
+# Who books, moves and cancels for patients (SPEC §9).
+FRONT_DESK = ('reception', 'admin')
+UTC = datetime.timezone.utc
 
 Doctor = User.alias('doctor')
 Patient = User.alias('patient')
@@ -37,14 +39,24 @@ def _query():
                   attr='treatment_row'))
 
 
+def _timestamp(naive_utc):
+    return naive_utc.replace(tzinfo=UTC).isoformat(timespec='seconds') if naive_utc else None
+
+
 def to_json(appt):
     treatment = getattr(appt, 'treatment_row', None)
+    moved = appt.rescheduled_from_date
     return {
         'id': appt.id,
         'date': appt.date.isoformat(),
         'time': appt.time,
+        'minutes': appt.minutes,
         'status': appt.status,
         'reason': appt.reason,
+        'cancel_reason': appt.cancel_reason,
+        'checked_in_at': _timestamp(appt.checked_in_at),
+        'rescheduled_from': ({'date': moved.isoformat(), 'time': appt.rescheduled_from_time}
+                             if moved else None),
         'doctor': {'id': appt.doctor.id, 'name': appt.doctor.name,
                    'specialization': appt.doctor.specialization},
         'patient': {'id': appt.patient.id, 'name': appt.patient.name},
@@ -138,52 +150,141 @@ def earlier_visits(user, appt, limit=5):
                 .limit(limit))
 
 
-def _check_not_past(clock, day, time):
-    now = clock.now()
-    if day < now.date() or (day == now.date() and time <= now.strftime('%H:%M')):
-        raise bad_request('date', 'is in the past; pick a future date and time')
-    if day > now.date() + BOOKING_HORIZON:
-        raise bad_request('date', 'is more than a year ahead')
+def _lock_people(*user_ids):
+    """Serialise the bookings that could clash with this one. On SQLite
+    every write transaction is IMMEDIATE, so writers already run one at a
+    time; on PostgreSQL lock the doctor's and the patient's rows, in id
+    order so two bookings never wait on each other."""
+    if not is_sqlite():
+        list(User.select(User.id)
+             .where(User.id.in_(sorted(set(user_ids))))
+             .order_by(User.id)
+             .for_update())
 
 
-def book(clock, user, data, ip=None):
-    """Book for the patient (or, for an admin, for `patient_id`)."""
-    if user.role == 'admin':
+def _override(user, data):
+    if data.get('override') in (None, False):
+        return False
+    if validate.boolean(data, 'override') and user.role not in FRONT_DESK:
+        raise ApiError(403, 'override: only reception and admins can book outside the calendar')
+    return True
+
+
+def _minutes(data, default):
+    return validate.integer(data, 'minutes', required=False, low=5, high=480) or default
+
+
+def book(settings, clock, user, data, ip=None):
+    """Book for the patient (or, for reception and admins, for
+    `patient_id`), at a free start of the doctor's calendar; staff may
+    book outside it with "override": true."""
+    if user.role in FRONT_DESK:
         patient_id = accounts.get_patient(validate.identifier(data, 'patient_id')).id
     elif user.role == 'patient':
         patient_id = user.id
     else:
-        raise ApiError(403, 'only patients and admins can book appointments')
+        raise ApiError(403, 'only patients, reception and admins can book appointments')
     doctor_id = validate.identifier(data, 'doctor_id')
     day = validate.date(data, 'date')
     time = validate.time(data, 'time')
     reason = validate.text(data, 'reason', required=False, max_len=1000, multiline=True)
+    override = _override(user, data)
     doctor = User.get_or_none((User.id == doctor_id) & (User.role == 'doctor')
                               & (User.active == True))  # noqa: E712
     if doctor is None:
         raise bad_request('doctor_id', 'no such doctor')
-    _check_not_past(clock, day, time)
+    minutes = _minutes(data, doctor.slot_minutes)
     try:
         with database.atomic():
+            _lock_people(doctor.id, patient_id)
+            calendar.check_start(settings, clock, doctor, patient_id, day, time, minutes,
+                                 override=override)
             database.after_commit(stats.invalidate)
-            appt = Appointment.create(patient=patient_id, doctor=doctor, date=day,
-                                      time=time, reason=reason, status='booked')
+            appt = Appointment.create(patient=patient_id, doctor=doctor, date=day, time=time,
+                                      minutes=minutes, reason=reason, status='booked')
             audit.record('appointment.book', user, patient_id, _target(appt), ip)
     except peewee.IntegrityError:
-        # The partial unique indexes decide, so two racing requests cannot
-        # both get the slot; say which side is taken.
-        if (Appointment.select().where(Appointment.doctor == doctor, Appointment.date == day,
-                                       Appointment.time == time,
-                                       Appointment.status == 'booked').exists()):
-            raise conflict('time: the doctor already has an appointment at this date and time',
-                           field='time')
-        raise conflict('time: you already have an appointment at this date and time', field='time')
+        # The partial unique indexes on a start are the last line behind
+        # the calendar check: say which side is taken.
+        raise _taken(doctor, day, time)
     return get_for(user, appt.id)
 
 
-def _transition(user, appt, new_status, action, ip):
+def _taken(doctor, day, time):
+    if (Appointment.select().where(Appointment.doctor == doctor, Appointment.date == day,
+                                   Appointment.time == time,
+                                   Appointment.status == 'booked').exists()):
+        return conflict('time: the doctor already has an appointment at this date and time',
+                        field='time')
+    return conflict('time: you already have an appointment at this date and time', field='time')
+
+
+def starts_at(settings, appt):
+    """The appointment's start as an aware UTC instant."""
+    return calendar.slots.instant(appt.date, datetime.time.fromisoformat(appt.time), settings.tz)
+
+
+def _check_cutoff(settings, clock, user, appt, what):
+    """A patient changes their own visit until CHANGE_CUTOFF_HOURS before it
+    starts (and never once it has started); staff any time."""
+    if user.role != 'patient':
+        return
+    limit = starts_at(settings, appt) - datetime.timedelta(hours=settings.change_cutoff_hours)
+    if clock.now() >= limit:
+        if settings.change_cutoff_hours:
+            raise conflict(f'this visit can no longer be {what} online: changes close '
+                           f'{settings.change_cutoff_hours} hours before it starts; '
+                           'please call the clinic')
+        raise conflict(f'this visit has started and can no longer be {what}')
+
+
+def reschedule(settings, clock, user, appointment_id, data, ip=None):
+    """Move a booked appointment to a new start (and, if given, another
+    doctor), keeping its id and patient. Returns (appointment, before):
+    `before` is (date, time, doctor) for the email to the patient."""
+    if user.role not in ('patient',) + FRONT_DESK:
+        raise ApiError(403, 'only the patient, reception or an admin can reschedule')
+    appt = get_for(user, appointment_id)
+    day = validate.date(data, 'date')
+    time = validate.time(data, 'time')
+    override = _override(user, data)
+    doctor = appt.doctor
+    new_doctor_id = validate.identifier(data, 'doctor_id', required=False)
+    if new_doctor_id and new_doctor_id != doctor.id:
+        doctor = User.get_or_none((User.id == new_doctor_id) & (User.role == 'doctor')
+                                  & (User.active == True))  # noqa: E712
+        if doctor is None:
+            raise bad_request('doctor_id', 'no such doctor')
+    if appt.status != 'booked':
+        raise conflict(f'appointment is {appt.status.replace("_", "-")}, not booked')
+    _check_cutoff(settings, clock, user, appt, 'moved')
+    minutes = appt.minutes if doctor.id == appt.doctor.id else doctor.slot_minutes
+    before = (appt.date, appt.time, appt.doctor)
+    try:
+        with database.atomic():
+            _lock_people(doctor.id, appt.doctor.id, appt.patient.id)
+            calendar.check_start(settings, clock, doctor, appt.patient.id, day, time, minutes,
+                                 override=override, exclude_id=appt.id)
+            moved = (Appointment
+                     .update(date=day, time=time, doctor=doctor.id, minutes=minutes,
+                             rescheduled_from_date=appt.date, rescheduled_from_time=appt.time,
+                             updated_at=utcnow())
+                     .where(Appointment.id == appt.id, Appointment.status == 'booked',
+                            Appointment.date == appt.date, Appointment.time == appt.time)
+                     .execute())
+            if not moved:
+                raise conflict('the appointment changed meanwhile; reload and try again')
+            audit.record('appointment.reschedule', user, appt.patient.id, _target(appt), ip,
+                         detail=f'{appt.date.isoformat()} {appt.time} -> '
+                                f'{day.isoformat()} {time}')
+    except peewee.IntegrityError:
+        raise _taken(doctor, day, time)
+    return get_for(user, appt.id), before
+
+
+def _transition(user, appt, new_status, action, ip, **changes):
     updated = (Appointment
-               .update(status=new_status, updated_at=utcnow())
+               .update(status=new_status, updated_at=utcnow(), **changes)
                .where(Appointment.id == appt.id, Appointment.status == 'booked')
                .execute())
     if not updated:
@@ -193,12 +294,17 @@ def _transition(user, appt, new_status, action, ip):
     database.after_commit(stats.invalidate)
 
 
-def cancel(user, appointment_id, ip=None):
-    if user.role not in ('patient', 'admin'):
-        raise ApiError(403, 'only the patient or an admin can cancel')
+def cancel(settings, clock, user, appointment_id, data=None, ip=None):
+    """Cancel, with an optional reason the patient and staff see."""
+    if user.role not in ('patient',) + FRONT_DESK:
+        raise ApiError(403, 'only the patient, reception or an admin can cancel')
     appt = get_for(user, appointment_id)
+    reason = validate.text(data or {}, 'reason', required=False, max_len=500)
+    if appt.status == 'booked':
+        _check_cutoff(settings, clock, user, appt, 'cancelled')
     with database.atomic():
-        _transition(user, appt, 'cancelled', 'appointment.cancel', ip)
+        _transition(user, appt, 'cancelled', 'appointment.cancel', ip, cancel_reason=reason)
+    appt.cancel_reason = reason
     return appt
 
 
@@ -209,6 +315,13 @@ def _doctor_appointment_due(clock, user, appointment_id):
     if appt.date > clock.today():
         raise conflict('appointment is on a future day; it can be completed on or after its date')
     return appt
+
+
+def _check_started(settings, clock, appt):
+    """A no-show is a fact only once the start has passed (SPEC §8)."""
+    if clock.now() < starts_at(settings, appt):
+        raise conflict(f'the visit starts at {appt.time}; a no-show can be recorded '
+                       'only after that')
 
 
 def complete(clock, user, appointment_id, data, ip=None):
@@ -224,21 +337,9 @@ def complete(clock, user, appointment_id, data, ip=None):
     return get_for(user, appointment_id)
 
 
-def mark_no_show(clock, user, appointment_id, ip=None):
+def mark_no_show(settings, clock, user, appointment_id, ip=None):
     appt = _doctor_appointment_due(clock, user, appointment_id)
+    _check_started(settings, clock, appt)
     with database.atomic():
         _transition(user, appt, 'no_show', 'appointment.no_show', ip)
     return appt
-
-
-def free_times(clock, doctor_id, day, patient=None):
-    """The offered slots on `day` that the doctor (and patient) have free."""
-    taken = (Appointment.select(Appointment.time)
-             .where(Appointment.date == day, Appointment.status == 'booked',
-                    (Appointment.doctor == doctor_id)
-                    | (Appointment.patient == (patient.id if patient else 0))))
-    busy = {row.time for row in taken}
-    now = clock.now()
-    return [t for t in SLOT_TIMES
-            if t not in busy
-            and (day > now.date() or (day == now.date() and t > now.strftime('%H:%M')))]

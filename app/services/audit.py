@@ -49,6 +49,7 @@ ACTIONS = {
     'history.view': 'Listed the patient\'s appointments',
     'appointment.book': 'Booked an appointment',
     'appointment.cancel': 'Cancelled an appointment',
+    'appointment.reschedule': 'Moved an appointment',
     'treatment.record': 'Recorded diagnosis and treatment',
     'appointment.no_show': 'Marked a no-show',
     'export.create': 'Started a history export',
@@ -60,18 +61,24 @@ ACTIONS = {
 }
 TARGET_RE = re.compile(r'[a-z_]{1,30}:[0-9A-Za-z-]{1,64}')
 IP_RE = re.compile(r'[0-9A-Fa-f.:]{1,45}')
+# The one structured note an entry may carry: where a visit moved from and to.
+DETAIL_RE = re.compile(r'\d{4}-\d{2}-\d{2} \d{2}:\d{2} -> \d{4}-\d{2}-\d{2} \d{2}:\d{2}',
+                       re.ASCII)
 
 Actor = User.alias('actor')
 Patient = User.alias('patient')
 
 
-def record(action, actor, subject_patient_id=None, target=None, ip=None, at=None):
+def record(action, actor, subject_patient_id=None, target=None, ip=None, at=None,
+           detail=None):
     """Write one entry. `actor` is a User or None (nobody logged in)."""
     if action not in ACTIONS:
         raise ValueError(f'unknown audit action {action!r}')
     if target is not None and not TARGET_RE.fullmatch(target):
         raise ValueError(f'audit target must look like kind:id, not {target!r}')
-    return AuditEvent.create(
+    if detail is not None and not DETAIL_RE.fullmatch(detail):
+        raise ValueError(f'audit detail must be "from -> to", not {detail!r}')
+    return AuditEvent.create(detail=detail,
         at=at or utcnow(), action=action, target=target,
         actor=actor.id if actor else None, actor_role=actor.role if actor else None,
         subject_patient=subject_patient_id,
@@ -142,7 +149,7 @@ def to_json(event, clock):
             'actor': _person(actor, event.actor_role or (actor and actor.role)),
             'action': event.action,
             'patient': _person(getattr(event, 'patient_row', None)),
-            'target': event.target, 'ip': event.ip}
+            'target': event.target, 'detail': event.detail, 'ip': event.ip}
 
 
 def to_patient_json(event, clock):
