@@ -13,11 +13,12 @@ import datetime
 
 import peewee
 
-from app import validate
+from app import mail, validate
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User, utcnow
 from app.services import accounts, audit, calendar, stats
+from app.templating import render_email
 
 STAFF = ('doctor', 'admin')
 # Who books, moves and cancels for patients (SPEC §9).
@@ -277,9 +278,30 @@ def reschedule(settings, clock, user, appointment_id, data, ip=None):
             audit.record('appointment.reschedule', user, appt.patient.id, _target(appt), ip,
                          detail=f'{appt.date.isoformat()} {appt.time} -> '
                                 f'{day.isoformat()} {time}')
+            _queue_moved_email(settings, appt, before, doctor, day, time)
     except peewee.IntegrityError:
         raise _taken(doctor, day, time)
-    return get_for(user, appt.id), before
+    return get_for(user, appt.id)
+
+
+def spoken_when(day, time):
+    """'Tuesday 1 December 2026, 09:30'."""
+    return f'{day:%A} {day.day} {day:%B %Y}, {time}'
+
+
+def _queue_moved_email(settings, appt, before, doctor, day, time):
+    """The patient's "your appointment has moved" email, in the move's own
+    transaction; the caller asks for delivery after the commit."""
+    patient = appt.patient
+    text = render_email('mail/rescheduled.txt', name=patient.name,
+                        before=spoken_when(before[0], before[1]), before_doctor=before[2].name,
+                        after=spoken_when(day, time), after_doctor=doctor.name,
+                        specialization=doctor.specialization,
+                        clinic_name=settings.clinic_name, clinic_address=settings.clinic_address,
+                        link=f'{settings.base_url}/patient')
+    key = f'reschedule:{appt.id}:{day.isoformat()}T{time}:{utcnow():%Y%m%d%H%M%S%f}'
+    mail.queue_message(key, patient.email, f'Appointment moved to {spoken_when(day, time)}',
+                       text)
 
 
 def _transition(user, appt, new_status, action, ip, **changes):
