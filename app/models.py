@@ -136,6 +136,16 @@ class WorkingHours(BaseModel):
     class Meta:
         indexes = ((('doctor', 'weekday'), False),)
 
+    # The clinic's week for a doctor nobody has set hours for (SPEC §8).
+    DEFAULT = tuple((weekday, '09:00', '17:00') for weekday in range(5))
+
+    @classmethod
+    def give_defaults(cls, doctor_ids):
+        rows = [{'doctor': doctor_id, 'weekday': weekday, 'start': start, 'end': end}
+                for doctor_id in doctor_ids for weekday, start, end in cls.DEFAULT]
+        if rows:
+            cls.insert_many(rows).execute()
+
 
 class TimeOff(BaseModel):
     """Days (or hours on each of those days) when one doctor, or with no

@@ -6,7 +6,7 @@ from app import auth, validate
 from app.auth import hash_password
 from app.db import database
 from app.errors import ApiError, conflict, not_found
-from app.models import User
+from app.models import Appointment, User, WorkingHours
 from app.services import audit, stats
 
 
@@ -32,8 +32,41 @@ def register_patient(data):
 
 
 def create_doctor(data):
+    """A doctor, bookable in the clinic's default hours until someone sets
+    theirs."""
     specialization = validate.text(data, 'specialization', max_len=120)
-    return _create_user(data, 'doctor', specialization=specialization)
+    with database.atomic():
+        doctor = _create_user(data, 'doctor', specialization=specialization)
+        WorkingHours.give_defaults([doctor.id])
+    return doctor
+
+
+def update_doctor(clock, doctor_id, data):
+    """Edit a doctor's name, specialization or whether they take bookings.
+    Returns (doctor, affected): deactivating lists their booked
+    appointments from today on, for reception to move; none is cancelled."""
+    doctor = get_doctor(doctor_id)
+    changes = {}
+    if 'name' in data:
+        changes['name'] = validate.text(data, 'name', max_len=200)
+    if 'specialization' in data:
+        changes['specialization'] = validate.text(data, 'specialization', max_len=120)
+    if 'active' in data:
+        changes['active'] = validate.boolean(data, 'active')
+    if changes:
+        with database.atomic():
+            database.after_commit(stats.invalidate)
+            User.update(**changes).where(User.id == doctor.id).execute()
+        for field, value in changes.items():
+            setattr(doctor, field, value)
+    affected = []
+    if not doctor.active:
+        affected = list(Appointment.select()
+                        .where(Appointment.doctor == doctor.id,
+                               Appointment.status == 'booked',
+                               Appointment.date >= clock.today())
+                        .order_by(Appointment.date, Appointment.time, Appointment.id))
+    return doctor, affected
 
 
 def create_or_reset_admin(email, password):
@@ -105,8 +138,11 @@ def set_reminders(user, enabled):
     user.reminders_enabled = enabled
 
 
-def get_doctor(doctor_id):
-    doctor = User.get_or_none((User.id == doctor_id) & (User.role == 'doctor'))
+def get_doctor(doctor_id, active_only=False):
+    query = User.select().where(User.id == doctor_id, User.role == 'doctor')
+    if active_only:
+        query = query.where(User.active == True)  # noqa: E712
+    doctor = query.first()
     if doctor is None:
         raise not_found('doctor not found')
     return doctor
@@ -130,6 +166,11 @@ def list_patients(search=None, limit=100, offset=0):
     return query.count(), list(query.limit(limit).offset(offset))
 
 
-def list_doctors(limit=100, offset=0):
+def list_doctors(limit=100, offset=0, include_inactive=False):
+    """Bookable doctors; staff may ask for those who left too."""
     query = User.doctors()
+    if include_inactive:
+        query = (User.select()
+                 .where(User.role == 'doctor')
+                 .order_by(User.active.desc(), User.name, User.id))
     return query.count(), list(query.limit(limit).offset(offset))

@@ -7,9 +7,8 @@ from app import slots, validate
 from app.db import database
 from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import Appointment, TimeOff, User, WorkingHours
+from app.services import accounts
 
-DEFAULT_HOURS = tuple((weekday, '09:00', '17:00') for weekday in range(5))
-DEFAULT_SLOT_MINUTES = 30
 MAX_RANGES = 7 * 6
 MAX_SLOT_RANGE_DAYS = 31
 MAX_TIME_OFF_DAYS = 366
@@ -18,14 +17,6 @@ STAFF = ('reception', 'admin')
 
 def _time(text):
     return datetime.time.fromisoformat(text)
-
-
-def give_default_hours(doctor_ids):
-    """The clinic's default week for doctors who have no hours yet."""
-    rows = [{'doctor': doctor_id, 'weekday': weekday, 'start': start, 'end': end}
-            for doctor_id in doctor_ids for weekday, start, end in DEFAULT_HOURS]
-    if rows:
-        WorkingHours.insert_many(rows).execute()
 
 
 def hours_of(doctor):
@@ -82,16 +73,6 @@ def set_hours(user, doctor, data):
         User.update(slot_minutes=slot_minutes).where(User.id == doctor.id).execute()
     doctor.slot_minutes = slot_minutes
     return hours_of(doctor)
-
-
-def get_doctor(doctor_id, active_only=False):
-    query = User.select().where(User.id == doctor_id, User.role == 'doctor')
-    if active_only:
-        query = query.where(User.active == True)  # noqa: E712
-    doctor = query.first()
-    if doctor is None:
-        raise not_found('doctor not found')
-    return doctor
 
 
 def calendar_for(tz, doctor, first_day, last_day, patient_id=None, exclude_id=None):
@@ -218,7 +199,7 @@ def parse_time_off(user, data):
     elif user.role in STAFF:
         doctor_id = validate.identifier(data, 'doctor_id', required=False)
         if doctor_id is not None:
-            get_doctor(doctor_id)
+            accounts.get_doctor(doctor_id)
     else:
         raise ApiError(403, 'only staff and doctors add time off')
     start_date = validate.date(data, 'start_date')
@@ -266,12 +247,3 @@ def affected_by(tz, entry):
         entry.start_date, entry.end_date, _time(entry.start_time), _time(entry.end_time)),))
     return [appt for appt in query
             if slots.blocked_by_time_off(window, appt.date, _time(appt.time), appt.minutes)]
-
-
-def future_booked(clock, doctor):
-    """A doctor's booked appointments from today on, for reception to move."""
-    return list(Appointment.select()
-                .where(Appointment.doctor == doctor.id,
-                       Appointment.status == 'booked',
-                       Appointment.date >= clock.today())
-                .order_by(Appointment.date, Appointment.time, Appointment.id))

@@ -1,21 +1,21 @@
 """The clinic calendar (SPEC §8): working hours, slots and time off, as JSON."""
-from app.services import calendar
+from app.services import accounts, calendar
 from app.web.base import clock, current_user, json_body, json_response, query_params, settings
 
 
 def get_hours(doctor_id):
-    return calendar.hours_of(calendar.get_doctor(doctor_id))
+    return calendar.hours_of(accounts.get_doctor(doctor_id))
 
 
 def put_hours(doctor_id):
     user = current_user()
-    doctor = calendar.get_doctor(doctor_id)
+    doctor = accounts.get_doctor(doctor_id)
     return calendar.set_hours(user, doctor, json_body())
 
 
 def get_slots(doctor_id):
     user = current_user()
-    doctor = calendar.get_doctor(doctor_id, active_only=user.role == 'patient')
+    doctor = accounts.get_doctor(doctor_id, active_only=user.role == 'patient')
     first, last = calendar.slot_range(query_params(), clock())
     patient_id = user.id if user.role == 'patient' else None
     return calendar.slots_json(calendar.free_slots(settings(), clock(), doctor, first, last,
