@@ -13,7 +13,8 @@ import pytest
 
 from app.db import connect_database, database, init_database
 from app.migrations import DIRECTORY, apply_migrations
-from app.models import MODELS, JobRun, OutboxMessage, ScheduledReport, User
+from app.models import (MODELS, Appointment, JobRun, OutboxMessage, ScheduledReport, User,
+                        WorkingHours)
 from tests.conftest import BACKEND, ROOT, bound_database, postgres_bin
 
 DUMPS = ROOT / 'tests' / 'data'
@@ -118,6 +119,22 @@ def test_an_upgraded_database_keeps_its_rows(blank_database):
         assert OutboxMessage.get().to == 'patient1@example.test'
         assert ScheduledReport.get().name == 'Weekly bookings'
         assert JobRun.get().slot == '2026-01-05'
+
+
+def test_doctors_of_a_released_database_get_the_default_week_and_visits_keep_their_start(
+        blank_database):
+    released = blank_database('released')
+    load_released_dump(released)
+    with bound_database(released):
+        doctor = User.by_email('doctor1@example.test')
+        hours = [(h.weekday, h.start, h.end) for h in
+                 WorkingHours.select().where(WorkingHours.doctor == doctor.id)
+                 .order_by(WorkingHours.weekday)]
+        assert hours == [(day, '09:00', '17:00') for day in range(5)]
+        assert doctor.slot_minutes == 30
+        assert not WorkingHours.select().where(WorkingHours.doctor != doctor.id).exists()
+        visits = [(a.date.isoformat(), a.time, a.minutes, a.status) for a in Appointment.select()]
+        assert visits and all(minutes == 30 for _, _, minutes, _ in visits)
 
 
 def test_a_fresh_install_has_the_schema_of_the_models(blank_database):
