@@ -3,7 +3,7 @@ import bottle
 
 from app.clock import Clock
 from app.db import database
-from app.web import accounts, admin, appointments, audit, exports, health, jobs, \
+from app.web import accounts, admin, appointments, audit, calendar, exports, health, jobs, \
     monthly_reports, outbox, reports
 from app.web.base import ClinicPlugin, error_response, is_api_path
 from app.web.templating import STATIC_DIR, render
@@ -15,8 +15,8 @@ SECURITY_HEADERS = {'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': ['
                     'Referrer-Policy': ['same-origin']}
 
 # The web layer's features; each module holds its JSON routes and its pages.
-FEATURES = (health, accounts, appointments, admin, exports, jobs, monthly_reports, outbox,
-            reports, audit)
+FEATURES = (health, accounts, appointments, calendar, admin, exports, jobs, monthly_reports,
+            outbox, reports, audit)
 
 
 def _static(path):

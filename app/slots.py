@@ -12,7 +12,7 @@ import bisect
 import dataclasses
 import datetime
 
-from app.schedule import local_instant
+from app.recurrence import local_instant
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)

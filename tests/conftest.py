@@ -22,6 +22,7 @@ from app.boot import boot
 from app.db import database, init_database
 from app.factory import create_app
 from app.migrations import apply_migrations
+from app.models import WorkingHours
 from app.services import accounts
 from app.settings import load
 from tests.client import Client
@@ -298,7 +299,19 @@ def unique_email(prefix):
     return f'{prefix}-{uuid.uuid4().hex[:10]}@example.test'
 
 
-def create_user(base_url, role='patient', name=None, **fields):
+# Test doctors work every day 07:00-21:00 unless a test gives them a week of
+# their own (None: the clinic's default), so a test that books "in three
+# days" does not fail when that day is a Sunday.
+TEST_WEEK = tuple((weekday, '07:00', '21:00') for weekday in range(7))
+
+
+def set_week(doctor_id, week):
+    WorkingHours.delete().where(WorkingHours.doctor == doctor_id).execute()
+    WorkingHours.insert_many([{'doctor': doctor_id, 'weekday': day, 'start': start, 'end': end}
+                              for day, start, end in week]).execute()
+
+
+def create_user(base_url, role='patient', name=None, week=TEST_WEEK, **fields):
     """Create a user of a role through the service; return a logged-in Client."""
     email = unique_email(role)
     data = {'email': email, 'password': PASSWORD, 'name': name or f'Test {role.title()}',
@@ -308,7 +321,9 @@ def create_user(base_url, role='patient', name=None, **fields):
             accounts.register_patient(data)
         elif role == 'doctor':
             data.setdefault('specialization', 'General practice')
-            accounts.create_doctor(data)
+            doctor = accounts.create_doctor(data)
+            if week is not None:
+                set_week(doctor.id, week)
         else:
             accounts.create_or_reset_admin(email, PASSWORD)
     return Client(base_url).login(email, PASSWORD)

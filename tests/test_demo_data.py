@@ -10,7 +10,7 @@ from app.errors import ApiError
 from app.migrations import apply_migrations
 from app.models import Appointment, Treatment, User
 from app.services import demo_data
-from app.services.appointments import SLOT_TIMES
+from app.services.demo_data import SLOT_TIMES
 from app.settings import load
 
 # A Sunday, mid-morning: today's weekend weight is low, so the guaranteed

@@ -65,6 +65,14 @@ def to_json(appt):
     }
 
 
+def in_order(ids):
+    """The appointments `ids`, with doctor and patient, in time order: for
+    the lists staff work through (time off, a doctor who left)."""
+    return list(_query()
+                .where(Appointment.id.in_(list(ids)))
+                .order_by(Appointment.date, Appointment.time, Appointment.id))
+
+
 def visible_to(user):
     query = _query()
     if user.role == 'patient':

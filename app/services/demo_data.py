@@ -19,7 +19,6 @@ from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User
 from app.services import stats
-from app.services.appointments import SLOT_TIMES
 
 EMAIL_DOMAIN = 'demo.clinic'
 PAST_DAYS = 120
@@ -150,6 +149,9 @@ CASES = {
     ),
 }
 SPECIALIZATIONS = tuple(CASES)
+
+# The starts demo visits use: every 30 minutes, 09:00 to 16:30.
+SLOT_TIMES = tuple(f'{h:02d}:{m:02d}' for h in range(9, 17) for m in (0, 30))
 
 
 def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,

@@ -6,11 +6,12 @@ import itertools
 
 import bottle
 
+import tasks
 from app import validate
 from app.errors import ApiError
-from app.services import accounts, appointments
+from app.services import accounts, appointments, calendar
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
-    paging, query_params
+    paging, query_params, settings
 from app.web.audit import patient_access
 from app.web.exports import recent_exports
 from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
@@ -24,21 +25,39 @@ HISTORY_PAGE = 20
 APPOINTMENTS_PAGE = 50
 
 
+def doctor_json(doctor, staff):
+    data = {'id': doctor.id, 'name': doctor.name, 'specialization': doctor.specialization}
+    if staff:
+        data.update(active=doctor.active, slot_minutes=doctor.slot_minutes)
+    return data
+
+
 def list_doctors():
+    """Bookable doctors; staff also see those who left (SPEC §8)."""
     limit, offset = paging()
-    total, doctors = accounts.list_doctors(limit, offset)
-    items = [{'id': d.id, 'name': d.name, 'specialization': d.specialization} for d in doctors]
-    return page_of(items, total, limit, offset)
+    staff = current_user().role in FRONT_DESK
+    total, doctors = accounts.list_doctors(limit, offset, include_inactive=staff)
+    return page_of([doctor_json(d, staff) for d in doctors], total, limit, offset)
+
+
+def update_doctor(doctor_id):
+    doctor, affected = accounts.update_doctor(clock(), doctor_id, json_body())
+    data = {**doctor.public(), **doctor_json(doctor, True)}
+    if not doctor.active:
+        data['affected'] = [appointments.to_json(a)
+                            for a in appointments.in_order(a.id for a in affected)]
+    return data
 
 
 def doctor_free_times(doctor_id):
+    """One day's free starts (the booking page's older shape of /slots)."""
     params = query_params()
     day = validate.date(params, 'date')
     user = current_user()
-    accounts.get_doctor(doctor_id)
-    patient = user if user.role == 'patient' else None
-    return {'date': day.isoformat(),
-            'times': appointments.free_times(clock(), doctor_id, day, patient)}
+    doctor = accounts.get_doctor(doctor_id, active_only=user.role == 'patient')
+    patient_id = user.id if user.role == 'patient' else None
+    found = calendar.free_slots(settings(), clock(), doctor, day, day, patient_id=patient_id)
+    return {'date': day.isoformat(), 'times': [f'{s.time:%H:%M}' for s in found]}
 
 
 def list_appointments():
@@ -53,12 +72,21 @@ def get_appointment(appointment_id):
 
 
 def book_appointment():
-    appt = appointments.book(clock(), current_user(), json_body(), client_ip())
+    appt = appointments.book(settings(), clock(), current_user(), json_body(), client_ip())
     return json_response(appointments.to_json(appt), status=201)
 
 
 def cancel_appointment(appointment_id):
-    return appointments.to_json(appointments.cancel(current_user(), appointment_id, client_ip()))
+    appt = appointments.cancel(settings(), clock(), current_user(), appointment_id, json_body(),
+                               client_ip())
+    return appointments.to_json(appt)
+
+
+def reschedule_appointment(appointment_id):
+    appt = appointments.reschedule(settings(), clock(), current_user(), appointment_id,
+                                   json_body(), client_ip())
+    tasks.queue_delivery()
+    return appointments.to_json(appt)
 
 
 def complete_appointment(appointment_id):
@@ -68,7 +96,8 @@ def complete_appointment(appointment_id):
 
 
 def no_show_appointment(appointment_id):
-    appt = appointments.mark_no_show(clock(), current_user(), appointment_id, client_ip())
+    appt = appointments.mark_no_show(settings(), clock(), current_user(), appointment_id,
+                                     client_ip())
     return appointments.to_json(appt)
 
 
@@ -91,16 +120,19 @@ def booking_choice(user, booking, today, errors):
         errors.setdefault(exc.field or 'doctor_id', field_errors(exc).popitem()[1])
     if doctor is None:
         return {'doctor': None, 'day': day, 'days': [], 'times': [], 'last_day': None}
-    now = clock()
-    days = [(d, len(appointments.free_times(now, doctor.id, d, user)))
+    week = calendar.free_slots(settings(), clock(), doctor, today,
+                               today + DAY * (BOOKING_DAYS_SHOWN - 1), patient_id=user.id)
+    days = [(d, sum(1 for s in week if s.date == d))
             for d in (today + DAY * i for i in range(BOOKING_DAYS_SHOWN))]
     if day is None:
         day = next((d for d, free in days if free), today)
-    times = appointments.free_times(now, doctor.id, day, user)
+    on_day = (week if today <= day < today + DAY * BOOKING_DAYS_SHOWN
+              else calendar.free_slots(settings(), clock(), doctor, day, day, patient_id=user.id))
+    times = [f'{s.time:%H:%M}' for s in on_day if s.date == day]
     if day < today and 'date' not in errors:
         errors['date'] = 'is in the past; pick today or a later day'
     return {'doctor': doctor, 'day': day, 'days': days, 'times': times,
-            'last_day': today + appointments.BOOKING_HORIZON}
+            'last_day': today + DAY * settings().booking_horizon_days}
 
 
 def patient_context(user, booking=None, errors=None):
@@ -136,7 +168,7 @@ def book_submit():
     user = current_user()
     data = form('doctor_id', 'date', 'time', 'reason')
     try:
-        appt = appointments.book(clock(), user, data, client_ip())
+        appt = appointments.book(settings(), clock(), user, data, client_ip())
     except ApiError as exc:
         if exc.status not in FORM_STATUSES:
             raise
@@ -148,7 +180,8 @@ def book_submit():
 def cancel_submit(appointment_id):
     user = current_user()
     try:
-        appt = appointments.cancel(user, appointment_id, client_ip())
+        appt = appointments.cancel(settings(), clock(), user, appointment_id,
+                                   form('reason'), client_ip())
     except ApiError as exc:
         if exc.status != 409:
             raise
@@ -205,25 +238,28 @@ def complete_submit(appointment_id):
 def no_show_submit(appointment_id):
     user = current_user()
     try:
-        appt = appointments.mark_no_show(clock(), user, appointment_id, client_ip())
+        appt = appointments.mark_no_show(settings(), clock(), user, appointment_id, client_ip())
     except ApiError as exc:
         return visit_failure(user, appointment_id, exc)
     redirect_with('/doctor', f'{appt.patient.name} marked as no-show for {when(appt)}.')
 
 
 USER = 'user'
-PATIENT, DOCTOR = ('patient',), ('doctor',)
-PATIENT_OR_ADMIN = ('patient', 'admin')
+PATIENT, DOCTOR, ADMIN = ('patient',), ('doctor',), ('admin',)
+FRONT_DESK = ('reception', 'admin')
+PATIENT_OR_FRONT_DESK = ('patient',) + FRONT_DESK
 APPOINTMENT = '/api/appointments/<appointment_id:int>'
 VISIT = '/doctor/appointments/<appointment_id:int>'
 
 ROUTES = [
     ('GET', '/api/doctors', list_doctors, USER, {}),
+    ('PUT', '/api/doctors/<doctor_id:int>', update_doctor, ADMIN, {}),
     ('GET', '/api/doctors/<doctor_id:int>/free-times', doctor_free_times, USER, {}),
     ('GET', '/api/appointments', list_appointments, USER, {}),
-    ('POST', '/api/appointments', book_appointment, PATIENT_OR_ADMIN, {}),
+    ('POST', '/api/appointments', book_appointment, PATIENT_OR_FRONT_DESK, {}),
     ('GET', APPOINTMENT, get_appointment, USER, {}),
-    ('POST', APPOINTMENT + '/cancel', cancel_appointment, PATIENT_OR_ADMIN, {}),
+    ('POST', APPOINTMENT + '/cancel', cancel_appointment, PATIENT_OR_FRONT_DESK, {}),
+    ('POST', APPOINTMENT + '/reschedule', reschedule_appointment, PATIENT_OR_FRONT_DESK, {}),
     ('POST', APPOINTMENT + '/complete', complete_appointment, DOCTOR, {}),
     ('POST', APPOINTMENT + '/no-show', no_show_appointment, DOCTOR, {}),
     ('GET', '/patient', patient_page, PATIENT, {}),

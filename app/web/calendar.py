@@ -1,5 +1,5 @@
 """The clinic calendar (SPEC §8): working hours, slots and time off, as JSON."""
-from app.services import accounts, calendar
+from app.services import accounts, appointments, calendar
 from app.web.base import clock, current_user, json_body, json_response, query_params, settings
 
 
@@ -31,17 +31,14 @@ def add_time_off():
     entry = calendar.add_time_off(current_user(), json_body())
     affected = calendar.affected_by(settings().tz, entry)
     return json_response({**calendar.time_off_json(entry),
-                          'affected': [appointment_brief(a) for a in affected]}, status=201)
+                          'affected': [appointments.to_json(a) for a in
+                                       appointments.in_order(a.id for a in affected)]},
+                         status=201)
 
 
 def delete_time_off(entry_id):
     calendar.get_time_off(current_user(), entry_id).delete_instance()
     return {'status': 'deleted'}
-
-
-def appointment_brief(appt):
-    return {'id': appt.id, 'date': appt.date.isoformat(), 'time': appt.time,
-            'minutes': appt.minutes, 'doctor_id': appt.doctor_id, 'patient_id': appt.patient_id}
 
 
 USER = 'user'
