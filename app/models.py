@@ -50,7 +50,7 @@ class User(BaseModel):
     reminders_enabled = pw.BooleanField(default=True)
     active = pw.BooleanField(default=True)
     # A doctor's normal visit length and the grid their slots start on.
-    slot_minutes = pw.IntegerField(default=30)
+    slot_minutes = pw.IntegerField(default=30, constraints=[pw.SQL('DEFAULT 30')])
     created_at = pw.DateTimeField(default=utcnow)
 
     def public(self):
@@ -96,7 +96,9 @@ class Appointment(BaseModel):
     time = pw.CharField(max_length=5)  # HH:MM clinic time; sorts as text
     status = pw.CharField(max_length=10, default='booked')
     reason = pw.TextField(null=True)
-    minutes = pw.IntegerField(default=30)
+    # A database default too: rows written by plain SQL (demo data, restores
+    # of older archives) are 30-minute visits, as every visit was before.
+    minutes = pw.IntegerField(default=30, constraints=[pw.SQL('DEFAULT 30')])
     cancel_reason = pw.CharField(max_length=500, null=True)
     # Where it was before its latest move; its history is in the audit trail.
     rescheduled_from_date = pw.DateField(null=True)

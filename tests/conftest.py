@@ -299,10 +299,10 @@ def unique_email(prefix):
     return f'{prefix}-{uuid.uuid4().hex[:10]}@example.test'
 
 
-# Test doctors work every day 07:00-21:00 unless a test gives them a week of
+# Test doctors work every day 09:00-17:00 unless a test gives them a week of
 # their own (None: the clinic's default), so a test that books "in three
 # days" does not fail when that day is a Sunday.
-TEST_WEEK = tuple((weekday, '07:00', '21:00') for weekday in range(7))
+TEST_WEEK = tuple((weekday, '09:00', '17:00') for weekday in range(7))
 
 
 def set_week(doctor_id, week):

@@ -20,7 +20,8 @@ from tests.client import Client
 from tests.conftest import PASSWORD, unique_email, wait_until
 
 DAY = datetime.timedelta(days=1)
-COLUMNS = {'id', 'at', 'actor', 'actor_role', 'action', 'subject_patient', 'target', 'ip'}
+COLUMNS = {'id', 'at', 'actor', 'actor_role', 'action', 'subject_patient', 'target', 'ip',
+           'detail'}
 
 
 @pytest.fixture
@@ -469,10 +470,11 @@ def test_cancelling_through_the_service_records_it_and_a_refused_cancel_records_
     pid, target = patient.user['id'], f'appointment:{visit}'
     with database.connection_context():
         user = User.get_by_id(pid)
-        appointments.cancel(user, visit, ip='192.0.2.7')
+        clock = Clock(settings.tz)
+        appointments.cancel(settings, clock, user, visit, ip='192.0.2.7')
         assert rows_about(target) == [('appointment.cancel', pid, pid, target, '192.0.2.7')]
         with pytest.raises(ApiError) as refused:
-            appointments.cancel(user, visit, ip='192.0.2.7')
+            appointments.cancel(settings, clock, user, visit, ip='192.0.2.7')
         assert refused.value.status == 409
         assert rows_about(target) == [('appointment.cancel', pid, pid, target, '192.0.2.7')]
 
@@ -490,7 +492,7 @@ def test_services_called_without_the_web_record_views_changes_and_logins(
         appointments.list_for(user, {'patient_id': pid}, 10, 0)
         appointments.complete(clock, user, visit, record)
         with pytest.raises(ApiError):
-            appointments.mark_no_show(clock, user, visit)
+            appointments.mark_no_show(settings, clock, user, visit)
         assert rows_about(target) == [('appointment.view', did, pid, target, None),
                                       ('treatment.record', did, pid, target, None)]
         assert rows_about(f'patient:{pid}') == [

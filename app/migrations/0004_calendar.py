@@ -5,7 +5,8 @@ moved from and when the patient checked in; where an audited move went.
 Doctors who exist already get the clinic's default week (Monday to Friday,
 09:00-17:00, 30-minute visits), as a new doctor does. Existing appointments
 keep their start; their length is the 30 minutes every slot had before."""
-from peewee import CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, Model
+from peewee import (SQL, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField,
+                    Model)
 
 
 class Base(Model):
@@ -50,8 +51,10 @@ def up(migrator, db):
     TimeOff.bind(db)
     db.create_tables([WorkingHours, TimeOff])
     migrator.migrate(
-        migrator.add_column('user', 'slot_minutes', IntegerField(default=30)),
-        migrator.add_column('appointment', 'minutes', IntegerField(default=30)),
+        migrator.add_column('user', 'slot_minutes', IntegerField(
+            default=30, constraints=[SQL('DEFAULT 30')])),
+        migrator.add_column('appointment', 'minutes', IntegerField(
+            default=30, constraints=[SQL('DEFAULT 30')])),
         migrator.add_column('appointment', 'cancel_reason', CharField(max_length=500, null=True)),
         migrator.add_column('appointment', 'rescheduled_from_date', DateField(null=True)),
         migrator.add_column('appointment', 'rescheduled_from_time',

@@ -145,11 +145,14 @@ def _person(row, role=None):
 
 def to_json(event, clock):
     actor = getattr(event, 'actor_row', None)
-    return {'id': event.id, 'at': clock.iso(event.at),
+    data = {'id': event.id, 'at': clock.iso(event.at),
             'actor': _person(actor, event.actor_role or (actor and actor.role)),
             'action': event.action,
             'patient': _person(getattr(event, 'patient_row', None)),
-            'target': event.target, 'detail': event.detail, 'ip': event.ip}
+            'target': event.target, 'ip': event.ip}
+    if event.detail:
+        data['detail'] = event.detail  # a move: where from and where to
+    return data
 
 
 def to_patient_json(event, clock):

@@ -17,7 +17,7 @@ from app.auth import hash_password
 from app.clock import naive_utc
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict
-from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User
+from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User, WorkingHours
 from app.services import stats
 
 EMAIL_DOMAIN = 'demo.clinic'
@@ -185,6 +185,7 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
         ids = {user.email: user.id for user in _demo_users().select(User.id, User.email)}
         doctor_ids = [ids[f'doctor{n}@{EMAIL_DOMAIN}'] for n in range(1, doctors + 1)]
         patient_ids = [ids[f'patient{n}@{EMAIL_DOMAIN}'] for n in range(1, patients + 1)]
+        WorkingHours.give_defaults(doctor_ids)
         progress(f'accounts {doctors} doctors, {patients} patients')
         table = Appointment._meta.table_name
         if not is_sqlite():
