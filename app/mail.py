@@ -106,8 +106,6 @@ def queue_message(dedupe_key, to, subject, text, html=None, attachments=(), head
     return inserted[0] if inserted else None
 
 
-
-
 def backoff_seconds(attempts):
     """Delay before the next try after `attempts` failed tries."""
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)

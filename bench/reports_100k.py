@@ -15,7 +15,6 @@ so a format whose 100k file is under that limit shows it.
     python bench/reports_100k.py [--appointments N] [--small N] [--runs N]
 """
 import argparse
-import datetime
 import json
 import statistics
 import subprocess

@@ -41,8 +41,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-# ---- the baseline server (run in a child process) ------------------------------
-
 def serve_hello(port, threads):
     import bottle
     import waitress
@@ -52,8 +50,6 @@ def serve_hello(port, threads):
     waitress.serve(app, host='127.0.0.1', port=port, threads=threads, ident='ClinicDesk',
                    _quiet=True, channel_timeout=60)
 
-
-# ---- HTTP helpers -------------------------------------------------------------------
 
 class Session:
     """One keep-alive connection with the admin's cookie and CSRF token."""
@@ -96,8 +92,6 @@ def wait_for(port, path, timeout=30):
             time.sleep(0.1)
     raise SystemExit(f'nothing answered on port {port}')
 
-
-# ---- the export load ------------------------------------------------------------------
 
 class ExportLoad(threading.Thread):
     """Keeps one all-data export queued or running until stopped; records
@@ -146,8 +140,6 @@ class ExportLoad(threading.Thread):
         return covered / (end - start)
 
 
-# ---- wrk ------------------------------------------------------------------------------
-
 UNITS = {'us': 0.001, 'ms': 1.0, 's': 1000.0}
 
 
@@ -164,8 +156,6 @@ def wrk(url, seconds, connections, cookie=None):
         raise SystemExit(f'wrk saw failures on {url}:\n{out}')
     return rps, float(p99[1]) * UNITS[p99[2]]
 
-
-# ---- main -----------------------------------------------------------------------------
 
 def fill(env, appointments):
     from app.boot import boot

@@ -98,8 +98,6 @@ def page(browser, js_errors):
     js_errors.assert_none()
 
 
-# ---- checks every page passes ---------------------------------------------------
-
 STRUCTURE = """() => {
   const unlabelled = [...document.querySelectorAll('input, select, textarea')]
     .filter(el => !['hidden', 'submit', 'button', 'reset', 'image'].includes(el.type))

@@ -78,11 +78,11 @@ def record(action, actor, subject_patient_id=None, target=None, ip=None, at=None
         raise ValueError(f'audit target must look like kind:id, not {target!r}')
     if detail is not None and not DETAIL_RE.fullmatch(detail):
         raise ValueError(f'audit detail must be "from -> to", not {detail!r}')
-    return AuditEvent.create(detail=detail,
+    return AuditEvent.create(
         at=at or utcnow(), action=action, target=target,
         actor=actor.id if actor else None, actor_role=actor.role if actor else None,
         subject_patient=subject_patient_id,
-        ip=ip if ip and IP_RE.fullmatch(ip) else None)
+        ip=ip if ip and IP_RE.fullmatch(ip) else None, detail=detail)
 
 
 def _query():

@@ -174,8 +174,6 @@ def run_nightly(settings):
             'summary': f'{made.path.name}, {_size_words(made.size)}'}
 
 
-# ---- restore ------------------------------------------------------------------
-
 def _verify_sidecar(archive):
     sidecar = Path(str(archive) + '.sha256')
     if not sidecar.is_file():

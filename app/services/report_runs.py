@@ -54,8 +54,6 @@ class ReportFailed(Exception):
     """The run failed for good: Huey must not retry it."""
 
 
-
-
 def files_dir(settings):
     path = settings.data_dir / 'reports'
     path.mkdir(parents=True, exist_ok=True)
