@@ -60,7 +60,7 @@ def cmd_web(settings, args):
 
 def cmd_worker(settings, args):
     from app.boot import boot
-    from app.worker import run_consumer
+    from app.consumer import run_consumer
     import tasks  # noqa: F401  (registers the tasks and periodic jobs)
 
     boot(settings)

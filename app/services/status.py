@@ -2,7 +2,7 @@
 recent task runs, final failures and the outbox, in one snapshot.
 
 Runs and durations come from huey.contrib.stats: the consumer records every
-Huey signal (app.worker) and this module reads them back through its
+Huey signal (app.consumer) and this module reads them back through its
 HueyStats API. The slot ledger (JobRun) says how the clinic-time jobs last
 went; TaskFailure keeps tracebacks and arguments. Every part reads what it
 can: with Redis down the page still answers, with the queue figures shown
