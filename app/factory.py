@@ -5,7 +5,8 @@ from app.clock import Clock
 from app.db import database
 from app.web import accounts, admin, appointments, audit, calendar, exports, health, jobs, \
     monthly_reports, outbox, reports
-from app.web.base import ClinicPlugin, error_response, is_api_path
+from app.web.access import ClinicPlugin
+from app.web.base import error_response, is_api_path
 from app.web.templating import STATIC_DIR, render
 
 # Request bodies larger than this are refused before they are read.

@@ -1,19 +1,13 @@
-"""What every view shares: the current user, JSON in and out, paging, and the
-plugin that applies login, role and CSRF rules and turns ApiError into a
-response (JSON under /api, a page elsewhere)."""
+"""What every view shares: the settings and clock of the app, the current
+session and user, the client's address, JSON in and out, paging. The rules
+every route runs under are in app.web.access."""
 import json
-import logging
-import traceback
-from urllib.parse import quote
 
 import bottle
-import redis
 
 from app import auth, session_cache
-from app.errors import ApiError, QueueUnavailable
+from app.errors import ApiError
 from app.models import User
-
-log = logging.getLogger('clinicdesk.web')
 
 MAX_JSON_BYTES = 64 * 1024
 UNSAFE_METHODS = ('POST', 'PUT', 'PATCH', 'DELETE')
@@ -132,67 +126,3 @@ def paging(params=None):
 
 def page_of(items, total, limit, offset, **extra):
     return {'items': items, 'total': total, 'limit': limit, 'offset': offset, **extra}
-
-
-class ClinicPlugin:
-    """Route options it reads: roles=(...) who may call it (None: anyone,
-    'user': anyone logged in), csrf=False to exempt an unsafe route."""
-    name = 'clinicdesk'
-    api = 2
-
-    def apply(self, callback, route):
-        roles = route.config.get('roles')
-        csrf = route.config.get('csrf', True)
-        api = is_api_path(route.rule)
-
-        def wrapper(*args, **kwargs):
-            try:
-                self._check_access(roles, csrf, api)
-                if any(isinstance(v, int) and not 0 < v < 2**31 for v in kwargs.values()):
-                    raise ApiError(404, 'not found')  # no such id can exist
-                result = callback(*args, **kwargs)
-            except bottle.HTTPResponse:
-                raise
-            except ApiError as exc:
-                return self._failure(api, exc.status, exc.message)
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-                error = QueueUnavailable()
-                return self._failure(api, error.status, error.message)
-            except Exception:
-                # The route's rule, not the path: paths can carry ids and
-                # signed tokens that do not belong in a log.
-                log.error('unhandled error on %s %s\n%s', bottle.request.method,
-                          route.rule, traceback.format_exc())
-                return self._failure(api, 500, 'internal error; it has been logged')
-            if api and isinstance(result, (dict, list)):
-                return json_response(result)
-            return result
-        return wrapper
-
-    def _check_access(self, roles, csrf, api):
-        request = bottle.request
-        if roles is not None:
-            user = current_user()
-            if user is None:
-                if not api and request.method == 'GET':
-                    target = request.fullpath + (
-                        '?' + request.query_string if request.query_string else '')
-                    raise bottle.redirect('/login?next=' + quote(target, safe=''))
-                raise ApiError(401, 'not logged in')
-            if roles != 'user' and user.role not in roles:
-                raise ApiError(403, 'your account cannot do this')
-        if csrf and request.method in UNSAFE_METHODS:
-            supplied = (request.get_header('X-CSRF-Token')
-                        or (request.forms.get('csrf_token') if not api else None))
-            session = current_session()
-            if session is None and roles is not None:
-                raise ApiError(401, 'not logged in')
-            if session is not None and not auth.csrf_ok(session, supplied):
-                raise ApiError(403, 'missing or wrong CSRF token')
-
-    def _failure(self, api, status, message):
-        if api:
-            return error_response(status, message)
-        from app.web.templating import render
-        bottle.response.status = status
-        return render('error.html', status=status, message=message)
