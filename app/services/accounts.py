@@ -59,14 +59,16 @@ def update_doctor(clock, doctor_id, data):
             User.update(**changes).where(User.id == doctor.id).execute()
         for field, value in changes.items():
             setattr(doctor, field, value)
-    affected = []
-    if not doctor.active:
-        affected = list(Appointment.select()
-                        .where(Appointment.doctor == doctor.id,
-                               Appointment.status == 'booked',
-                               Appointment.date >= clock.today())
-                        .order_by(Appointment.date, Appointment.time, Appointment.id))
-    return doctor, affected
+    return doctor, [] if doctor.active else future_bookings(clock, doctor)
+
+
+def future_bookings(clock, doctor):
+    """The doctor's booked appointments from today on, in time order."""
+    return list(Appointment.select()
+                .where(Appointment.doctor == doctor.id,
+                       Appointment.status == 'booked',
+                       Appointment.date >= clock.today())
+                .order_by(Appointment.date, Appointment.time, Appointment.id))
 
 
 def create_or_reset_admin(email, password):
