@@ -4,7 +4,8 @@ import bottle
 
 from app import validate
 from app.errors import ApiError
-from app.services import accounts, appointments, stats
+from app.services import accounts, appointments, calendar, stats
+from app.web import hours_form
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
 from app.web.exports import recent_exports
@@ -81,7 +82,7 @@ def admin_appointments(user, params, errors):
 def admin_context(user, form_data=None, errors=None):
     params = query_params()
     errors = dict(errors or {})
-    _, doctors = accounts.list_doctors(limit=1000)
+    _, doctors = accounts.list_doctors(limit=1000, include_inactive=True)
     return {'doctors': doctors, 'form': form_data or {}, 'errors': errors,
             'statuses': appointments.APPOINTMENT_STATUSES,
             **admin_patients(params, errors), **admin_appointments(user, params, errors),
@@ -110,6 +111,44 @@ def add_doctor_submit():
                                     f'They can log in as {doctor.email}.')
 
 
+
+def doctor_context(doctor, form_data=None, errors=None):
+    """The doctor's details form, their week in a line and, once they are
+    inactive, the future bookings still to move."""
+    hours = calendar.hours_of(doctor)
+    to_move = [] if doctor.active else accounts.future_bookings(clock(), doctor)
+    return {'doctor': doctor, 'errors': errors or {},
+            'form': form_data or {'name': doctor.name, 'specialization': doctor.specialization,
+                                  'active': doctor.active},
+            'slot_minutes': hours['slot_minutes'],
+            'week': hours_form.summary(hours_form.week_from_hours(hours['hours'])),
+            'affected': appointments.in_order(a.id for a in to_move), 'can_move': True}
+
+
+def doctor_page(doctor_id):
+    return page('admin_doctor.html', **doctor_context(accounts.get_doctor(doctor_id)))
+
+
+def edit_doctor_submit(doctor_id):
+    data = form('name', 'specialization')
+    data['active'] = bottle.request.forms.get('active') == 'on'
+    try:
+        doctor, to_move = accounts.update_doctor(clock(), doctor_id, data)
+    except ApiError as exc:
+        if exc.status not in FORM_STATUSES:
+            raise
+        bottle.response.status = exc.status
+        return page('admin_doctor.html', **doctor_context(accounts.get_doctor(doctor_id), data,
+                                                          field_errors(exc)))
+    message = f'Saved {doctor.name}.'
+    if not doctor.active:
+        count = len(to_move)
+        message += (' They are inactive: patients cannot book them. '
+                    + (f'{count} future booking{"s" if count > 1 else ""} to move, listed '
+                       'below; none was cancelled.' if count else 'They have no future bookings.'))
+    redirect_with(f'/admin/doctors/{doctor.id}', message)
+
+
 ADMIN = ('admin',)
 
 ROUTES = [
@@ -118,4 +157,6 @@ ROUTES = [
     ('GET', '/api/patients', list_patients, ADMIN, {}),
     ('GET', '/admin', admin_page, ADMIN, {}),
     ('POST', '/admin/doctors', add_doctor_submit, ADMIN, {}),
+    ('GET', '/admin/doctors/<doctor_id:int>', doctor_page, ADMIN, {}),
+    ('POST', '/admin/doctors/<doctor_id:int>', edit_doctor_submit, ADMIN, {}),
 ]
