@@ -10,6 +10,7 @@ import tasks
 from app import validate
 from app.errors import ApiError
 from app.services import accounts, appointments, calendar
+from app.web import week_view
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
 from app.web.audit import patient_access
@@ -20,7 +21,6 @@ from app.web.monthly_reports import monthly_reports_for
 from app.web.templating import when
 
 DAY = datetime.timedelta(days=1)
-BOOKING_DAYS_SHOWN = 7
 HISTORY_PAGE = 20
 APPOINTMENTS_PAGE = 50
 
@@ -109,40 +109,45 @@ def doctors_by_specialization():
             for group in (list(g) for _, g in itertools.groupby(ordered, key=key))]
 
 
-def booking_choice(user, booking, today, errors):
-    """The chosen doctor, day, the day strip and that day's free times."""
-    doctor = day = None
+def booking_choice(user, booking, params, today, errors):
+    """The chosen doctor, the week of their free times shown and the chosen
+    day's times (the booking form's choices)."""
+    doctor = day = week_start = None
     try:
         doctor_id = validate.identifier(booking, 'doctor_id', required=False)
-        doctor = accounts.get_doctor(doctor_id) if doctor_id else None
+        doctor = accounts.get_doctor(doctor_id, active_only=True) if doctor_id else None
         day = validate.date(booking, 'date', required=False)
+        week_start = validate.date(params, 'week', required=False)
     except ApiError as exc:
         errors.setdefault(exc.field or 'doctor_id', field_errors(exc).popitem()[1])
-    if doctor is None:
-        return {'doctor': None, 'day': day, 'days': [], 'times': [], 'last_day': None}
-    week = calendar.free_slots(settings(), clock(), doctor, today,
-                               today + DAY * (BOOKING_DAYS_SHOWN - 1), patient_id=user.id)
-    days = [(d, sum(1 for s in week if s.date == d))
-            for d in (today + DAY * i for i in range(BOOKING_DAYS_SHOWN))]
-    if day is None:
-        day = next((d for d, free in days if free), today)
-    on_day = (week if today <= day < today + DAY * BOOKING_DAYS_SHOWN
-              else calendar.free_slots(settings(), clock(), doctor, day, day, patient_id=user.id))
-    times = [f'{s.time:%H:%M}' for s in on_day if s.date == day]
-    if day < today and 'date' not in errors:
+    last_day = week_view.horizon_end(settings(), today)
+    if day and day < today and 'date' not in errors:
         errors['date'] = 'is in the past; pick today or a later day'
-    return {'doctor': doctor, 'day': day, 'days': days, 'times': times,
-            'last_day': today + DAY * settings().booking_horizon_days}
+    if doctor is None:
+        return {'doctor': None, 'day': day, 'week': None, 'times': [], 'last_day': last_day}
+    start = week_view.start_of_week(today, last_day, week_start, day)
+    if day and not start <= day < start + week_view.WEEK:
+        day = None
+    week = week_view.build(settings(), clock(), doctor, start, '/patient',
+                           {'doctor_id': doctor.id}, (day, booking.get('time')), '#book',
+                           patient_id=user.id)
+    return {'doctor': doctor, 'day': day, 'week': week, 'times': week_view.times_on(week, day),
+            'last_day': last_day}
 
 
 def patient_context(user, booking=None, errors=None):
     params = query_params()
     booking = booking or {'doctor_id': params.get('doctor_id', ''),
-                          'date': params.get('date', ''), 'time': '', 'reason': ''}
+                          'date': params.get('date', ''), 'time': params.get('time', ''),
+                          'reason': ''}
     errors = dict(errors or {})
     today = clock().today()
     _, upcoming = appointments.list_for(
         user, {'from': today.isoformat(), 'status': 'booked'}, 200, 0)
+    # A visit cancelled before its day stays in sight under Upcoming, with
+    # the reason: a patient looks for it there, not among past visits.
+    _, called_off = appointments.list_for(
+        user, {'from': today.isoformat(), 'status': 'cancelled'}, 50, 0)
     history_offset = offset_param(params, 'history_offset')
     history_total, history = appointments.list_for(
         user, {'to': today.isoformat(), 'order': 'desc'}, HISTORY_PAGE, history_offset)

@@ -1,0 +1,96 @@
+"""The week of free times a patient books from and an appointment is moved
+into (SPEC §8): seven days from a week start, each day's real free slots
+(app.services.calendar) with the full name a screen reader reads out, and,
+when a week has nothing free, the next week that has."""
+import datetime
+from urllib.parse import urlencode
+
+from app.services import calendar
+
+DAY = datetime.timedelta(days=1)
+WEEK = 7 * DAY
+# Looking ahead for the next free time costs at most this many month-long
+# reads, never one read per week.
+LOOKAHEAD_READS = 4
+
+
+def horizon_end(settings, today):
+    """The last day anyone may book (BOOKING_HORIZON_DAYS ahead)."""
+    return today + DAY * settings.booking_horizon_days
+
+
+def week_holding(today, day):
+    """The start of the week holding `day`, weeks counted from today."""
+    return today + WEEK * ((day - today).days // 7)
+
+
+def start_of_week(today, last, week=None, day=None):
+    """The first day shown: `week` when given, else the week holding `day`
+    (else this week); never before today nor past the horizon."""
+    if week is None:
+        week = week_holding(today, day) if day and day >= today else today
+    return min(max(week, today), week_holding(today, last))
+
+
+def spoken_day(day):
+    """'Tuesday 14 May 2026': the day as a slot's accessible name says it."""
+    return f'{day:%A} {day.day} {day:%B %Y}'
+
+
+def link(path, params, anchor=''):
+    kept = {k: v for k, v in params.items() if v not in (None, '')}
+    return path + ('?' + urlencode(kept) if kept else '') + anchor
+
+
+def next_free(settings, clock, doctor, first, last, **who):
+    """(the first free slot from `first`, the last day searched)."""
+    searched = first - DAY
+    for _ in range(LOOKAHEAD_READS):
+        if first > last:
+            break
+        until = min(first + DAY * (calendar.MAX_SLOT_RANGE_DAYS - 1), last)
+        found = calendar.free_slots(settings, clock, doctor, first, until, **who)
+        if found:
+            return found[0], until
+        searched, first = until, until + DAY
+    return None, searched
+
+
+def build(settings, clock, doctor, start, path, params, chosen=(None, None), anchor='',
+          **who):
+    """The week from `start` for `doctor`. `params` are the query every link
+    keeps (e.g. the doctor), `chosen` the (day, 'HH:MM') picked; `who` goes
+    to calendar.free_slots (patient_id, exclude_id, minutes)."""
+    today = clock.today()
+    last = horizon_end(settings, today)
+    end = start + WEEK - DAY
+    found = calendar.free_slots(settings, clock, doctor, start, end, **who)
+
+    def to(anchor_, **changes):
+        return link(path, {**params, **changes}, anchor_)
+
+    days = []
+    for day in (start + DAY * i for i in range(7)):
+        times = [f'{s.time:%H:%M}' for s in found if s.date == day]
+        days.append({
+            'date': day, 'spoken': spoken_day(day), 'free': len(times),
+            'current': day == chosen[0], 'href': to('#confirm', week=start, date=day),
+            'slots': [{'time': t, 'chosen': day == chosen[0] and t == chosen[1],
+                       'href': to('#confirm', week=start, date=day, time=t)} for t in times]})
+    week = {'doctor': doctor, 'start': start, 'end': end, 'days': days, 'free': len(found),
+            'prev': to(anchor, week=max(today, start - WEEK)) if start > today else None,
+            'next': to(anchor, week=start + WEEK) if start + WEEK <= last else None,
+            'next_free': None, 'searched_until': None}
+    if not found:
+        slot, week['searched_until'] = next_free(settings, clock, doctor, end + DAY, last, **who)
+        if slot:
+            week['next_free'] = {'spoken': f'{spoken_day(slot.date)}, {slot.time:%H:%M}',
+                                 'start': week_holding(today, slot.date),
+                                 'href': to(anchor, week=week_holding(today, slot.date),
+                                            date=slot.date)}
+    return week
+
+
+def times_on(week, day):
+    """The free 'HH:MM' times of `day` in `week` (none when outside it)."""
+    return next(([s['time'] for s in d['slots']] for d in week['days'] if d['date'] == day), [])
