@@ -155,8 +155,8 @@ def patient_context(user, booking=None, errors=None):
     history = [a for a in history if not (a.date == today and a.status == 'booked')]
     history_total -= sum(1 for a in upcoming if a.date == today)
     return {'booking': booking, 'errors': errors, 'groups': doctors_by_specialization(),
-            **booking_choice(user, booking, today, errors),
-            'upcoming': upcoming, 'history': history,
+            **booking_choice(user, booking, params, today, errors),
+            'upcoming': upcoming, 'called_off': called_off, 'history': history,
             'history_pager': pager(history_total, HISTORY_PAGE, history_offset,
                                    'history_offset', '#history'),
             **section(recent_exports, user), **section(patient_access, user)}
@@ -211,9 +211,13 @@ def doctor_page():
 
 
 def visit_context(user, appt, form_data=None, errors=None):
+    """`due`: the visit may be completed (from the start of its day);
+    `started`: a no-show may be recorded (only once its start has passed)."""
+    booked = appt.status == 'booked'
     return {'appt': appt, 'form': form_data or {}, 'errors': errors or {},
             'earlier': appointments.earlier_visits(user, appt),
-            'due': appt.status == 'booked' and appt.date <= clock().today()}
+            'due': booked and appt.date <= clock().today(),
+            'started': booked and clock().now() >= appointments.starts_at(settings(), appt)}
 
 
 def visit_page(appointment_id):
