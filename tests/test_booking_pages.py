@@ -49,7 +49,8 @@ def week_slots(page_html):
     for href, inner in re.findall(r'<a class="week-slot[^"]*" href="([^"]*)"[^>]*>(.*?)</a>',
                                   page_html, re.S):
         query = parse_qs(urlparse(html.unescape(href)).query)
-        name = html.unescape(re.sub(r'<[^>]+>', '', inner))
+        name = html.unescape(re.search(r'<span class="visually-hidden">(.*?)</span>',
+                                       inner).group(1))
         found.setdefault(query['date'][0], []).append((query['time'][0], name))
     return found
 
@@ -293,3 +294,21 @@ def test_no_show_is_offered_only_once_the_visit_has_started(
     started = open_visit(doctor, patient, today - DAY, '23:59')
     page = get_page(doctor, f'/doctor/appointments/{started}')
     assert 'Mark no-show' in page.buttons
+
+
+def test_front_desk_moves_a_visit_of_a_doctor_who_left_to_another_doctor(
+        base_url, make_user, patient, admin, reception, today):
+    leaving, staying = new_doctor(make_user, base_url), new_doctor(make_user, base_url)
+    day = today + 5 * DAY
+    appointment_id = book(patient, leaving, day, '11:00')
+    resp = admin.put(f'/api/doctors/{leaving.user["id"]}', {'active': False})
+    assert resp.status == 200 and [a['id'] for a in resp.json['affected']] == [appointment_id]
+    path = reschedule_path(appointment_id)
+    page = get_page(reception, path)
+    assert f'{leaving.user["name"]} (General practice), left the clinic' in page.html
+    page = get_page(reception, f'{path}?doctor_id={staying.user["id"]}&date={day}')
+    resp = submit(reception, path, {**page.hidden(path), 'time': '11:00'})
+    assert resp.status == 303
+    moved = patient.get(f'/api/appointments/{appointment_id}').json
+    assert (moved['doctor']['id'], moved['date'], moved['time']) == (
+        staying.user['id'], day.isoformat(), '11:00')

@@ -37,7 +37,16 @@ def chosen_doctor(user, appt, raw_id, errors):
     return appt.doctor
 
 
-def week_of(user, appt, doctor, choice, errors):
+def doctor_choices(appt):
+    """The bookable doctors, and the appointment's own even when they left:
+    their booked visits are the ones reception has to move."""
+    doctors = accounts.list_doctors(limit=1000)[1]
+    if all(d.id != appt.doctor.id for d in doctors):
+        doctors.insert(0, appt.doctor)
+    return doctors
+
+
+def week_of(appt, doctor, choice, errors):
     """The week view and the chosen day's free times for moving `appt`."""
     today = clock().today()
     last = week_view.horizon_end(settings(), today)
@@ -66,9 +75,9 @@ def reschedule_context(user, appt, choice, errors=None):
                'errors': errors, 'next': safe_next(choice.get('next')),
                'back': safe_next(choice.get('next')) or HOME.get(user.role),
                'week': None, 'day': None, 'times': [],
-               'doctors': accounts.list_doctors(limit=1000)[1] if staff else []}
+               'doctors': doctor_choices(appt) if staff else []}
     if appt.status == 'booked':
-        context.update(week_of(user, appt, doctor, choice, errors))
+        context.update(week_of(appt, doctor, choice, errors))
     return context
 
 
