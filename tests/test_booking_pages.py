@@ -306,9 +306,11 @@ def test_front_desk_moves_a_visit_of_a_doctor_who_left_to_another_doctor(
     path = reschedule_path(appointment_id)
     page = get_page(reception, path)
     assert f'{leaving.user["name"]} (General practice), left the clinic' in page.html
-    page = get_page(reception, f'{path}?doctor_id={staying.user["id"]}&date={day}')
+    back = f'/admin/doctors/{leaving.user["id"]}'
+    page = get_page(reception, f'{path}?doctor_id={staying.user["id"]}&date={day}&next={back}')
+    assert f'next={back.replace("/", "%2F")}' in ' '.join(page.links)  # the week keeps it
     resp = submit(reception, path, {**page.hidden(path), 'time': '11:00'})
-    assert resp.status == 303
+    assert resp.status == 303 and location(resp) == back
     moved = patient.get(f'/api/appointments/{appointment_id}').json
     assert (moved['doctor']['id'], moved['date'], moved['time']) == (
         staying.user['id'], day.isoformat(), '11:00')
