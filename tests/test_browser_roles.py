@@ -45,11 +45,11 @@ def book_through_api(patient, doctor_id, day, time, reason=''):
     return resp.json['id']
 
 
-def move_to(appointment_id, day):
-    """As time passing would: the visit's day has come."""
+def move_to(appointment_id, day, time=None):
+    """As time passing would: the visit's day (and start) has come."""
     with database.connection_context():
         (Appointment
-         .update(date=day)
+         .update(date=day, **({'time': time} if time else {}))
          .where(Appointment.id == appointment_id)
          .execute())
 
@@ -129,8 +129,10 @@ def test_doctor_sees_today_first_completes_a_visit_and_marks_a_no_show(
     second = create_user(base_url, 'patient', name='Ben Absent')
     today = clinic_today(settings)
     doctor_id = doctor.user['id']
-    for patient, time in ((first, '09:00'), (second, '09:30')):
-        move_to(book_through_api(patient, doctor_id, today + DAY, time, 'Chest pain'), today)
+    move_to(book_through_api(first, doctor_id, today + DAY, '09:00', 'Chest pain'), today)
+    # A no-show needs a start that has passed, whatever the hour the test runs at.
+    move_to(book_through_api(second, doctor_id, today + DAY, '09:30', 'Chest pain'), today,
+            '00:00')
     book_through_api(first, doctor_id, today + 2 * DAY, '11:00', 'Follow-up')
     move_to(book_through_api(second, doctor_id, today + DAY, '15:00', 'Cough'), today - DAY)
 
