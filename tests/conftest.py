@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from waitress import wasyncore
 from waitress.server import create_server
 
 from app.boot import boot
@@ -230,7 +231,11 @@ class ServerThread:
         return self
 
     def stop(self):
-        self.server.close()
+        # Close the sockets from the server's own loop thread: closed from
+        # here, they vanish under a select() that is still polling them.
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self.thread.join(timeout=10)
+        self.server.task_dispatcher.shutdown()
 
 
 @pytest.fixture(scope='session')
