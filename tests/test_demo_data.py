@@ -1,4 +1,6 @@
-"""Demo data (SPEC §6): deterministic, realistic, and gives every job work."""
+"""Demo data (SPEC §6): deterministic, realistic, and gives every job work,
+booked into each doctor's calendar (SPEC §8)."""
+import collections
 import datetime
 
 import pytest
@@ -8,9 +10,8 @@ from app.clock import fixed_clock
 from app.db import database, init_database
 from app.errors import ApiError
 from app.migrations import apply_migrations
-from app.models import Appointment, Treatment, User
+from app.models import Appointment, TimeOff, Treatment, User, WorkingHours
 from app.services import demo_data
-from app.services.demo_data import SLOT_TIMES
 from app.settings import load
 
 # A Sunday, mid-morning: today's weekend weight is low, so the guaranteed
@@ -57,6 +58,31 @@ def appointments():
     return [(a.doctor.email, a.patient.email, a.date, a.time, a.status) for a in query]
 
 
+def calendar():
+    hours = [(h.doctor.email, h.weekday, h.start, h.end) for h in
+             WorkingHours.select(WorkingHours, User.email).join(User)
+             .order_by(User.email, WorkingHours.weekday, WorkingHours.start)]
+    time_off = [(entry.doctor_id, entry.start_date, entry.end_date, entry.reason)
+                for entry in TimeOff.select().order_by(TimeOff.start_date)]
+    return hours, time_off
+
+
+def minutes(hhmm):
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+def visits():
+    """(doctor id, patient id, day, start minute, end minute, status)."""
+    return [(a.doctor_id, a.patient_id, a.date, minutes(a.time), minutes(a.time) + a.minutes,
+             a.status) for a in Appointment.select()]
+
+
+def overlapping(intervals):
+    """Pairs of (start, end) in one person's day that overlap."""
+    ordered = sorted(intervals)
+    return [(a, b) for a, b in zip(ordered, ordered[1:]) if b[0] < a[1]]
+
+
 def test_demo_data_fills_the_counts_it_reports(fresh_db):
     counts = demo_data.generate(fresh_db(), seed=1, **SIZE)
 
@@ -74,11 +100,11 @@ def test_demo_data_fills_the_counts_it_reports(fresh_db):
 
 def test_same_seed_gives_the_same_data_and_another_seed_differs(fresh_db):
     demo_data.generate(fresh_db('first'), seed=7, **SIZE)
-    first = accounts(), appointments()
+    first = accounts(), appointments(), calendar()
     demo_data.generate(fresh_db('second'), seed=7, **SIZE)
-    second = accounts(), appointments()
+    second = accounts(), appointments(), calendar()
     demo_data.generate(fresh_db('third'), seed=8, **SIZE)
-    third = accounts(), appointments()
+    third = accounts(), appointments(), calendar()
 
     assert first == second
     assert first[0] != third[0]
@@ -86,12 +112,56 @@ def test_same_seed_gives_the_same_data_and_another_seed_differs(fresh_db):
 
 
 def test_no_one_is_in_two_places_at_once(fresh_db):
-    demo_data.generate(fresh_db(), seed=3, doctors=6, patients=4, appointments=2000)
+    # Fewer patients than doctors: the patients' diaries are the limit.
+    counts = demo_data.generate(fresh_db(), seed=3, doctors=6, patients=4, appointments=2000)
 
-    rows = appointments()
-    assert len({(doctor, day, time) for doctor, _, day, time, _ in rows}) == len(rows)
-    assert len({(patient, day, time) for _, patient, day, time, _ in rows}) == len(rows)
-    assert {time for *_, time, _ in rows} <= set(SLOT_TIMES)
+    rows = visits()
+    assert counts['appointments'] == len(rows) == 2000
+    for who in (0, 1):
+        days = collections.defaultdict(list)
+        for row in rows:
+            days[row[who], row[2]].append(row[3:5])
+        assert not [pair for day in days.values() for pair in overlapping(day)]
+
+
+def test_visits_start_on_the_doctors_grid_inside_their_hours(fresh_db):
+    demo_data.generate(fresh_db(), seed=5, doctors=8, patients=60, appointments=1500)
+
+    doctors = {d.id: d for d in User.select().where(User.role == 'doctor')}
+    hours = collections.defaultdict(list)
+    for r in WorkingHours.select():
+        hours[r.doctor_id, r.weekday].append((minutes(r.start), minutes(r.end)))
+    for doctor_id, _, day, start, end, _ in visits():
+        assert end - start == doctors[doctor_id].slot_minutes
+        [(low, high)] = [r for r in hours[doctor_id, day.weekday()] if r[0] <= start < r[1]]
+        assert end <= high and (start - low) % doctors[doctor_id].slot_minutes == 0
+
+
+def test_doctors_have_varied_weeks_and_the_clinic_some_time_off(fresh_db):
+    demo_data.generate(fresh_db(), seed=1, doctors=8, patients=60, appointments=1500)
+
+    days_worked = collections.defaultdict(set)
+    ranges = collections.Counter()
+    for r in WorkingHours.select():
+        days_worked[r.doctor_id].add(r.weekday)
+        ranges[r.doctor_id, r.weekday] += 1
+    assert any(len(days) == 5 for days in days_worked.values())
+    assert any(len(days) <= 3 for days in days_worked.values())
+    assert any(count == 2 for count in ranges.values()), 'nobody has a lunch break'
+    assert len({d.slot_minutes for d in User.select().where(User.role == 'doctor')}) >= 3
+
+    next_monday = TODAY + datetime.timedelta(days=7 - TODAY.weekday())
+    [leave] = TimeOff.select().where(TimeOff.doctor.is_null(False))
+    assert (leave.start_date, leave.end_date) == (next_monday,
+                                                 next_monday + datetime.timedelta(days=6))
+    [holiday] = TimeOff.select().where(TimeOff.doctor.is_null())
+    assert TODAY < holiday.start_date <= TODAY + datetime.timedelta(days=21)
+
+    on_leave = Appointment.select().where(Appointment.doctor == leave.doctor_id,
+                                          Appointment.date.between(leave.start_date,
+                                                                   leave.end_date))
+    closed = Appointment.select().where(Appointment.date == holiday.start_date)
+    assert not on_leave.exists() and not closed.exists()
 
 
 def test_jobs_have_work_today_next_days_and_last_month(fresh_db):

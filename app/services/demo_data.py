@@ -1,10 +1,13 @@
 """Demo data (SPEC §6): doctors, patients and a clinic's worth of appointments.
 
 Deterministic: one `random.Random(seed)` drives every choice, so a seed and a
-clinic day give the same rows. Appointments fill distinct (doctor, date, time)
-slots, a patient is never in two places at once, and everything is written in
-one transaction: the demo data is either all there or not at all.
+clinic day give the same rows. Doctors get varied weeks and the clinic some
+time off (app.services.demo_calendar); appointments start on their doctor's
+grid inside the hours, never on time off, and overlap no other visit of the
+doctor or of the patient. Everything is written in one transaction: the demo
+data is either all there or not at all.
 """
+import collections
 import datetime
 import itertools
 import math
@@ -17,21 +20,22 @@ from app.auth import hash_password
 from app.clock import naive_utc
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict
-from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User, WorkingHours
-from app.services import stats
+from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User
+from app.services import demo_calendar, stats
+from app.services.demo_calendar import GRAIN, hhmm
 
 EMAIL_DOMAIN = 'demo.clinic'
 PAST_DAYS = 120
 FUTURE_DAYS = 21
 # Longest range we widen to when many appointments are asked of few doctors.
 MAX_DAYS = 3660
-# Share of the slots in the range that may be taken; the rest stays free, so
+# Share of the starts in the range that may be taken; the rest stays free, so
 # demo patients can still book and the schedule looks like a real one.
 MAX_FILL = 0.85
 # Appointments guaranteed today and on the next two days whatever the seed,
 # so the reminder job and the doctors' day views always have work.
 MINIMUM_AHEAD = (4, 2, 2)
-# Rows per INSERT: 9 columns x 1000 stays well below SQLite's 32,766 variables.
+# Rows per INSERT: 10 columns x 1000 stays well below SQLite's 32,766 variables.
 CHUNK = 1000
 PROGRESS_EVERY = 10_000
 
@@ -150,9 +154,6 @@ CASES = {
 }
 SPECIALIZATIONS = tuple(CASES)
 
-# The starts demo visits use: every 30 minutes, 09:00 to 16:30.
-SLOT_TIMES = tuple(f'{h:02d}:{m:02d}' for h in range(9, 17) for m in (0, 30))
-
 
 def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
              password='demo-pass-123', progress=None):
@@ -164,13 +165,17 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
     password = validate.password({'password': password})
     progress = progress or (lambda message: None)
     rng = random.Random(seed)
-    today = clock.today()
-    days = _days(today, min(doctors, patients), appointments)
+    now = clock.now()
+    today = now.date()
+    weeks = demo_calendar.weeks(rng, doctors)
+    time_off = demo_calendar.time_off(today, doctors)
+    count = _day_count(weeks, patients, appointments)
     # scrypt is slow on purpose (~0.1 s), so every demo account shares one hash.
     password_hash = hash_password(password)
-    user_fields, users = _users(rng, doctors, patients, password_hash,
-                               _utc(clock.tz, days[0], '08:00'))
-    slots = _choose_slots(rng, days, today, doctors, patients, appointments)
+    user_fields, users = _users(rng, weeks, patients, password_hash,
+                               _utc(clock.tz, _days(today, count)[0], '08:00'))
+    slots = _fill(rng, today, now.hour * 60 + now.minute, weeks, time_off, patients,
+                  appointments, count)
 
     # One transaction: all or nothing, and on SQLite its write lock keeps
     # the explicit appointment ids below ours until commit.
@@ -185,7 +190,7 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
         ids = {user.email: user.id for user in _demo_users().select(User.id, User.email)}
         doctor_ids = [ids[f'doctor{n}@{EMAIL_DOMAIN}'] for n in range(1, doctors + 1)]
         patient_ids = [ids[f'patient{n}@{EMAIL_DOMAIN}'] for n in range(1, patients + 1)]
-        WorkingHours.give_defaults(doctor_ids)
+        demo_calendar.save(doctor_ids, weeks, time_off)
         progress(f'accounts {doctors} doctors, {patients} patients')
         table = Appointment._meta.table_name
         if not is_sqlite():
@@ -194,7 +199,7 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
             database.execute_sql(f'LOCK TABLE {table} IN EXCLUSIVE MODE')
         first_id = (Appointment.select(peewee.fn.MAX(Appointment.id)).scalar() or 0) + 1
         (fields, rows), (treatment_fields, treatments) = _appointment_rows(
-            rng, clock, slots, today, first_id, doctor_ids, patient_ids)
+            rng, clock, slots, today, first_id, weeks, doctor_ids, patient_ids)
         _insert(Appointment, fields, rows, progress=progress, label='appointments')
         _insert(Treatment, treatment_fields, treatments, progress=progress, label='treatments')
         if rows and not is_sqlite():
@@ -229,16 +234,41 @@ def _demo_users():
     return User.select().where(User.email.endswith(f'@{EMAIL_DOMAIN}'))
 
 
-def _days(today, parallel, appointments):
-    """The clinic days to fill: ~4 months back to 3 weeks ahead, reaching
-    further back when the requested appointments would not fit."""
-    per_day = len(SLOT_TIMES) * parallel
+def _too_many(appointments):
+    return bad_request('appointments', f'{appointments} do not fit in {MAX_DAYS} days; '
+                       'add doctors and patients or ask for fewer appointments')
+
+
+def _day_count(weeks, patients, appointments):
+    """How many clinic days to fill: ~4 months back to 3 weeks ahead,
+    reaching further back when the requested appointments would not fit."""
+    per_day = sum(week.weekly_starts() for week in weeks) / 7
+    if patients < len(weeks):
+        per_day *= patients / len(weeks)  # fewer patients than doctors: they are the limit
     count = max(PAST_DAYS + 1 + FUTURE_DAYS, math.ceil(appointments / (per_day * MAX_FILL)))
     if count > MAX_DAYS:
-        raise bad_request('appointments', f'{appointments} do not fit in {MAX_DAYS} days; '
-                          'add doctors and patients or ask for fewer appointments')
+        raise _too_many(appointments)
+    return count
+
+
+def _days(today, count):
     first = today + datetime.timedelta(days=FUTURE_DAYS - count + 1)
     return [first + datetime.timedelta(days=n) for n in range(count)]
+
+
+def _fill(rng, today, now_minute, weeks, time_off, patients, appointments, count):
+    """The chosen (day, start minute, doctor index), reaching further back
+    when time off and the patients' own diaries left too few starts free."""
+    while True:
+        days = _days(today, count)
+        closures = demo_calendar.Closures(time_off, days)
+        slots = _choose_slots(rng, days, today, now_minute, weeks, closures, patients,
+                              appointments)
+        if len(slots) == appointments:
+            return slots
+        if count == MAX_DAYS:
+            raise _too_many(appointments)
+        count = min(MAX_DAYS, count + count // 4 + 1)
 
 
 def _utc(tz, day, hhmm):
@@ -255,18 +285,18 @@ def _specialization(doctor_index):
     return SPECIALIZATIONS[doctor_index % len(SPECIALIZATIONS)]
 
 
-def _users(rng, doctors, patients, password_hash, created_at):
+def _users(rng, weeks, patients, password_hash, created_at):
     fields = (User.email, User.password_hash, User.name, User.phone, User.role,
-              User.specialization, User.reminders_enabled, User.created_at)
+              User.specialization, User.reminders_enabled, User.slot_minutes, User.created_at)
     rows = []
-    for n in range(1, doctors + 1):
+    for n, week in enumerate(weeks, start=1):
         rows.append((f'doctor{n}@{EMAIL_DOMAIN}', password_hash, _name(rng), None,
-                     'doctor', _specialization(n - 1), True, created_at))
+                     'doctor', _specialization(n - 1), True, week.minutes, created_at))
     for n in range(1, patients + 1):
         # Ofcom's drama range (07700 900000-900999): no real phone rings.
         phone = f'+44 7700 900{rng.randrange(1000):03d}'
         rows.append((f'patient{n}@{EMAIL_DOMAIN}', password_hash, _name(rng), phone,
-                     'patient', None, rng.random() < 0.9, created_at))
+                     'patient', None, rng.random() < 0.9, 30, created_at))
     return fields, rows
 
 
@@ -279,52 +309,76 @@ def _day_weight(rng, day, today):
     return weight * rng.uniform(0.8, 1.2)
 
 
-def _choose_slots(rng, days, today, doctors, patients, appointments):
-    """Sorted (day index, time index, doctor index) for every appointment.
-
-    A weighted sample without replacement (Efraimidis-Spirakis keys) over all
-    (day, time, doctor) slots: busy weekdays, quiet weekends, busier and less
-    busy doctors, and never one doctor twice in a slot."""
-    busyness = [rng.uniform(0.5, 1.0) for _ in range(doctors)]
-    per_day = len(SLOT_TIMES) * doctors
-    keyed = []
+def _candidates(rng, days, today, weeks, closures):
+    """Every free start of every doctor on `days`, keyed for a weighted
+    sample without replacement (Efraimidis-Spirakis): busy weekdays, busier
+    and less busy doctors. Returns the keyed list and each day's span in it."""
+    busyness = [rng.uniform(0.5, 1.0) for _ in weeks]
+    keyed, spans = [], []
     for d, day in enumerate(days):
         day_weight = _day_weight(rng, day, today)
-        for t in range(len(SLOT_TIMES)):
-            for doctor, doctor_weight in enumerate(busyness):
-                keyed.append((rng.random() ** (1.0 / (day_weight * doctor_weight)), d, t, doctor))
+        first, weekday, closed = len(keyed), day.weekday(), closures.by_day[day]
+        for doctor, week in enumerate(weeks):
+            power = 1.0 / (day_weight * busyness[doctor])
+            for start in week.starts[weekday]:
+                if closed and closures.blocks(day, doctor, start, week.minutes):
+                    continue
+                keyed.append((rng.random() ** power, d, start, doctor))
+        spans.append((first, len(keyed)))
+    return keyed, spans
+
+
+def _choose_slots(rng, days, today, now_minute, weeks, closures, patients, appointments):
+    """Sorted (day, start minute, doctor index) for at most `appointments`
+    visits: never one doctor twice at a start, and never more visits at
+    once than there are patients to sit in them."""
+    keyed, spans = _candidates(rng, days, today, weeks, closures)
     today_index = days.index(today)
     for offset, minimum in enumerate(MINIMUM_AHEAD):
-        start = (today_index + offset) * per_day
-        if start >= len(keyed):
+        if today_index + offset >= len(days):
             break
-        day_slots = sorted(keyed[start:start + per_day], reverse=True)
-        for key, d, t, doctor in day_slots[:minimum]:
-            keyed.append((key + 1.0, d, t, doctor))  # keys are < 1: these win
+        first, last = spans[today_index + offset]
+        day_slots = sorted(keyed[first:last], reverse=True)
+        if offset == 0:
+            # Today's sure ones are still ahead when they can be: reminder work.
+            day_slots = [s for s in day_slots if s[2] > now_minute] or day_slots
+        for key, d, start, doctor in day_slots[:minimum]:
+            keyed.append((key + 1.0, d, start, doctor))  # keys are < 1: these win
     keyed.sort(reverse=True)
 
-    chosen, taken, per_time = [], set(), {}
-    for key, d, t, doctor in keyed:
+    # A doctor's visits never overlap, so only with fewer patients than
+    # doctors can too many happen at once; count them per GRAIN minutes.
+    limited = patients < len(weeks)
+    chosen, taken, at_once = [], set(), collections.Counter()
+    for key, d, start, doctor in keyed:
         if len(chosen) == appointments:
             break
-        # A slot can hold as many appointments as there are patients to fill it.
-        if (d, t, doctor) in taken or per_time.get((d, t), 0) >= patients:
+        if (d, start, doctor) in taken:
             continue
-        taken.add((d, t, doctor))
-        per_time[(d, t)] = per_time.get((d, t), 0) + 1
-        chosen.append((d, t, doctor))
+        if limited:
+            grains = [(d, g) for g in range(start // GRAIN,
+                                            (start + weeks[doctor].minutes) // GRAIN)]
+            if any(at_once[g] >= patients for g in grains):
+                continue
+            at_once.update(grains)
+        taken.add((d, start, doctor))
+        chosen.append((d, start, doctor))
     chosen.sort()
-    return [(days[d], t, doctor) for d, t, doctor in chosen]
+    return [(days[d], start, doctor) for d, start, doctor in chosen]
 
 
-def _patients_for_day(rng, slots, patients):
-    """Patient indexes for one day's slots: all different when there are
-    enough patients, otherwise at least different within each time."""
+def _patients_for_day(rng, slots, weeks, patients):
+    """Patient indexes for one day's slots (in start order): all different
+    when there are enough patients, otherwise each one free at the start.
+    Taking starts in order, someone is always free: never more visits run
+    at once than there are patients."""
     if len(slots) <= patients:
         return rng.sample(range(patients), len(slots))
-    chosen = []
-    for _, same_time in itertools.groupby(slots, key=lambda slot: slot[1]):
-        chosen.extend(rng.sample(range(patients), len(list(same_time))))
+    free_at, chosen = [0] * patients, []
+    for _, start, doctor in slots:
+        patient = rng.choice([p for p in range(patients) if free_at[p] <= start])
+        free_at[patient] = start + weeks[doctor].minutes
+        chosen.append(patient)
     return chosen
 
 
@@ -338,9 +392,9 @@ def _status(rng, day, today):
     return rng.choices(FUTURE_STATUSES, cum_weights=FUTURE_CUM_WEIGHTS)[0]
 
 
-def _appointment_rows(rng, clock, slots, today, first_id, doctor_ids, patient_ids):
+def _appointment_rows(rng, clock, slots, today, first_id, weeks, doctor_ids, patient_ids):
     fields = (Appointment.id, Appointment.patient, Appointment.doctor, Appointment.date,
-              Appointment.time, Appointment.status, Appointment.reason,
+              Appointment.time, Appointment.minutes, Appointment.status, Appointment.reason,
               Appointment.created_at, Appointment.updated_at)
     treatment_fields = (Treatment.appointment, Treatment.diagnosis, Treatment.treatment,
                         Treatment.prescription, Treatment.created_at)
@@ -349,19 +403,20 @@ def _appointment_rows(rng, clock, slots, today, first_id, doctor_ids, patient_id
     next_id = first_id
     for day, day_slots in itertools.groupby(slots, key=lambda slot: slot[0]):
         day_slots = list(day_slots)
-        who = _patients_for_day(rng, day_slots, len(patient_ids))
-        for (_, t, doctor), patient in zip(day_slots, who):
-            start = _utc(clock.tz, day, SLOT_TIMES[t])
+        who = _patients_for_day(rng, day_slots, weeks, len(patient_ids))
+        for (_, minute, doctor), patient in zip(day_slots, who):
+            time, minutes = hhmm(minute), weeks[doctor].minutes
+            start = _utc(clock.tz, day, time)
             status = _status(rng, day, today)
             reason, diagnosis, treatment, prescription = rng.choice(CASES[_specialization(doctor)])
             created = min(now, start - datetime.timedelta(days=rng.randint(1, 28)))
             if status in ('completed', 'no_show'):
-                updated = start + datetime.timedelta(minutes=20)
+                updated = start + datetime.timedelta(minutes=minutes)
             elif status == 'cancelled':
                 updated = max(created, min(now, start - datetime.timedelta(days=1)))
             else:
                 updated = created
-            rows.append((next_id, patient_ids[patient], doctor_ids[doctor], day, SLOT_TIMES[t],
+            rows.append((next_id, patient_ids[patient], doctor_ids[doctor], day, time, minutes,
                          status, reason, created, updated))
             if status == 'completed':
                 treatments.append((next_id, diagnosis, treatment, prescription, updated))
