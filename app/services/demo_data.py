@@ -169,13 +169,12 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
     today = now.date()
     weeks = demo_calendar.weeks(rng, doctors)
     time_off = demo_calendar.time_off(today, doctors)
-    count = _day_count(weeks, patients, appointments)
+    first_day, slots = _fill(rng, today, now.hour * 60 + now.minute, weeks, time_off,
+                             patients, appointments)
     # scrypt is slow on purpose (~0.1 s), so every demo account shares one hash.
     password_hash = hash_password(password)
     user_fields, users = _users(rng, weeks, patients, password_hash,
-                               _utc(clock.tz, _days(today, count)[0], '08:00'))
-    slots = _fill(rng, today, now.hour * 60 + now.minute, weeks, time_off, patients,
-                  appointments, count)
+                               _utc(clock.tz, first_day, '08:00'))
 
     # One transaction: all or nothing, and on SQLite its write lock keeps
     # the explicit appointment ids below ours until commit.
@@ -256,16 +255,18 @@ def _days(today, count):
     return [first + datetime.timedelta(days=n) for n in range(count)]
 
 
-def _fill(rng, today, now_minute, weeks, time_off, patients, appointments, count):
-    """The chosen (day, start minute, doctor index), reaching further back
-    when time off and the patients' own diaries left too few starts free."""
+def _fill(rng, today, now_minute, weeks, time_off, patients, appointments):
+    """The first day filled and the chosen (day, start minute, doctor index),
+    reaching further back when time off and the patients' own diaries left
+    too few starts free."""
+    count = _day_count(weeks, patients, appointments)
     while True:
         days = _days(today, count)
         closures = demo_calendar.Closures(time_off, days)
         slots = _choose_slots(rng, days, today, now_minute, weeks, closures, patients,
                               appointments)
         if len(slots) == appointments:
-            return slots
+            return days[0], slots
         if count == MAX_DAYS:
             raise _too_many(appointments)
         count = min(MAX_DAYS, count + count // 4 + 1)
