@@ -1,6 +1,8 @@
 """Daily reminders (SPEC §3.1): one email per patient and day, listing every
 booked appointment, with an .ics file and a one-click unsubscribe that works
-logged out; idempotent across reruns, duplicate enqueues and a killed worker."""
+logged out; idempotent across reruns, duplicate enqueues and a killed worker.
+Never for a visit that has started when the job runs, and a moved visit is
+reminded on its new day, once (SPEC §8)."""
 import datetime
 import email
 import email.policy
@@ -15,15 +17,25 @@ from playhouse.test_utils import assert_query_count
 
 import tasks
 from app import mail, mime
+from app.clock import UTC, fixed_clock
 from app.db import database, init_database
 from app.migrations import apply_migrations
 from app.models import Appointment, OutboxAttachment, OutboxMessage, User
-from app.services import periodic, reminders
+from app.services import appointments, periodic, reminders
 from app.settings import load
-from tests.conftest import WorkerProcess, base_env, wait_until
+from tests.conftest import TEST_WEEK, WorkerProcess, base_env, set_week, wait_until
 
 LA = ZoneInfo('America/Los_Angeles')
+NEW_YORK = ZoneInfo('America/New_York')
 DAY = datetime.date(2026, 6, 9)  # a Tuesday, in the databases of their own
+NEXT_DAY = DAY + datetime.timedelta(days=1)
+# Noon UTC the day before: every visit on DAY, in any zone here, is ahead.
+BEFORE = fixed_clock(UTC, datetime.datetime(2026, 6, 8, 12, 0))
+
+
+def at(day, hhmm, tz=UTC):
+    """A clock stopped at `day` `hhmm` wall time in `tz`."""
+    return fixed_clock(tz, datetime.datetime.combine(day, datetime.time.fromisoformat(hhmm)))
 
 
 def user(role, name, **fields):
@@ -39,12 +51,18 @@ def patient(name='Grace Hopper', reminders_enabled=True):
     return user('patient', name, reminders_enabled=reminders_enabled)
 
 
-def book(who, with_doctor, day, at, status='booked'):
-    return Appointment.create(patient=who, doctor=with_doctor, date=day, time=at, status=status)
+def book(who, with_doctor, day, time, status='booked', minutes=30):
+    return Appointment.create(patient=who, doctor=with_doctor, date=day, time=time,
+                              status=status, minutes=minutes)
 
 
 def outbox_for(address):
     return list(OutboxMessage.select().where(OutboxMessage.to == address))
+
+
+def reminders_for(address):
+    return [message for message in outbox_for(address)
+            if message.dedupe_key.startswith('reminder:')]
 
 
 def as_mime(message, settings):
@@ -65,9 +83,10 @@ def test_patient_with_two_appointments_gets_one_email_listing_both(own_db):
     book(grace, alan, DAY, '14:30')
     book(grace, ada, DAY, '09:00')
 
-    result = reminders.send_for_day(own_db, DAY)
+    result = reminders.send_for_day(own_db, DAY, BEFORE)
 
-    assert result == {'date': '2026-06-09', 'patients': 1, 'appointments': 2, 'queued': 1}
+    assert result == {'date': '2026-06-09', 'patients': 1, 'appointments': 2, 'queued': 1,
+                      'started': 0}
     [message] = outbox_for(grace.email)
     assert message.dedupe_key == f'reminder:{grace.id}:2026-06-09'
     mime = as_mime(message, own_db)
@@ -84,7 +103,7 @@ def test_patient_with_two_appointments_gets_one_email_listing_both(own_db):
 def test_reminder_carries_an_unsubscribe_link_header_and_one_click_post(own_db):
     grace = patient()
     book(grace, doctor(), DAY, '10:00')
-    reminders.send_for_day(own_db, DAY)
+    reminders.send_for_day(own_db, DAY, BEFORE)
 
     mime = as_mime(outbox_for(grace.email)[0], own_db)
     link = reminders.unsubscribe_url(own_db, grace.id)
@@ -98,8 +117,8 @@ def test_ics_attachment_has_one_event_per_appointment_in_utc_with_crlf(own_db):
     clinic = own_db.with_changes(tz=LA)
     grace, ada = patient(), doctor(specialization='Cardiology, paediatric')
     book(grace, ada, DAY, '09:00')
-    book(grace, ada, DAY, '11:30')
-    reminders.send_for_day(clinic, DAY)
+    book(grace, ada, DAY, '11:30', minutes=15)
+    reminders.send_for_day(clinic, DAY, BEFORE)
 
     mime = as_mime(outbox_for(grace.email)[0], clinic)
     [ics] = [p for p in mime.iter_attachments() if p.get_content_type() == 'text/calendar']
@@ -114,6 +133,7 @@ def test_ics_attachment_has_one_event_per_appointment_in_utc_with_crlf(own_db):
     assert b'DTSTART:20260609T160000Z' in lines
     assert b'DTEND:20260609T163000Z' in lines
     assert b'DTSTART:20260609T183000Z' in lines
+    assert b'DTEND:20260609T184500Z' in lines  # a 15-minute visit
     unfolded = raw.replace(b'\r\n ', b'')
     assert b'Cardiology\\, paediatric' in unfolded
 
@@ -121,7 +141,7 @@ def test_ics_attachment_has_one_event_per_appointment_in_utc_with_crlf(own_db):
 def test_patient_who_turned_reminders_off_gets_nothing(own_db):
     quiet, ada = patient(reminders_enabled=False), doctor()
     book(quiet, ada, DAY, '10:00')
-    assert reminders.send_for_day(own_db, DAY)['queued'] == 0
+    assert reminders.send_for_day(own_db, DAY, BEFORE)['queued'] == 0
     assert outbox_for(quiet.email) == []
 
 
@@ -129,9 +149,9 @@ def test_only_booked_appointments_of_that_day_are_reminded(own_db):
     grace, ada = patient(), doctor()
     book(grace, ada, DAY, '10:00', status='cancelled')
     book(grace, ada, DAY + datetime.timedelta(days=1), '10:00')
-    assert reminders.send_for_day(own_db, DAY)['queued'] == 0
+    assert reminders.send_for_day(own_db, DAY, BEFORE)['queued'] == 0
     book(grace, ada, DAY, '11:00')
-    reminders.send_for_day(own_db, DAY)
+    reminders.send_for_day(own_db, DAY, BEFORE)
     [message] = outbox_for(grace.email)
     assert '11:00' in message.text_body and '10:00' not in message.text_body
 
@@ -139,20 +159,29 @@ def test_only_booked_appointments_of_that_day_are_reminded(own_db):
 def test_rerunning_the_day_queues_nothing_twice(own_db):
     grace, ada = patient(), doctor()
     book(grace, ada, DAY, '10:00')
-    assert reminders.send_for_day(own_db, DAY)['queued'] == 1
-    assert reminders.send_for_day(own_db, DAY)['queued'] == 0
-    assert periodic.run_now('daily_reminders', own_db, DAY.isoformat(), None)['queued'] == 0
+    assert reminders.send_for_day(own_db, DAY, BEFORE)['queued'] == 1
+    assert reminders.send_for_day(own_db, DAY, at(DAY, '08:00'))['queued'] == 0
     # A patient who booked after the first run is reminded by the next one.
     late = patient('Late Booker')
     book(late, ada, DAY, '15:00')
-    assert periodic.run_now('daily_reminders', own_db, DAY.isoformat(), None)['queued'] == 1
+    assert reminders.send_for_day(own_db, DAY, at(DAY, '09:00'))['queued'] == 1
     assert len(outbox_for(grace.email)) == 1 and len(outbox_for(late.email)) == 1
+
+
+def test_run_now_twice_reminds_once(own_db):
+    # "Run now" runs on the real clock: a day that is still ahead.
+    ahead = datetime.date(2099, 6, 9)
+    grace = patient()
+    book(grace, doctor(), ahead, '10:00')
+    assert periodic.run_now('daily_reminders', own_db, ahead.isoformat(), None)['queued'] == 1
+    assert periodic.run_now('daily_reminders', own_db, ahead.isoformat(), None)['queued'] == 0
+    assert len(outbox_for(grace.email)) == 1
 
 
 def test_names_are_escaped_in_the_html(own_db):
     mallory = patient('<script>alert(1)</script>')
     book(mallory, doctor('Dr <b>Bold</b>'), DAY, '10:00')
-    reminders.send_for_day(own_db, DAY)
+    reminders.send_for_day(own_db, DAY, BEFORE)
     html = outbox_for(mallory.email)[0].html_body
     assert '<script>' not in html and '&lt;script&gt;' in html
     assert '<b>Bold</b>' not in html
@@ -169,11 +198,128 @@ def test_reminder_job_reads_with_a_fixed_number_of_queries(own_db):
         # Read the day, find reminders already queued, insert the messages,
         # insert their attachments: the same four for 2 or 120 appointments.
         with assert_query_count(4):
-            result = reminders.send_for_day(own_db, day)
+            result = reminders.send_for_day(own_db, day, BEFORE)
         assert result['queued'] == patients
 
     queries_for(DAY, 2, 1)
     queries_for(DAY + datetime.timedelta(days=1), 40, 3)
+
+
+def test_late_catch_up_reminds_only_visits_still_ahead(own_db):
+    grace, alan, ada = patient(), patient('Alan Turing'), doctor()
+    book(grace, ada, DAY, '09:00')
+    book(grace, ada, DAY, '10:00')  # starting as the job runs: started
+    book(grace, ada, DAY, '14:30')
+    book(alan, ada, DAY, '08:30')
+
+    result = reminders.send_for_day(own_db, DAY, at(DAY, '10:00'))
+
+    assert result == {'date': '2026-06-09', 'patients': 1, 'appointments': 1, 'queued': 1,
+                      'started': 3}
+    [message] = reminders_for(grace.email)
+    assert '14:30' in message.subject and '14:30' in message.text_body
+    assert '09:00' not in message.text_body and '10:00' not in message.text_body
+    assert reminders_for(alan.email) == []
+
+
+def test_a_run_after_the_last_visit_started_sends_nothing(own_db):
+    grace = patient()
+    book(grace, doctor(), DAY, '09:00')
+    result = reminders.send_for_day(own_db, DAY, at(DAY, '16:00'))
+    assert (result['queued'], result['started']) == (0, 1)
+    assert outbox_for(grace.email) == []
+
+
+def test_the_autumn_repeat_hour_is_judged_by_the_instant(own_db):
+    # New York falls back at 02:00 on 1 November 2026: 01:00-02:00 happens twice.
+    clinic, day = own_db.with_changes(tz=NEW_YORK), datetime.date(2026, 11, 1)
+    early, later = patient('Early Bird'), patient('Later Visit')
+    ada = doctor()
+    book(early, ada, day, '01:30')  # the first 01:30, 05:30 UTC
+    book(later, ada, day, '02:00')  # 07:00 UTC
+    # 06:15 UTC is 01:15 the second time round: the wall clock reads before
+    # 01:30, but that visit started 45 minutes ago.
+    run_at = fixed_clock(NEW_YORK, datetime.datetime(2026, 11, 1, 6, 15, tzinfo=UTC))
+
+    result = reminders.send_for_day(clinic, day, run_at)
+
+    assert (result['queued'], result['started']) == (1, 1)
+    assert reminders_for(early.email) == []
+    assert len(reminders_for(later.email)) == 1
+
+
+def test_the_spring_gap_counts_from_the_end_of_the_gap(own_db):
+    # New York springs forward at 02:00 on 8 March 2026: 02:30 never shows,
+    # a visit written for it starts at 03:00 EDT (07:00 UTC).
+    clinic, day = own_db.with_changes(tz=NEW_YORK), datetime.date(2026, 3, 8)
+    gap, after = patient('In The Gap'), patient('After The Gap')
+    ada = doctor()
+    book(gap, ada, day, '02:30')
+    book(after, ada, day, '03:30')
+    run_at = fixed_clock(NEW_YORK, datetime.datetime(2026, 3, 8, 7, 5, tzinfo=UTC))  # 03:05 EDT
+
+    result = reminders.send_for_day(clinic, day, run_at)
+
+    assert (result['queued'], result['started']) == (1, 1)
+    assert reminders_for(gap.email) == []
+    assert len(reminders_for(after.email)) == 1
+
+
+def front_desk_moves(settings, clock, appt, day, time):
+    """Reception moves `appt` through the booking service, as the API does."""
+    desk = user('reception', 'Rita Reception')
+    return appointments.reschedule(settings, clock, desk, appt.id,
+                                   {'date': day.isoformat(), 'time': time})
+
+
+def working_doctor():
+    ada = doctor()
+    set_week(ada.id, TEST_WEEK)
+    return ada
+
+
+def test_visit_moved_to_another_day_after_its_reminder_is_reminded_there_once(own_db):
+    grace, ada = patient(), working_doctor()
+    appt = book(grace, ada, DAY, '10:00')
+    assert reminders.send_for_day(own_db, DAY, at(DAY, '08:00'))['queued'] == 1
+
+    moved = front_desk_moves(own_db, at(DAY, '08:30'), appt, NEXT_DAY, '11:00')
+
+    assert moved.id == appt.id and moved.rescheduled_from_date == DAY
+    assert reminders.send_for_day(own_db, DAY, at(DAY, '09:00'))['queued'] == 0
+    assert reminders.send_for_day(own_db, NEXT_DAY, at(NEXT_DAY, '08:00'))['queued'] == 1
+    assert reminders.send_for_day(own_db, NEXT_DAY, at(NEXT_DAY, '09:00'))['queued'] == 0
+    first, second = reminders_for(grace.email)
+    assert '10:00' in first.text_body
+    assert second.dedupe_key == f'reminder:{grace.id}:{NEXT_DAY.isoformat()}'
+    assert '11:00' in second.text_body and '10:00' not in second.text_body
+
+
+def test_visit_moved_before_its_reminder_is_reminded_only_on_its_new_day(own_db):
+    grace, ada = patient(), working_doctor()
+    appt = book(grace, ada, NEXT_DAY, '10:00')
+    front_desk_moves(own_db, at(DAY, '12:00'), appt, DAY, '16:00')
+
+    assert reminders.send_for_day(own_db, NEXT_DAY, at(NEXT_DAY, '08:00'))['queued'] == 0
+    assert reminders_for(grace.email) == []
+    assert reminders.send_for_day(own_db, DAY, at(DAY, '13:00'))['queued'] == 1
+    [message] = reminders_for(grace.email)
+    assert '16:00' in message.text_body
+
+
+def test_visit_moved_within_a_day_already_reminded_is_not_reminded_again(own_db):
+    grace, ada = patient(), working_doctor()
+    appt = book(grace, ada, DAY, '10:00')
+    assert reminders.send_for_day(own_db, DAY, at(DAY, '08:00'))['queued'] == 1
+
+    front_desk_moves(own_db, at(DAY, '08:30'), appt, DAY, '15:00')
+
+    # A catch-up or a "Run now" later that day sends no second reminder;
+    # the move's own email tells the new time.
+    assert reminders.send_for_day(own_db, DAY, at(DAY, '11:00'))['queued'] == 0
+    assert len(reminders_for(grace.email)) == 1
+    [moved_mail] = [m for m in outbox_for(grace.email) if m.dedupe_key.startswith('reschedule:')]
+    assert '15:00' in moved_mail.subject
 
 
 def unique_future_day(settings):
@@ -296,12 +442,21 @@ def scalar(db_path, sql):
         return conn.execute(sql).fetchone()[0]
 
 
+def zone_in_the_early_morning():
+    """A fixed-offset zone whose clock reads 04:xx now: the day's visits
+    (08:00 on) are all still ahead whenever the test runs."""
+    offset = (4 - datetime.datetime.now(UTC).hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    return f'Etc/GMT{-offset:+d}'  # POSIX signs: Etc/GMT-5 is UTC+5
+
+
 def test_worker_killed_mid_reminder_batch_completes_after_restart_without_duplicates(
         tmp_path, smtp, settings):
     # REMINDER_TIME 00:00: today's slot is due the moment the consumer starts.
-    env = base_env(tmp_path / 'r1', smtp.port, REMINDER_TIME='00:00', WORKERS='2')
+    env = base_env(tmp_path / 'r1', smtp.port, REMINDER_TIME='00:00', WORKERS='2',
+                   CLINIC_TZ=zone_in_the_early_morning())
     own = load(env)
-    today = datetime.datetime.now(datetime.timezone.utc).date()
+    today = datetime.datetime.now(own.tz).date()
     try:
         addresses = fill_reminder_day(own, today, 1500)
     finally:

@@ -1,6 +1,12 @@
 """Daily reminders: one email per patient with booked appointments on a
 clinic day, listing them all, with an .ics file and a one-click unsubscribe.
 
+A visit whose start has passed when the job runs is left out (SPEC §8): a
+late catch-up reminds only what is still ahead. The dedupe key is per
+patient and day, so a visit moved to another day is reminded on its new
+day, and one moved within a day already reminded is not reminded twice
+(the move's own email gives the new time).
+
 One query reads the day (appointments joined to patients and doctors); per
 500 patients one more finds reminders already queued and two insert the new
 ones, so the query count grows with batches, never per appointment.
@@ -14,11 +20,11 @@ import peewee
 
 from app import mail
 from app.auth import sign, verify_signature
-from app.models import Appointment, OutboxMessage, User, utcnow
+from app.clock import UTC, Clock, naive_utc
+from app.models import Appointment, OutboxMessage, User
 from app.recurrence import local_instant
 from app.templating import render_email
 
-VISIT_LENGTH = datetime.timedelta(minutes=30)  # the booking slots are 30 minutes apart
 PATIENTS_PER_BATCH = 500
 
 Doctor = User.alias('doctor')
@@ -32,6 +38,7 @@ class Visit:
     doctor: str
     specialization: str
     starts: datetime.datetime     # aware, clinic time
+    minutes: int
 
 
 @dataclasses.dataclass
@@ -51,7 +58,7 @@ def recipients(day, tz):
     with that day's visits in time order. One query."""
     rows = (Appointment
             .select(Appointment.patient, Patient.email, Patient.name, Appointment.id,
-                    Appointment.time, Doctor.name, Doctor.specialization)
+                    Appointment.time, Appointment.minutes, Doctor.name, Doctor.specialization)
             .join(Patient, on=(Appointment.patient == Patient.id)).switch(Appointment)
             .join(Doctor, on=(Appointment.doctor == Doctor.id))
             .where(Appointment.date == day,
@@ -63,17 +70,34 @@ def recipients(day, tz):
     found = []
     for (patient_id, email, name), group in itertools.groupby(rows, key=lambda r: r[:3]):
         visits = [Visit(appt_id, time, doctor, specialization or '',
-                        local_instant(day, datetime.time.fromisoformat(time), tz))
-                  for _, _, _, appt_id, time, doctor, specialization in group]
+                        local_instant(day, datetime.time.fromisoformat(time), tz), minutes)
+                  for _, _, _, appt_id, time, minutes, doctor, specialization in group]
         found.append(Recipient(patient_id, email, name, visits))
     return found
 
 
-def send_for_day(settings, day, now_utc=None):
-    """Queue the reminders for clinic date `day` in the outbox.
-    Idempotent: a patient already reminded for `day` is skipped."""
-    now_utc = now_utc or utcnow()
-    everyone = recipients(day, settings.tz)
+def still_ahead(everyone, now):
+    """The recipients with only their visits that start after `now` (aware),
+    and how many visits were left out for having started."""
+    # Aware datetimes sharing a zone compare by wall time, fold ignored: in
+    # an autumn repeat that would call a started visit ahead. UTC does not.
+    now = now.astimezone(UTC)
+    ahead, started = [], 0
+    for patient in everyone:
+        visits = [visit for visit in patient.visits if visit.starts.astimezone(UTC) > now]
+        started += len(patient.visits) - len(visits)
+        if visits:
+            ahead.append(dataclasses.replace(patient, visits=visits))
+    return ahead, started
+
+
+def send_for_day(settings, day, clock=None):
+    """Queue the reminders for clinic date `day` in the outbox, for the
+    visits still ahead at `clock`'s now. Idempotent: a patient already
+    reminded for `day` is skipped."""
+    now = (clock or Clock(settings.tz)).now()
+    now_utc = naive_utc(now)
+    everyone, started = still_ahead(recipients(day, settings.tz), now)
     queued = 0
     for batch in peewee.chunked(everyone, PATIENTS_PER_BATCH):
         keys = {dedupe_key(patient.id, day): patient for patient in batch}
@@ -86,7 +110,8 @@ def send_for_day(settings, day, now_utc=None):
         if todo:
             queued += len(mail.queue_messages(todo, now_utc))
     return {'date': day.isoformat(), 'patients': len(everyone),
-            'appointments': sum(len(p.visits) for p in everyone), 'queued': queued}
+            'appointments': sum(len(p.visits) for p in everyone), 'queued': queued,
+            'started': started}
 
 
 def nice_day(day):
@@ -126,7 +151,7 @@ def _ics_text(value):
 
 
 def _ics_time(instant):
-    return instant.astimezone(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+    return instant.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')
 
 
 def _fold(line):
@@ -145,7 +170,7 @@ def _fold(line):
 def calendar(settings, visits, now_utc):
     """An .ics with one VEVENT per visit, times in UTC, CRLF line ends."""
     host = urlparse(settings.base_url).hostname or 'clinicdesk'
-    stamp = _ics_time(now_utc.replace(tzinfo=datetime.timezone.utc))
+    stamp = _ics_time(now_utc.replace(tzinfo=UTC))
     lines = ['BEGIN:VCALENDAR', 'VERSION:2.0',
              f'PRODID:-//{_ics_text(settings.clinic_name)}//Reminders//EN',
              'CALSCALE:GREGORIAN', 'METHOD:PUBLISH']
@@ -155,7 +180,7 @@ def calendar(settings, visits, now_utc):
             title += f' ({visit.specialization})'
         lines += ['BEGIN:VEVENT', f'UID:appointment-{visit.id}@{host}', f'DTSTAMP:{stamp}',
                   f'DTSTART:{_ics_time(visit.starts)}',
-                  f'DTEND:{_ics_time(visit.starts + VISIT_LENGTH)}',
+                  f'DTEND:{_ics_time(visit.starts + datetime.timedelta(minutes=visit.minutes))}',
                   f'SUMMARY:{_ics_text(title)}',
                   f'DESCRIPTION:{_ics_text(settings.clinic_name + ": " + title)}']
         if settings.clinic_address:
