@@ -27,6 +27,7 @@ BENCHES = [
     'stats_p4.py',
     'reports_100k.py',
     'backup_100k.py',
+    'calendar_slots.py',
 ]
 
 LINE = re.compile(r'\bbar\b', re.I)
