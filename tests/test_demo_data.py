@@ -11,7 +11,7 @@ from app.db import database, init_database
 from app.errors import ApiError
 from app.migrations import apply_migrations
 from app.models import Appointment, TimeOff, Treatment, User, WorkingHours
-from app.services import demo_data
+from app.services import calendar, demo_data
 from app.settings import load
 
 # A Sunday, mid-morning: today's weekend weight is low, so the guaranteed
@@ -58,7 +58,7 @@ def appointments():
     return [(a.doctor.email, a.patient.email, a.date, a.time, a.status) for a in query]
 
 
-def calendar():
+def hours_and_time_off():
     hours = [(h.doctor.email, h.weekday, h.start, h.end) for h in
              WorkingHours.select(WorkingHours, User.email).join(User)
              .order_by(User.email, WorkingHours.weekday, WorkingHours.start)]
@@ -100,11 +100,11 @@ def test_demo_data_fills_the_counts_it_reports(fresh_db):
 
 def test_same_seed_gives_the_same_data_and_another_seed_differs(fresh_db):
     demo_data.generate(fresh_db('first'), seed=7, **SIZE)
-    first = accounts(), appointments(), calendar()
+    first = accounts(), appointments(), hours_and_time_off()
     demo_data.generate(fresh_db('second'), seed=7, **SIZE)
-    second = accounts(), appointments(), calendar()
+    second = accounts(), appointments(), hours_and_time_off()
     demo_data.generate(fresh_db('third'), seed=8, **SIZE)
-    third = accounts(), appointments(), calendar()
+    third = accounts(), appointments(), hours_and_time_off()
 
     assert first == second
     assert first[0] != third[0]
@@ -208,3 +208,20 @@ def test_running_twice_refuses_and_changes_nothing(fresh_db):
     assert error.value.status == 409
     assert 'already' in error.value.message
     assert appointments() == before
+
+
+def test_the_calendar_accepts_every_coming_demo_visit_where_it_is(fresh_db, tmp_path):
+    clock = fresh_db()
+    demo_data.generate(clock, seed=2, doctors=8, patients=60, appointments=1500)
+    settings = load({'CLINIC_DATA_DIR': str(tmp_path / 'rules')})
+    soon = clock.now() + datetime.timedelta(minutes=settings.booking_notice_minutes)
+
+    coming = [appt for appt in Appointment.select().where(Appointment.status == 'booked',
+                                                          Appointment.date >= TODAY)
+              if datetime.datetime.combine(appt.date, datetime.time.fromisoformat(appt.time),
+                                           tzinfo=settings.tz) > soon]
+    assert len(coming) >= 50
+    for appt in coming:
+        # Raises the refusal (outside hours, off grid, time off, taken) if any.
+        calendar.check_start(settings, clock, appt.doctor, appt.patient_id, appt.date,
+                             appt.time, appt.minutes, exclude_id=appt.id)
