@@ -7,9 +7,11 @@ import unicodedata
 from app.errors import bad_request
 
 EMAIL_RE = re.compile(r'^[^@\s<>"\',;]+@[^@\s<>"\',;]+\.[^@\s<>"\',;]+$')
-TIME_RE = re.compile(r'^([01]\d|2[0-3]):([0-5]\d)$')
-DATE_RE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
-MONTH_RE = re.compile(r'^(\d{4})-(0[1-9]|1[0-2])$')
+# ASCII digits only: Python's \d also matches '０' or '٣', which would pass
+# the check and then break every later datetime parse of the stored value.
+TIME_RE = re.compile(r'^([01][0-9]|2[0-3]):([0-5][0-9])$')
+DATE_RE = re.compile(r'^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
+MONTH_RE = re.compile(r'^([0-9]{4})-(0[1-9]|1[0-2])$')
 
 
 def _has_control_chars(value, allow_newlines):
@@ -112,7 +114,7 @@ def integer(data, field, *, required=True, low=None, high=None):
         return None
     if isinstance(raw, bool):
         raise bad_request(field, 'must be a whole number')
-    if isinstance(raw, str) and re.fullmatch(r'-?\d{1,12}', raw.strip()):
+    if isinstance(raw, str) and re.fullmatch(r'-?[0-9]{1,12}', raw.strip()):
         raw = int(raw.strip())
     if not isinstance(raw, int):
         raise bad_request(field, 'must be a whole number')

@@ -203,6 +203,10 @@ def book(settings, clock, user, data, ip=None):
     if doctor is None:
         raise bad_request('doctor_id', 'no such doctor')
     minutes = _minutes(data, doctor.slot_minutes)
+    if user.role == 'patient' and minutes != doctor.slot_minutes:
+        # A patient could otherwise hold a doctor's whole day with one visit.
+        raise ApiError(403, f'minutes: visits booked online last {doctor.slot_minutes} '
+                            'minutes; the front desk books longer ones')
     try:
         with database.atomic():
             _lock_people(doctor.id, patient_id)
@@ -264,6 +268,9 @@ def reschedule(settings, clock, user, appointment_id, data, ip=None):
                                   & (User.active == True))  # noqa: E712
         if doctor is None:
             raise bad_request('doctor_id', 'no such doctor')
+    elif not doctor.active:
+        raise conflict(f'doctor_id: {doctor.name} no longer takes bookings; '
+                       'move the visit to another doctor', field='doctor_id')
     if appt.status != 'booked':
         raise conflict(f'appointment is {appt.status.replace("_", "-")}, not booked')
     _check_cutoff(settings, clock, user, appt, 'moved')

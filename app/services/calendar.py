@@ -201,17 +201,26 @@ def time_off_visible_to(user):
     return query
 
 
-def parse_time_off(user, data):
-    if user.role == 'doctor':
-        doctor_id = data.get('doctor_id', user.id)
-        if doctor_id != user.id:
-            raise ApiError(403, 'a doctor adds time off for themself only')
-    elif user.role in STAFF:
-        doctor_id = validate.identifier(data, 'doctor_id', required=False)
-        if doctor_id is not None:
-            accounts.get_doctor(doctor_id)
-    else:
+def _time_off_doctor(user, data):
+    """Whose time off a request adds: None for the whole clinic (staff
+    only); a doctor adds their own."""
+    if user.role not in STAFF + ('doctor',):
         raise ApiError(403, 'only staff and doctors add time off')
+    clinic_wide = 'doctor_id' in data and data['doctor_id'] is None
+    doctor_id = validate.identifier(data, 'doctor_id', required=False)
+    if user.role == 'doctor':
+        if clinic_wide or doctor_id not in (None, user.id):
+            raise ApiError(403, 'a doctor adds time off for themself only')
+        return user.id
+    if doctor_id is not None and not (User.select()
+                                      .where(User.id == doctor_id, User.role == 'doctor')
+                                      .exists()):
+        raise bad_request('doctor_id', 'no such doctor')
+    return doctor_id
+
+
+def parse_time_off(user, data):
+    doctor_id = _time_off_doctor(user, data)
     start_date = validate.date(data, 'start_date')
     end_date = validate.date(data, 'end_date', required=False) or start_date
     if end_date < start_date:
@@ -237,8 +246,11 @@ def add_time_off(user, data):
 
 def get_time_off(user, entry_id):
     entry = time_off_visible_to(user).where(TimeOff.id == entry_id).first()
-    if entry is None or (user.role == 'doctor' and entry.doctor_id != user.id):
+    if entry is None:
         raise not_found('time off not found')
+    if user.role == 'doctor' and entry.doctor_id != user.id:
+        # A clinic closure is listed to every doctor; only staff change it.
+        raise ApiError(403, 'only staff change a clinic closure')
     return entry
 
 

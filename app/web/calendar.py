@@ -11,7 +11,8 @@ from app.web.templating import nice_date
 
 
 def get_hours(doctor_id):
-    return calendar.hours_of(accounts.get_doctor(doctor_id))
+    patient = current_user().role == 'patient'
+    return calendar.hours_of(accounts.get_doctor(doctor_id, active_only=patient))
 
 
 def put_hours(doctor_id):
@@ -24,6 +25,8 @@ def get_slots(doctor_id):
     user = current_user()
     doctor = accounts.get_doctor(doctor_id, active_only=user.role == 'patient')
     first, last = calendar.slot_range(query_params(), clock())
+    if not doctor.active:
+        return calendar.slots_json([])  # staff see them, but nobody books them
     patient_id = user.id if user.role == 'patient' else None
     return calendar.slots_json(calendar.free_slots(settings(), clock(), doctor, first, last,
                                                    patient_id=patient_id))
