@@ -60,7 +60,8 @@ class Calendar:
 @dataclasses.dataclass(frozen=True)
 class Rules:
     """How far ahead a slot must and may be. Staff booking with an override
-    skip hours, grid, time off and notice, never a clash or the past."""
+    skip hours, grid, time off and notice, never a clash, the past or the
+    horizon."""
     now: datetime.datetime
     notice_minutes: int = 60
     horizon_days: int = 90
@@ -190,9 +191,9 @@ def why_not(calendar, rules, day, wall, minutes=None):
     now = rules.now.astimezone(UTC)
     if at <= now:
         return IN_PAST
+    if day > rules.now.astimezone(tz).date() + datetime.timedelta(days=rules.horizon_days):
+        return TOO_FAR
     if not rules.override:
-        if day > rules.now.astimezone(tz).date() + datetime.timedelta(days=rules.horizon_days):
-            return TOO_FAR
         ranges = list(zip(_ranges(calendar, day), calendar.hours.get(day.weekday(), ())))
         inside = [(wall_start, (start, stop)) for (start, stop), (wall_start, _) in ranges
                   if start <= at and end <= stop]

@@ -10,6 +10,8 @@ from tests.client import Client
 from tests.conftest import create_user
 
 DAY = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+FAR = (datetime.date.today() + datetime.timedelta(days=3000)).isoformat()
+EVERY_DAY = {'hours': [{'weekday': d, 'start': '09:00', 'end': '17:00'} for d in range(7)]}
 
 
 @pytest.fixture(scope='module')
@@ -29,6 +31,12 @@ def world(base_url):
     with database.connection_context():
         (Appointment.update(date=datetime.date.today())
          .where(Appointment.id.in_(list(appts.values()))).execute())
+    for name in ('patient', 'doctor', 'other_doctor'):
+        appts[name + '_user'] = users[name].user['id']
+    resp = users['admin'].post('/api/time-off', {'doctor_id': users['other_doctor'].user['id'],
+                                                 'start_date': FAR})
+    assert resp.status == 201, resp
+    appts['other_time_off'] = resp.json['id']
     return users, appts
 
 
@@ -57,6 +65,24 @@ MATRIX = [
      dict(anon=401, patient=403, doctor=404, admin=403)),
     ('POST', '/api/appointments/{other}/no-show', {},
      dict(anon=401, patient=403, doctor=404, admin=403)),
+    ('POST', '/api/appointments/{other}/cancel', {'reason': 'not mine'},
+     dict(anon=401, patient=404, doctor=403)),
+    ('POST', '/api/appointments/{other}/reschedule', {'date': DAY, 'time': '11:00'},
+     dict(anon=401, patient=404, doctor=403)),
+    ('GET', '/api/doctors/{doctor_user}/hours', None,
+     dict(anon=401, patient=200, doctor=200, admin=200)),
+    ('GET', '/api/doctors/{patient_user}/hours', None, dict(patient=404, admin=404)),
+    ('PUT', '/api/doctors/{other_doctor_user}/hours', EVERY_DAY,
+     dict(anon=401, patient=403, doctor=404, admin=200)),
+    ('GET', '/api/doctors/{doctor_user}/slots?from=' + DAY, None,
+     dict(anon=401, patient=200, doctor=200, admin=200)),
+    ('GET', '/api/time-off', None, dict(anon=401, patient=403, doctor=200, admin=200)),
+    ('POST', '/api/time-off', {'start_date': FAR}, dict(anon=401, patient=403)),
+    ('POST', '/api/time-off', {'doctor_id': None, 'start_date': FAR}, dict(doctor=403)),
+    ('DELETE', '/api/time-off/{other_time_off}', None, dict(anon=401, patient=403, doctor=404)),
+    ('PUT', '/api/doctors/{doctor_user}', {'specialization': 'General practice'},
+     dict(anon=401, patient=403, doctor=403, admin=200)),
+    ('PUT', '/api/doctors/{patient_user}', {'name': 'Dr Nobody'}, dict(admin=404)),
 ]
 
 
@@ -64,7 +90,7 @@ MATRIX = [
                          ids=[f'{m} {p}' for m, p, _, _ in MATRIX])
 def test_every_endpoint_answers_each_role_as_specified(world, method, path, body, expected):
     users, appts = world
-    path = path.format(own=appts['patient'], other=appts['other_patient'])
+    path = path.format(own=appts['patient'], other=appts['other_patient'], **appts)
     before = status_snapshot(appts['other_patient'])
     for caller, status in expected.items():
         resp = users[caller].request(method, path, json_body=body)

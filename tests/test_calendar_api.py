@@ -146,12 +146,16 @@ def test_unsafe_calendar_calls_without_the_csrf_token_are_403(world):
 
 def test_a_doctor_sees_own_and_clinic_time_off_and_staff_see_all(world):
     users, ids = world
-    mine = {e['id'] for e in users['doctor'].get('/api/time-off').json['items']}
+    listed = users['doctor'].get('/api/time-off?limit=1000').json
+    mine = {e['id'] for e in listed['items']}
     assert ids['doctor_off'] in mine and ids['closure'] in mine
     assert ids['other_doctor_off'] not in mine
+    assert listed['total'] == len(mine) and listed['limit'] == 1000 and listed['offset'] == 0
     for staff in ('reception', 'admin'):
-        every = {e['id'] for e in users[staff].get('/api/time-off').json['items']}
+        every = {e['id'] for e in users[staff].get('/api/time-off?limit=1000').json['items']}
         assert {ids['doctor_off'], ids['other_doctor_off'], ids['closure']} <= every
+    page = users['admin'].get('/api/time-off?limit=1&offset=1').json
+    assert len(page['items']) == 1 and page['total'] >= 3
 
 
 def test_inactive_doctors_hours_and_slots_are_hidden_from_patients(clinic, world):

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from app.db import database
-from app.models import Appointment, User
+from app.models import Appointment, TimeOff, User, WorkingHours
 from tests.client import Client
 from tests.conftest import create_user
 
@@ -16,7 +16,8 @@ DAY = (datetime.date.today() + datetime.timedelta(days=40)).isoformat()
 HOSTILE_VALUES = [
     None, True, 0, -1, 2**70, 1.5e308, '', ' ', 'x' * 100_000, '\x00\x07\x1b[31m', '\ud800',
     '<script>alert(1)</script>', "' OR 1=1 --", '../../etc/passwd', [], ['a'], {}, {'$gt': ''},
-    '2026-13-45', '99:99', '１２:００', 'NaN',
+    '2026-13-45', '99:99', '１２:００', 'NaN', '9999-12-31', '0001-01-01', '0９:0０', '٣', '²',
+    '１', [{'weekday': 0, 'start': '09:00', 'end': '10:00'}] * 100,
 ]
 
 RAW_BODIES = [
@@ -33,12 +34,27 @@ ENDPOINTS = [
     ('POST', '/api/appointments', ['doctor_id', 'date', 'time', 'patient_id'], 'admin'),
     ('POST', '/api/appointments/{appt}/complete', ['diagnosis', 'treatment', 'prescription'], 'doctor'),
     ('POST', '/api/appointments/{appt}/cancel', [], 'patient'),
+    ('PUT', '/api/doctors/{doctor}/hours', ['slot_minutes', 'hours'], 'doctor'),
+    ('POST', '/api/time-off', ['doctor_id', 'start_date', 'end_date', 'start_time', 'end_time',
+                               'reason'], 'admin'),
+    ('POST', '/api/time-off', ['doctor_id', 'start_date', 'end_date', 'start_time', 'end_time'],
+     'doctor'),
+    ('POST', '/api/appointments/{future}/reschedule', ['date', 'time', 'doctor_id', 'override'],
+     'patient'),
+    ('POST', '/api/appointments/{future}/reschedule', ['date', 'time', 'doctor_id', 'override'],
+     'admin'),
+    ('POST', '/api/appointments', ['doctor_id', 'date', 'time', 'patient_id', 'minutes',
+                                   'override'], 'admin'),
+    ('PUT', '/api/doctors/{spare_doctor}', ['name', 'specialization', 'active'], 'admin'),
+    ('POST', '/api/appointments/{future}/cancel', ['reason'], 'admin'),
 ]
 
 QUERY_ENDPOINTS = [
     ('/api/appointments', ['date', 'from', 'to', 'status', 'doctor_id', 'patient_id', 'limit', 'offset']),
     ('/api/doctors', ['limit', 'offset']),
     ('/api/patients', ['q', 'limit', 'offset']),
+    ('/api/doctors/{doctor}/slots', ['from', 'to']),
+    ('/api/time-off', ['limit', 'offset']),
 ]
 
 
@@ -48,9 +64,16 @@ def actors(base_url):
     users['anon'] = Client(base_url)
     appt = users['patient'].post('/api/appointments', {
         'doctor_id': users['doctor'].user['id'], 'date': DAY, 'time': '10:00'}).json
+    future = users['patient'].post('/api/appointments', {
+        'doctor_id': users['doctor'].user['id'], 'date': DAY, 'time': '11:00'}).json
     with database.connection_context():
         Appointment.update(date=datetime.date.today()).where(Appointment.id == appt['id']).execute()
-    return users, appt['id']
+    time_off = users['admin'].post('/api/time-off', {'doctor_id': users['doctor'].user['id'],
+                                                     'start_date': DAY}).json
+    ids = {'appt': appt['id'], 'future': future['id'], 'doctor': users['doctor'].user['id'],
+           'spare_doctor': create_user(base_url, 'doctor').user['id'],
+           'time_off': time_off['id']}
+    return users, ids
 
 
 def snapshot():
@@ -58,14 +81,20 @@ def snapshot():
     appointments exist, and every column a request could change on the
     newest rows (the fuzzing actors' own, created last)."""
     with database.connection_context():
-        counts = (User.select().count(), Appointment.select().count())
+        counts = (User.select().count(), Appointment.select().count(), TimeOff.select().count())
         users = list(User.select(User.id, User.email, User.name, User.reminders_enabled,
-                                 User.password_hash, User.role)
+                                 User.password_hash, User.role, User.specialization,
+                                 User.active, User.slot_minutes)
                      .order_by(User.id.desc()).limit(50).tuples())
         appts = list(Appointment.select(Appointment.id, Appointment.status, Appointment.date,
-                                        Appointment.time, Appointment.reason)
+                                        Appointment.time, Appointment.reason, Appointment.doctor,
+                                        Appointment.minutes, Appointment.cancel_reason)
                      .order_by(Appointment.id.desc()).limit(50).tuples())
-    return counts, users, appts
+        hours = list(WorkingHours.select(WorkingHours.id, WorkingHours.doctor,
+                                         WorkingHours.weekday, WorkingHours.start,
+                                         WorkingHours.end)
+                     .order_by(WorkingHours.id.desc()).limit(50).tuples())
+    return counts, users, appts, hours
 
 
 def assert_clear_4xx(resp, context):
@@ -90,9 +119,9 @@ def test_hostile_json_bodies_never_500_and_refusals_change_nothing(actors, metho
     """Some hostile-looking values are valid (a diagnosis may read
     "<script>"; it is escaped on output): those may succeed. Everything
     else must be a clear 4xx that leaves every record as it was."""
-    users, appt_id = actors
+    users, ids = actors
     client = users[role]
-    path = path.format(appt=appt_id)
+    path = path.format(**ids)
     rng = random.Random(path + role)
     bodies = [('json', body) for body in hostile_bodies(fields, rng)]
     bodies += [('raw', raw) for raw in RAW_BODIES]
@@ -126,9 +155,11 @@ def test_wrong_content_type_is_415(actors):
 
 @pytest.mark.parametrize('path,params', QUERY_ENDPOINTS, ids=[p for p, _ in QUERY_ENDPOINTS])
 def test_hostile_query_strings_answer_4xx_or_an_empty_page(actors, path, params):
-    users, _ = actors
+    users, ids = actors
+    path = path.format(**ids)
     values = ['-1', 'abc', '99999999999999999999999', '2026-02-30', '%00', '%ff%fe', "'%20OR%201=1",
-              'x' * 5000, '1e9']
+              'x' * 5000, '1e9', '9999-12-31', '0001-01-01', '%EF%BC%91', '%C2%B2',
+              '%D9%A3%D9%A3']
     for param in params:
         for value in values:
             resp = users['admin'].get(f'{path}?{param}={value}')
@@ -146,3 +177,55 @@ def test_huge_or_odd_ids_in_paths_are_404(actors):
         assert resp.status == 404, (suffix, resp)
         resp = users['doctor'].post(f'/api/appointments/{suffix}/no-show')
         assert resp.status == 404, (suffix, resp)
+        for method, path in (('GET', '/api/doctors/{}/hours'), ('PUT', '/api/doctors/{}/hours'),
+                             ('GET', '/api/doctors/{}/slots'), ('PUT', '/api/doctors/{}'),
+                             ('DELETE', '/api/time-off/{}'),
+                             ('POST', '/api/appointments/{}/reschedule'),
+                             ('POST', '/api/appointments/{}/cancel')):
+            resp = users['admin'].request(method, path.format(suffix), json_body={})
+            assert resp.status == 404, (method, path, suffix, resp)
+
+
+@pytest.mark.parametrize('key', ['weekday', 'start', 'end'])
+def test_hostile_values_inside_working_hours_never_500(actors, key):
+    users, ids = actors
+    path = f"/api/doctors/{ids['doctor']}/hours"
+    for value in HOSTILE_VALUES + [{'weekday': 0}, [[[[]]]]]:
+        before = snapshot()
+        item = {'weekday': 0, 'start': '09:00', 'end': '17:00', key: value}
+        resp = users['doctor'].put(path, {'slot_minutes': 30, 'hours': [item]})
+        context = value if len(repr(value)) < 300 else 'large value'
+        assert resp.status in (200, 400, 413), (context, resp)
+        if resp.status == 400:
+            assert resp.json['error'].startswith('hours[0]'), (context, resp)
+        if resp.status != 200:
+            assert snapshot() == before, context
+    for nested in ([item] * 10_000, [[item]], [None], 'hours', {'0': item}):
+        resp = users['doctor'].put(path, {'hours': nested})
+        assert 400 <= resp.status < 500, resp
+
+
+def test_the_ends_of_the_calendar_never_500(actors):
+    """The first and last days a date can name: answered with a refusal
+    or an empty list, never a crash in date arithmetic."""
+    users, ids = actors
+    doctor = ids['doctor']
+    for first, last in (('9999-12-25', '9999-12-31'), ('0001-01-01', '0001-01-07'),
+                        ('9999-12-31', '9999-12-31')):
+        resp = users['patient'].get(f'/api/doctors/{doctor}/slots?from={first}&to={last}')
+        assert resp.status == 200 and resp.json['items'] == [], resp
+    for date in ('9999-12-31', '0001-01-01'):
+        for client, extra in ((users['patient'], {}),
+                              (users['admin'], {'patient_id': users['patient'].user['id'],
+                                                'override': True})):
+            resp = client.post('/api/appointments', {'doctor_id': doctor, 'date': date,
+                                                     'time': '23:30', **extra})
+            assert resp.status in (400, 409), (date, extra, resp)
+            resp = client.post(f"/api/appointments/{ids['future']}/reschedule",
+                               {'date': date, 'time': '23:30', **extra})
+            assert resp.status in (400, 409), (date, extra, resp)
+        resp = users['admin'].post('/api/time-off', {'doctor_id': doctor, 'start_date': date,
+                                                     'start_time': '23:00', 'end_time': '23:59'})
+        assert resp.status in (201, 400), (date, resp)
+        if resp.status == 201:
+            assert users['admin'].delete(f"/api/time-off/{resp.json['id']}").status == 200

@@ -119,7 +119,7 @@ def test_month_end_and_leap_day():
     assert [s.date for s in found] == [D(2026, 12, 29), D(2027, 1, 5)]
 
 
-def test_why_not_names_the_reason_and_override_skips_only_the_calendar_rules():
+def test_why_not_names_the_reason_and_override_skips_only_hours_grid_time_off_and_notice():
     calendar = Calendar(UTC, WEEKDAYS, busy=((MONDAY, T(10), 30),),
                         time_off=(TimeOff(MONDAY, MONDAY, T(15), T(16)),))
     rules = Rules(at(UTC, MONDAY, 8, 45), notice_minutes=60, horizon_days=30)
@@ -139,6 +139,7 @@ def test_why_not_names_the_reason_and_override_skips_only_the_calendar_rules():
     assert slots.why_not(calendar, staff, MONDAY, T(9)) is None
     assert slots.why_not(calendar, staff, MONDAY, T(9, 50)) == slots.TAKEN
     assert slots.why_not(calendar, staff, MONDAY, T(7)) == slots.IN_PAST
+    assert slots.why_not(calendar, staff, MONDAY + datetime.timedelta(91), T(9)) == slots.TOO_FAR
 
 
 def test_free_slots_and_why_not_agree_on_every_start():

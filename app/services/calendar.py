@@ -7,7 +7,6 @@ from app import slots, validate
 from app.db import database
 from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import Appointment, TimeOff, User, WorkingHours
-from app.services import accounts
 
 MAX_RANGES = 7 * 6
 MAX_SLOT_RANGE_DAYS = 31
@@ -40,9 +39,7 @@ def parse_hours(data, current_slot_minutes):
         field = f'hours[{index}]'
         if not isinstance(item, dict):
             raise bad_request(field, 'expected {"weekday", "start", "end"}')
-        weekday = validate.integer(item, 'weekday', low=0, high=6)
-        start = validate.time(item, 'start')
-        end = validate.time(item, 'end')
+        weekday, start, end = _hours_range(item, field)
         if end <= start:
             raise bad_request(field, f'ends at {end}, not after its start {start}')
         parsed.append((weekday, start, end))
@@ -52,6 +49,15 @@ def parse_hours(data, current_slot_minutes):
             raise bad_request('hours', f'{before[1]}-{before[2]} and {after[1]}-{after[2]} '
                                        f'overlap on weekday {before[0]}')
     return slot_minutes or current_slot_minutes, parsed
+
+
+def _hours_range(item, field):
+    """(weekday, start, end) of one range; a refusal names the range."""
+    try:
+        return (validate.integer(item, 'weekday', low=0, high=6),
+                validate.time(item, 'start'), validate.time(item, 'end'))
+    except ApiError as exc:
+        raise bad_request(field, exc.message)
 
 
 def may_edit_hours(user, doctor):
@@ -125,8 +131,20 @@ def rules(settings, clock, override=False):
                        horizon_days=settings.booking_horizon_days, override=override)
 
 
+def bookable_days(settings, clock):
+    """The first and last day a visit may start on (the horizon). Days
+    outside it are answered before any date arithmetic around them, which
+    would overflow at the ends of the calendar (0001-01-01, 9999-12-31)."""
+    today = clock.today()
+    return today, today + datetime.timedelta(days=settings.booking_horizon_days)
+
+
 def free_slots(settings, clock, doctor, first_day, last_day, patient_id=None, exclude_id=None,
                minutes=None):
+    today, horizon = bookable_days(settings, clock)
+    first_day, last_day = max(first_day, today), min(last_day, horizon)
+    if first_day > last_day:
+        return []
     calendar = calendar_for(settings.tz, doctor, first_day, last_day, patient_id, exclude_id)
     return slots.free_slots(calendar, rules(settings, clock), first_day, last_day, minutes)
 
@@ -134,7 +152,9 @@ def free_slots(settings, clock, doctor, first_day, last_day, patient_id=None, ex
 def slot_range(data, clock):
     """The `from`..`to` of a slots request: at most 31 days."""
     first = validate.date(data, 'from', required=False) or clock.today()
-    last = validate.date(data, 'to', required=False) or first + datetime.timedelta(days=6)
+    last = (validate.date(data, 'to', required=False)
+            or min(first, datetime.date.max - datetime.timedelta(days=6))
+            + datetime.timedelta(days=6))
     if last < first:
         raise bad_request('to', 'is before from')
     if (last - first).days >= MAX_SLOT_RANGE_DAYS:
@@ -173,6 +193,11 @@ def refusal(reason, settings, doctor, taken_by_patient=False):
 def check_start(settings, clock, doctor, patient_id, day, wall, minutes, override=False,
                 exclude_id=None):
     """Raise the refusal when a visit may not start at `day` `wall`."""
+    today, horizon = bookable_days(settings, clock)
+    if day < today:
+        raise refusal(slots.IN_PAST, settings, doctor)
+    if day > horizon:
+        raise refusal(slots.TOO_FAR, settings, doctor)
     calendar = calendar_for(settings.tz, doctor, day, day, patient_id, exclude_id)
     reason = slots.why_not(calendar, rules(settings, clock, override), day, _time(wall),
                            minutes)

@@ -42,7 +42,7 @@ def my_audit():
 
 
 def _person(user_id, role=None):
-    if not user_id.isdigit() or len(user_id) > 9:
+    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 9:
         return None
     query = User.select().where(User.id == int(user_id))
     if role:

@@ -115,7 +115,7 @@ def paging(params=None):
         raw = params.get(field)
         if raw in (None, ''):
             continue
-        if not raw.isdigit() or len(raw) > 9:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
             raise ApiError(400, f'{field}: must be a whole number ≥ 0', field=field)
         if field == 'limit':
             limit = max(1, min(int(raw), 1000))

@@ -5,7 +5,8 @@ import bottle
 from app.errors import ApiError
 from app.services import accounts, appointments, calendar
 from app.web import hours_form
-from app.web.base import clock, current_user, json_body, json_response, query_params, settings
+from app.web.base import clock, current_user, json_body, json_response, page_of, paging, \
+    query_params, settings
 from app.web.forms import FORM_STATUSES, field_errors, form, page, redirect_with
 from app.web.templating import nice_date
 
@@ -33,8 +34,10 @@ def get_slots(doctor_id):
 
 
 def list_time_off():
+    limit, offset = paging()
     entries = calendar.time_off_visible_to(current_user())
-    return {'items': [calendar.time_off_json(entry) for entry in entries]}
+    return page_of([calendar.time_off_json(entry) for entry in entries.limit(limit).offset(offset)],
+                   entries.count(), limit, offset)
 
 
 def add_time_off():
