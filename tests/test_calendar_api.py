@@ -422,11 +422,14 @@ def test_a_deactivated_doctor_leaves_booking_but_keeps_history(world):
         Appointment.update(date=MONDAY.replace(year=2030), status='completed') \
             .where(Appointment.id == earlier).execute()
     later = [booked(users['patient'], doc, day(n), '10:00')['id'] for n in (9, 2)]
+    started = booked(users['patient'], doc, day(0), '09:30')['id']
+    with database.connection_context():
+        Appointment.update(time='08:00').where(Appointment.id == started).execute()
     resp = users['admin'].put(f'/api/doctors/{doc}', {'active': False})
     assert resp.status == 200, resp
     assert resp.json['active'] is False
     assert [a['id'] for a in resp.json['affected']] == sorted(later, key=lambda i: row(i).date)
-    assert {row(i).status for i in later} == {'booked'}
+    assert {row(i).status for i in later + [started]} == {'booked'}
     assert doc not in {d['id'] for d in users['patient'].get('/api/doctors?limit=1000').json['items']}
     listed = {d['id']: d for d in users['reception'].get('/api/doctors?limit=1000').json['items']}
     assert listed[doc]['active'] is False

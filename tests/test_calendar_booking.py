@@ -161,6 +161,7 @@ def test_a_refused_reschedule_says_why_and_changes_nothing(users):
                 ((day(14), '09:00'), 409, 'you already have'),
                 ((day(-7), '10:00'), 400, 'past'),
                 ((day(7), '25:00'), 400, 'time'),
+                ((day(7), '10:00'), 400, 'already'),
                 (('2031-02-30', '10:00'), 400, 'date')]
     for (date, time), status, words in refusals:
         resp = users['patient'].post(f"/api/appointments/{appt['id']}/reschedule",

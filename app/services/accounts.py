@@ -44,7 +44,7 @@ def create_doctor(data):
 def update_doctor(clock, doctor_id, data):
     """Edit a doctor's name, specialization or whether they take bookings.
     Returns (doctor, affected): deactivating lists their booked
-    appointments from today on, for reception to move; none is cancelled."""
+    appointments still ahead, for reception to move; none is cancelled."""
     doctor = get_doctor(doctor_id)
     changes = {}
     if 'name' in data:
@@ -63,11 +63,15 @@ def update_doctor(clock, doctor_id, data):
 
 
 def future_bookings(clock, doctor):
-    """The doctor's booked appointments from today on, in time order."""
+    """The doctor's booked appointments still ahead, in time order: visits
+    that have started are closed by the doctor, not moved."""
+    now = clock.now()
+    ahead = ((Appointment.date > now.date())
+             | ((Appointment.date == now.date()) & (Appointment.time > f'{now:%H:%M}')))
     return list(Appointment.select()
                 .where(Appointment.doctor == doctor.id,
                        Appointment.status == 'booked',
-                       Appointment.date >= clock.today())
+                       ahead)
                 .order_by(Appointment.date, Appointment.time, Appointment.id))
 
 

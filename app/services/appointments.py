@@ -273,6 +273,8 @@ def reschedule(settings, clock, user, appointment_id, data, ip=None):
                        'move the visit to another doctor', field='doctor_id')
     if appt.status != 'booked':
         raise conflict(f'appointment is {appt.status.replace("_", "-")}, not booked')
+    if (doctor.id, day, time) == (appt.doctor.id, appt.date, appt.time):
+        raise bad_request('time', 'the visit is at this date and time already')
     _check_cutoff(settings, clock, user, appt, 'moved')
     minutes = appt.minutes if doctor.id == appt.doctor.id else doctor.slot_minutes
     before = (appt.date, appt.time, appt.doctor)
