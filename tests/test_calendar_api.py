@@ -82,7 +82,7 @@ MATRIX = [
      dict(anon=401, patient=403, doctor=403)),
     ('DELETE', '/api/time-off/{other_doctor_off}', None,
      dict(anon=401, patient=403, doctor=404)),
-    ('DELETE', '/api/time-off/{closure}', None, dict(anon=401, patient=403, doctor=403)),
+    ('DELETE', '/api/time-off/{closure}', None, dict(anon=401, patient=403, doctor=404)),
     ('DELETE', '/api/time-off/999999', None, dict(anon=401, doctor=404, admin=404)),
     ('POST', '/api/appointments/{other}/reschedule', MOVE,
      dict(anon=401, patient=404, doctor=403, other_doctor=403)),
