@@ -429,7 +429,19 @@ class PostgresCluster:
         return f'postgresql://clinic@127.0.0.1:{self.port}/clinic'
 
     def _run(self, *argv):
-        subprocess.run([*self.as_user, *argv], check=True, capture_output=True, timeout=60)
+        for attempt in range(3):
+            try:
+                subprocess.run([*self.as_user, *argv], check=True, capture_output=True,
+                               timeout=60)
+                return
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+                raise
+            except subprocess.SubprocessError:
+                # Forking from a process with many live threads (servers, racing
+                # clients) now and then fails before exec ("Bad exception data
+                # from child"); the command never ran, so running it again is safe.
+                if attempt == 2:
+                    raise
 
     def start(self):
         data = self.dir / 'data'
