@@ -357,6 +357,18 @@ def test_part_day_time_off_affects_only_the_visits_it_overlaps(world):
     assert {'12:00', '12:30'}.isdisjoint(free) and {'11:00', '13:30'} <= free
 
 
+def test_a_day_off_lists_a_late_visit_of_the_evening_before_that_runs_into_it(world):
+    users, _ = world
+    doc = new_doctor(week=tuple((d, '20:00', '00:00') for d in range(7)), slot_minutes=60)
+    patient_id = users['other_patient'].user['id']
+    late = booked(users['admin'], doc, day(35), '23:00', patient_id=patient_id,
+                  minutes=90, override=True)['id']
+    resp = users['admin'].post('/api/time-off', {'doctor_id': doc, 'start_date': day(36)})
+    assert resp.status == 201, resp
+    assert [a['id'] for a in resp.json['affected']] == [late]
+    assert row(late).status == 'booked'
+
+
 def test_a_clinic_closure_touches_every_doctor(world):
     users, _ = world
     one, two = new_doctor(week=((4, '09:00', '17:00'),)), new_doctor(week=((4, '09:00', '17:00'),))

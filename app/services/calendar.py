@@ -279,16 +279,17 @@ def get_time_off(user, entry_id):
 
 def affected_by(tz, entry):
     """The booked appointments that `entry` overlaps, in time order: the
-    list reception works through to move them (nothing is cancelled)."""
+    list reception works through to move them (nothing is cancelled). A
+    late visit the evening before can run into the first day."""
     query = (Appointment.select()
              .where(Appointment.status == 'booked',
-                    Appointment.date.between(entry.start_date, entry.end_date))
+                    Appointment.date.between(entry.start_date - datetime.timedelta(days=1),
+                                             entry.end_date))
              .order_by(Appointment.date, Appointment.time, Appointment.id))
     if entry.doctor_id is not None:
         query = query.where(Appointment.doctor == entry.doctor_id)
-    if entry.start_time is None:
-        return list(query)
     window = slots.Calendar(tz, {}, time_off=(slots.TimeOff(
-        entry.start_date, entry.end_date, _time(entry.start_time), _time(entry.end_time)),))
+        entry.start_date, entry.end_date, entry.start_time and _time(entry.start_time),
+        entry.end_time and _time(entry.end_time)),))
     return [appt for appt in query
             if slots.blocked_by_time_off(window, appt.date, _time(appt.time), appt.minutes)]
