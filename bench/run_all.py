@@ -25,6 +25,7 @@ BENCHES = [
     'reminders_p2.py',
     'monthly_reports_p3.py',
     'stats_p4.py',
+    'stats_p4.py --redis',
     'reports_100k.py',
     'backup_100k.py',
     'calendar_slots.py',
@@ -35,8 +36,9 @@ LINE = re.compile(r'\bbar\b', re.I)
 
 def run(script, timeout):
     started = time.monotonic()
+    name, *options = script.split()
     try:
-        result = subprocess.run([sys.executable, str(HERE / script)], capture_output=True,
+        result = subprocess.run([sys.executable, str(HERE / name), *options], capture_output=True,
                                 text=True, timeout=timeout, cwd=HERE.parent)
     except subprocess.TimeoutExpired:
         return [f'{script}: timed out after {timeout} s'], time.monotonic() - started
@@ -52,10 +54,11 @@ def main():
     parser.add_argument('--only', nargs='*', help='bench file names to run')
     parser.add_argument('--timeout', type=int, default=900)
     args = parser.parse_args()
-    chosen = [b for b in BENCHES if not args.only or b in args.only or b[:-3] in args.only]
+    chosen = [b for b in BENCHES
+              if not args.only or b.split()[0] in args.only or b.split()[0][:-3] in args.only]
     rows = []
     for script in chosen:
-        if not (HERE / script).exists():
+        if not (HERE / script.split()[0]).exists():
             rows.append((script, [f'{script}: missing'], 0.0))
             continue
         print(f'running {script} ...', file=sys.stderr, flush=True)
