@@ -83,6 +83,20 @@ class Session(BaseModel):
     expires_at = pw.DateTimeField(index=True)
 
 
+class PasswordLink(BaseModel):
+    """A single-use link that sets a password: an invitation (new staff, a
+    walk-in patient with an email) or a reset. Only the token's SHA-256 is
+    kept; `password_mark` ties it to the password the account had when it
+    was issued, so any later password change voids it."""
+    token_hash = pw.CharField(max_length=64, primary_key=True)
+    user = pw.ForeignKeyField(User, on_delete='CASCADE', index=True, backref='+')
+    purpose = pw.CharField(max_length=10)  # invite / reset
+    password_mark = pw.CharField(max_length=64)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+
+
 class LoginFailure(BaseModel):
     """Failed logins, for throttling; keyed by email and by client address."""
     key = pw.CharField(max_length=300, index=True)
@@ -356,7 +370,7 @@ class AuditEvent(BaseModel):
         )
 
 
-MODELS = [User, Session, LoginFailure, Appointment, WorkingHours, TimeOff, Treatment, OutboxMessage,
-          OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
+MODELS = [User, Session, PasswordLink, LoginFailure, Appointment, WorkingHours, TimeOff,
+          Treatment, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
           ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
           AuditEvent]

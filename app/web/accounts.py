@@ -4,10 +4,11 @@ import bottle
 
 from app import auth, validate
 from app.errors import ApiError, bad_request, not_found
-from app.services import accounts, reminders
+from app.services import accounts, password_links, reminders
 from app.web.base import client_ip, current_session, current_user, current_user_row, json_body, \
     json_response, query_params, settings
-from app.web.forms import form, form_failure, home_for, page, redirect_with, safe_next
+from app.web.forms import field_errors, form, form_failure, home_for, page, redirect_with, \
+    safe_next
 from app.web.templating import render
 
 
@@ -85,6 +86,29 @@ def login_submit():
     bottle.redirect(next_url or home_for(user))
 
 
+def reset_page():
+    token = query_params().get('token', '')
+    try:
+        account = password_links.check(token)
+    except ApiError as exc:
+        bottle.response.status = exc.status
+        return page('reset.html', account=None, errors=field_errors(exc))
+    return page('reset.html', account=account, token=token)
+
+
+def reset_submit():
+    data = form('token', 'password')
+    try:
+        user = password_links.redeem(data['token'], data)
+    except ApiError as exc:
+        if exc.field == 'token':
+            bottle.response.status = exc.status
+            return page('reset.html', account=None, errors=field_errors(exc))
+        return form_failure(exc, 'reset.html', {'account': password_links.check(data['token']),
+                                                'token': data['token']})
+    redirect_with('/login', f'Your password is set. Log in as {user.email}.')
+
+
 def register_page():
     user = current_user()
     if user:
@@ -147,6 +171,8 @@ ROUTES = [
     ('PUT', '/api/me/reminders', set_reminders, PATIENT, {}),
     ('GET', '/', root, ANYONE, {}),
     ('GET', '/login', login_page, ANYONE, {}),
+    ('GET', '/reset', reset_page, ANYONE, {}),
+    ('POST', '/reset', reset_submit, ANYONE, {}),
     # Like /api/login: there is no session yet whose token a form could carry.
     ('POST', '/login', login_submit, ANYONE, {'csrf': False}),
     ('GET', '/register', register_page, ANYONE, {}),
