@@ -12,7 +12,7 @@ from app.errors import ApiError
 from app.models import PasswordLink, Session, User, utcnow
 from app.services import password_links
 from tests.client import Client
-from tests.conftest import PASSWORD, create_user
+from tests.conftest import create_user
 
 NEW_PASSWORD = 'a-new-long-password'
 
