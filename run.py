@@ -86,7 +86,8 @@ def cmd_demo_data(settings, args):
         return 1
     summary = ', '.join(f'{value} {key}' for key, value in counts.items())
     log.info('demo data ready in %.1f s: %s', time.monotonic() - started, summary)
-    print(f'Log in as doctor1@demo.clinic or patient1@demo.clinic with password {args.password!r}')
+    print(f'Log in as doctor1@demo.clinic, patient1@demo.clinic or reception1@demo.clinic '
+          f'with password {args.password!r}')
     return 0
 
 

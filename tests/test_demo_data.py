@@ -96,6 +96,7 @@ def test_demo_data_fills_the_counts_it_reports(fresh_db):
     assert Treatment.select().count() == by_status['completed']
     assert User.by_email('doctor4@demo.clinic').specialization
     assert User.by_email('patient15@demo.clinic').phone
+    assert User.by_email('reception1@demo.clinic').role == 'reception'
 
 
 def test_same_seed_gives_the_same_data_and_another_seed_differs(fresh_db):

@@ -293,6 +293,9 @@ def _users(rng, weeks, patients, password_hash, created_at):
     for n, week in enumerate(weeks, start=1):
         rows.append((f'doctor{n}@{EMAIL_DOMAIN}', password_hash, _name(rng), None,
                      'doctor', _specialization(n - 1), True, week.minutes, created_at))
+    # The front desk (SPEC §9): one receptionist.
+    rows.append((f'reception1@{EMAIL_DOMAIN}', password_hash, _name(rng), None, 'reception',
+                 None, False, 30, created_at))
     for n in range(1, patients + 1):
         # Ofcom's drama range (07700 900000-900999): no real phone rings.
         phone = f'+44 7700 900{rng.randrange(1000):03d}'
