@@ -117,12 +117,13 @@ class SignedInUser:
     one request cannot change what another sees; a view that writes to the
     account loads its User row."""
     id: int
-    email: str
+    email: str | None
     name: str
     role: str
     phone: str | None
     specialization: str | None
     reminders_enabled: bool
+    date_of_birth: datetime.date | None
 
     public = User.public  # the same JSON as the row's
 

@@ -41,7 +41,9 @@ class Claimable(BaseModel):
 
 
 class User(BaseModel):
-    email = pw.CharField(max_length=254, unique=True)
+    # A walk-in may have no email. Unique where present: SQLite and
+    # PostgreSQL both let a unique index hold any number of NULLs.
+    email = pw.CharField(max_length=254, unique=True, null=True)
     password_hash = pw.CharField(max_length=255)
     name = pw.CharField(max_length=200)
     phone = pw.CharField(max_length=40, null=True)
@@ -52,6 +54,7 @@ class User(BaseModel):
     # A doctor's normal visit length and the grid their slots start on.
     slot_minutes = pw.IntegerField(default=30, constraints=[pw.SQL('DEFAULT 30')])
     created_at = pw.DateTimeField(default=utcnow)
+    date_of_birth = pw.DateField(null=True)
 
     def public(self):
         data = {'id': self.id, 'email': self.email, 'name': self.name, 'role': self.role}
@@ -59,11 +62,15 @@ class User(BaseModel):
             data['specialization'] = self.specialization
         if self.role == 'patient':
             data['phone'] = self.phone
+            data['date_of_birth'] = (self.date_of_birth.isoformat()
+                                     if self.date_of_birth else None)
             data['reminders_enabled'] = self.reminders_enabled
         return data
 
     @classmethod
     def by_email(cls, email):
+        if not email or not email.strip():
+            return None  # never the accounts that have no email
         return cls.get_or_none(cls.email == email.strip().lower())
 
     @classmethod
@@ -71,6 +78,18 @@ class User(BaseModel):
         return (cls.select()
                 .where(cls.role == 'doctor', cls.active == True)  # noqa: E712
                 .order_by(cls.name, cls.id))
+
+
+class PatientSearchTerm(BaseModel):
+    """The words a patient is found by (app.services.patient_search): each
+    word of the name and the email, folded to lower case without accents,
+    and every tail of the phone's digits. A search is one prefix range per
+    typed word on the (term, user) index."""
+    term = pw.CharField(max_length=254)
+    user = pw.ForeignKeyField(User, on_delete='CASCADE', index=True, backref='+')
+
+    class Meta:
+        indexes = ((('term', 'user'), True),)
 
 
 class Session(BaseModel):
@@ -370,7 +389,7 @@ class AuditEvent(BaseModel):
         )
 
 
-MODELS = [User, Session, PasswordLink, LoginFailure, Appointment, WorkingHours, TimeOff,
-          Treatment, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
-          ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
+MODELS = [User, PatientSearchTerm, Session, PasswordLink, LoginFailure, Appointment,
+          WorkingHours, TimeOff, Treatment, OutboxMessage, OutboxAttachment, JobRun,
+          MonthlyReport, Export, ScheduledReport, ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
           AuditEvent]

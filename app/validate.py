@@ -12,6 +12,8 @@ EMAIL_RE = re.compile(r'^[^@\s<>"\',;]+@[^@\s<>"\',;]+\.[^@\s<>"\',;]+$')
 TIME_RE = re.compile(r'^([01][0-9]|2[0-3]):([0-5][0-9])$')
 DATE_RE = re.compile(r'^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
 MONTH_RE = re.compile(r'^([0-9]{4})-(0[1-9]|1[0-2])$')
+PHONE_RE = re.compile(r'[0-9+\-(). ]+')
+EARLIEST_BIRTH = datetime.date(1900, 1, 1)
 
 
 def _has_control_chars(value, allow_newlines):
@@ -46,6 +48,21 @@ def email(data, field='email', required=True):
     value = value.lower()
     if not EMAIL_RE.match(value):
         raise bad_request(field, 'is not a valid email address')
+    return value
+
+
+def phone(data, field='phone'):
+    value = text(data, field, required=False, max_len=40)
+    if value is not None and not PHONE_RE.fullmatch(value):
+        raise bad_request(field, 'may contain only digits, spaces and + - ( ) .')
+    return value
+
+
+def date_of_birth(data, today, field='date_of_birth'):
+    """A birth date: a real day from 1900 up to `today` (clinic time)."""
+    value = date(data, field, required=False)
+    if value is not None and not EARLIEST_BIRTH <= value <= today:
+        raise bad_request(field, f'must be between {EARLIEST_BIRTH.isoformat()} and today')
     return value
 
 

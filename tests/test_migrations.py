@@ -13,6 +13,7 @@ import pytest
 
 from app.db import connect_database, database, init_database
 from app.migrations import DIRECTORY, apply_migrations
+from app.services import accounts
 from app.models import (MODELS, Appointment, JobRun, OutboxMessage, ScheduledReport, User,
                         WorkingHours)
 from tests.conftest import BACKEND, ROOT, bound_database, postgres_bin
@@ -119,6 +120,16 @@ def test_an_upgraded_database_keeps_its_rows(blank_database):
         assert OutboxMessage.get().to == 'patient1@example.test'
         assert ScheduledReport.get().name == 'Weekly bookings'
         assert JobRun.get().slot == '2026-01-05'
+
+
+def test_patients_of_a_released_database_can_be_found(blank_database):
+    released = blank_database('released')
+    load_released_dump(released)
+    with bound_database(released):
+        total, found = accounts.list_patients('one')
+        assert total == 1 and found[0].email == 'patient1@example.test'
+        assert accounts.list_patients('patient1@')[0] == 1
+        assert found[0].date_of_birth is None
 
 
 def test_doctors_of_a_released_database_get_the_default_week_and_visits_keep_their_start(

@@ -7,22 +7,23 @@ from app.auth import hash_password
 from app.db import database
 from app.errors import ApiError, conflict, not_found
 from app.models import Appointment, User, WorkingHours
-from app.services import audit, stats
+from app.services import audit, patient_search, stats
 
 
 def _create_user(data, role, specialization=None):
     email = validate.email(data)
     password = validate.password(data)
     name = validate.text(data, 'name', max_len=200)
-    phone = validate.text(data, 'phone', required=False, max_len=40)
-    if phone is not None and not all(ch.isdigit() or ch in '+-() .' for ch in phone):
-        raise ApiError(400, 'phone: may contain only digits, spaces and + - ( ) .', field='phone')
+    phone = validate.phone(data)
     try:
         with database.atomic():
             database.after_commit(stats.invalidate)
-            return User.create(email=email, password_hash=hash_password(password),
+            user = User.create(email=email, password_hash=hash_password(password),
                                name=name, phone=phone, role=role,
                                specialization=specialization)
+            if role == 'patient':
+                patient_search.reindex([user])
+            return user
     except peewee.IntegrityError:
         raise conflict('email: an account with this email already exists', field='email')
 
@@ -161,14 +162,18 @@ def get_patient(patient_id):
     return patient
 
 
-def list_patients(search=None, limit=100, offset=0):
+def list_patients(search=None, limit=100, offset=0, doctor_id=None):
+    """(total, one page of patients) by name, found by the words of
+    `search` (app.services.patient_search); with `doctor_id`, only those
+    who have an appointment with that doctor."""
     query = (User.select()
              .where(User.role == 'patient')
              .order_by(User.name, User.id))
+    if doctor_id is not None:
+        query = query.where(User.id.in_(Appointment.select(Appointment.patient)
+                                        .where(Appointment.doctor == doctor_id)))
     if search:
-        needle = search.lower()
-        query = query.where(peewee.fn.LOWER(User.name).contains(needle)
-                            | User.email.contains(needle))
+        query = patient_search.matching(query, search)
     return query.count(), list(query.limit(limit).offset(offset))
 
 

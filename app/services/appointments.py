@@ -308,8 +308,11 @@ def spoken_when(day, time):
 
 def _queue_moved_email(settings, appt, before, doctor, day, time):
     """The patient's "your appointment has moved" email, in the move's own
-    transaction; the caller asks for delivery after the commit."""
+    transaction; the caller asks for delivery after the commit. A walk-in
+    without an email hears it from the desk instead."""
     patient = appt.patient
+    if not patient.email:
+        return
     text = render_email('mail/rescheduled.txt', name=patient.name,
                         before=spoken_when(before[0], before[1]), before_doctor=before[2].name,
                         after=spoken_when(day, time), after_doctor=doctor.name,

@@ -15,7 +15,9 @@ Where each entry is written:
 - export.create, export.download: exports.request_export, exports.download;
 - monthly_report.view: monthly_reports.html_for;
 - report_file.download: report_runs.download;
-- outbox_message.view, outbox_attachment.download: services.outbox.
+- outbox_message.view, outbox_attachment.download: services.outbox;
+- patient.register, patient.update: services.patients (a walk-in, an edit
+  of a patient's details by the desk or by the patient).
 
 A row is references only: when, who (user and role at that moment), a short
 dotted action from ACTIONS, the patient it is about, the record it touched
@@ -58,6 +60,8 @@ ACTIONS = {
     'report_file.download': 'Downloaded a scheduled report file',
     'outbox_message.view': 'Opened a sent email',
     'outbox_attachment.download': 'Downloaded an email attachment',
+    'patient.register': 'Registered a walk-in patient',
+    'patient.update': 'Edited the patient\'s details',
 }
 TARGET_RE = re.compile(r'[a-z_]{1,30}:[0-9A-Za-z-]{1,64}')
 IP_RE = re.compile(r'[0-9A-Fa-f.:]{1,45}')

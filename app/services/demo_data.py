@@ -21,7 +21,7 @@ from app.clock import naive_utc
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User
-from app.services import demo_calendar, stats
+from app.services import demo_calendar, patient_search, stats
 from app.services.demo_calendar import GRAIN, hhmm
 
 EMAIL_DOMAIN = 'demo.clinic'
@@ -190,6 +190,10 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
         doctor_ids = [ids[f'doctor{n}@{EMAIL_DOMAIN}'] for n in range(1, doctors + 1)]
         patient_ids = [ids[f'patient{n}@{EMAIL_DOMAIN}'] for n in range(1, patients + 1)]
         demo_calendar.save(doctor_ids, weeks, time_off)
+        patient_search.reindex(_demo_users()
+                               .select(User.id, User.name, User.email, User.phone)
+                               .where(User.role == 'patient')
+                               .tuples())
         progress(f'accounts {doctors} doctors, {patients} patients')
         table = Appointment._meta.table_name
         if not is_sqlite():

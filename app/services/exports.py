@@ -301,8 +301,11 @@ def _finish(settings, clock, export, name, rows, size):
 def queue_ready_email(settings, clock, export):
     """The "export ready" email to whoever asked: a patient's own history is
     attached (a link when the file is over 5 MB); other people's data gets
-    a link only, so it does not sit in a mailbox. None when queued already."""
+    a link only, so it does not sit in a mailbox. None when queued already
+    or when the requester has no email."""
     requester = export.requester
+    if not requester.email:
+        return None
     scope_all, own = export.scope == 'all', export.patient_id == requester.id
     patient_name = None if scope_all or own else export.patient.name
     if scope_all:

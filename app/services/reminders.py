@@ -54,8 +54,8 @@ def dedupe_key(patient_id, day):
 
 
 def recipients(day, tz):
-    """Patients with reminders on and booked appointments on `day`, each
-    with that day's visits in time order. One query."""
+    """Patients with an email, reminders on and booked appointments on
+    `day`, each with that day's visits in time order. One query."""
     rows = (Appointment
             .select(Appointment.patient, Patient.email, Patient.name, Appointment.id,
                     Appointment.time, Appointment.minutes, Doctor.name, Doctor.specialization)
@@ -64,7 +64,8 @@ def recipients(day, tz):
             .where(Appointment.date == day,
                    Appointment.status == 'booked',
                    Patient.reminders_enabled == True,  # noqa: E712
-                   Patient.active == True)  # noqa: E712
+                   Patient.active == True,  # noqa: E712
+                   Patient.email.is_null(False))  # a walk-in may have no email
             .order_by(Appointment.patient, Appointment.time, Appointment.id)
             .tuples())
     found = []

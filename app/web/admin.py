@@ -6,8 +6,8 @@ from app import validate
 from app.errors import ApiError
 from app.services import accounts, appointments, calendar, stats
 from app.web import hours_form
-from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
-    paging, query_params, settings
+from app.web.base import client_ip, clock, current_user, json_body, json_response, \
+    query_params, settings
 from app.web.exports import recent_exports
 from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
     redirect_with, section
@@ -34,14 +34,6 @@ def dashboard_stats():
 def create_doctor():
     doctor = accounts.create_doctor(json_body())
     return json_response({'id': doctor.id, **doctor.public()}, status=201)
-
-
-def list_patients():
-    params = query_params()
-    limit, offset = paging(params)
-    search = validate.text(params, 'q', required=False, max_len=100)
-    total, patients = accounts.list_patients(search, limit, offset)
-    return page_of([p.public() for p in patients], total, limit, offset)
 
 
 def admin_patients(params, errors):
@@ -154,7 +146,6 @@ ADMIN = ('admin',)
 ROUTES = [
     ('GET', '/api/admin/stats', admin_stats, ADMIN, {}),
     ('POST', '/api/doctors', create_doctor, ADMIN, {}),
-    ('GET', '/api/patients', list_patients, ADMIN, {}),
     ('GET', '/admin', admin_page, ADMIN, {}),
     ('POST', '/admin/doctors', add_doctor_submit, ADMIN, {}),
     ('GET', '/admin/doctors/<doctor_id:int>', doctor_page, ADMIN, {}),

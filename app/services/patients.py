@@ -1,0 +1,96 @@
+"""The front desk's patients (SPEC §9): registering a walk-in, editing a
+patient's details, and a patient editing their own. Each change keeps the
+patient's search words in step (app.services.patient_search) and is
+audited."""
+import secrets
+
+import peewee
+
+from app import validate
+from app.db import database
+from app.errors import bad_request, conflict
+from app.models import User
+from app.services import accounts, audit, password_links, patient_search, stats
+
+# What a walk-in's password_hash holds until they follow their invitation:
+# no scrypt hash, so auth.check_password refuses every password.
+NO_PASSWORD = '!'
+
+
+def _no_password():
+    return NO_PASSWORD + secrets.token_hex(16)
+
+
+def has_password(user):
+    return not user.password_hash.startswith(NO_PASSWORD)
+
+
+def _details(data, today, fields):
+    """The validated subset of name, email, phone, date_of_birth and
+    reminders_enabled present in `data` (all of `fields` are allowed)."""
+    checks = {'name': lambda: validate.text(data, 'name', max_len=200),
+              'email': lambda: validate.email(data, required=False),
+              'phone': lambda: validate.phone(data),
+              'date_of_birth': lambda: validate.date_of_birth(data, today),
+              'reminders_enabled': lambda: validate.boolean(data, 'reminders_enabled')}
+    return {field: checks[field]() for field in fields if field in data}
+
+
+def _email_taken():
+    return conflict('email: an account with this email already exists', field='email')
+
+
+def register_walk_in(settings, today, data, staff, ip=None):
+    """A patient registered at the desk. With an email, an invitation to
+    choose a password goes to the outbox; returns (patient, invited) and
+    the caller asks for delivery when invited."""
+    details = _details(data, today, ('email', 'phone', 'date_of_birth'))
+    details['name'] = validate.text(data, 'name', max_len=200)
+    try:
+        with database.atomic():
+            database.after_commit(stats.invalidate)
+            patient = User.create(role='patient', password_hash=_no_password(), **details)
+            patient_search.reindex([patient])
+            audit.record('patient.register', staff, patient.id, f'user:{patient.id}', ip)
+            if patient.email:
+                password_links.queue_invitation(settings, patient, staff)
+    except peewee.IntegrityError:
+        raise _email_taken()
+    return patient, bool(patient.email)
+
+
+def _save(patient, changes, actor, ip):
+    try:
+        with database.atomic():
+            User.update(**changes).where(User.id == patient.id).execute()
+            for field, value in changes.items():
+                setattr(patient, field, value)
+            patient_search.reindex([patient])
+            audit.record('patient.update', actor, patient.id, f'user:{patient.id}', ip)
+    except peewee.IntegrityError:
+        raise _email_taken()
+    return patient
+
+
+def update_patient(settings, today, patient_id, data, staff, ip=None):
+    """Reception or an admin edits a patient's details. A patient who never
+    chose a password gets an invitation at a new email; returns (patient,
+    invited)."""
+    patient = accounts.get_patient(patient_id)
+    changes = _details(data, today, ('name', 'email', 'phone', 'date_of_birth',
+                                     'reminders_enabled'))
+    if 'email' in changes and changes['email'] is None and has_password(patient):
+        raise bad_request('email', 'is how this patient logs in; it cannot be removed')
+    invite = ('email' in changes and changes['email'] is not None
+              and changes['email'] != patient.email and not has_password(patient))
+    with database.atomic():
+        _save(patient, changes, staff, ip)
+        if invite:
+            password_links.queue_invitation(settings, patient, staff)
+    return patient, invite
+
+
+def update_own(today, user, data, ip=None):
+    """A patient edits their own name, phone and date of birth."""
+    patient = accounts.get_patient(user.id)
+    return _save(patient, _details(data, today, ('name', 'phone', 'date_of_birth')), user, ip)
