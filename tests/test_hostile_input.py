@@ -47,6 +47,8 @@ ENDPOINTS = [
                                    'override'], 'admin'),
     ('PUT', '/api/doctors/{spare_doctor}', ['name', 'specialization', 'active'], 'admin'),
     ('POST', '/api/appointments/{future}/cancel', ['reason'], 'admin'),
+    ('POST', '/api/patients', ['email', 'name', 'phone', 'date_of_birth'], 'admin'),
+    ('PUT', '/api/me', ['name', 'phone', 'date_of_birth'], 'patient'),
 ]
 
 QUERY_ENDPOINTS = [

@@ -60,6 +60,8 @@ def register_walk_in(settings, today, data, staff, ip=None):
 
 
 def _save(patient, changes, actor, ip):
+    if not changes:
+        return patient
     try:
         with database.atomic():
             User.update(**changes).where(User.id == patient.id).execute()
