@@ -29,6 +29,7 @@ BENCHES = [
     'reports_100k.py',
     'backup_100k.py',
     'calendar_slots.py',
+    'patient_search.py',
 ]
 
 LINE = re.compile(r'\bbar\b', re.I)

@@ -52,7 +52,8 @@ BACKEND_SENSITIVE = {
     'redis': QUEUE_SENSITIVE,
     'postgres': QUEUE_SENSITIVE + ['test_reports.py', 'test_audit.py', 'test_reminders.py',
                                    'test_migrations.py', 'test_calendar_api.py',
-                                   'test_calendar_booking.py', 'test_booking_concurrency.py'],
+                                   'test_calendar_booking.py', 'test_booking_concurrency.py',
+                                   'test_patients.py'],
 }
 # sqlite | redis | postgres: the backend of the session's app, from
 # --backend (set in pytest_configure, before any test module imports it).
