@@ -389,7 +389,7 @@ class AuditEvent(BaseModel):
         )
 
 
-MODELS = [User, PatientSearchTerm, Session, PasswordLink, LoginFailure, Appointment,
-          WorkingHours, TimeOff, Treatment, OutboxMessage, OutboxAttachment, JobRun,
-          MonthlyReport, Export, ScheduledReport, ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
-          AuditEvent]
+MODELS = [User, Session, PasswordLink, LoginFailure, Appointment, WorkingHours, TimeOff,
+          Treatment, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
+          ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
+          AuditEvent, PatientSearchTerm]

@@ -76,7 +76,8 @@ def searches(people, rng, rounds):
     chosen = rng.sample(people, rounds)
     kinds = {
         'surname, 3 letters': lambda p: p['name'].split()[-1][:3],
-        'first name + surname start': lambda p: f'{p["name"].split()[0]} {p["name"].split()[-1][:2]}',
+        'first name + surname start': lambda p: '{} {}'.format(p['name'].split()[0],
+                                                               p['name'].split()[-1][:2]),
         'phone, last 4 digits': lambda p: p['phone'][-4:],
         'phone as written': lambda p: p['phone'],
         'email start': lambda p: p['email'].split('@')[0],
