@@ -11,6 +11,9 @@ from app.models import Appointment, TimeOff, User, WorkingHours
 MAX_RANGES = 7 * 6
 MAX_SLOT_RANGE_DAYS = 31
 MAX_TIME_OFF_DAYS = 366
+# Far enough ahead for any plan; a year like 9999 is a typo, and the date
+# arithmetic around it would overflow.
+TIME_OFF_AHEAD_DAYS = 10 * 366
 STAFF = ('reception', 'admin')
 
 
@@ -238,18 +241,26 @@ def _time_off_doctor(user, data):
             raise ApiError(403, 'a doctor adds time off for themself only')
         return user.id
     if doctor_id is not None and not (User.select()
-                                      .where(User.id == doctor_id, User.role == 'doctor')
+                                      .where(User.id == doctor_id, User.role == 'doctor',
+                                             User.active == True)  # noqa: E712
                                       .exists()):
-        raise bad_request('doctor_id', 'no such doctor')
+        raise bad_request('doctor_id', 'no such doctor taking bookings')
     return doctor_id
 
 
-def parse_time_off(user, data):
+def parse_time_off(user, data, today=None):
+    """The entry's fields, or 400. With `today`, its days must be today or
+    later and at most TIME_OFF_AHEAD_DAYS ahead."""
     doctor_id = _time_off_doctor(user, data)
     start_date = validate.date(data, 'start_date')
     end_date = validate.date(data, 'end_date', required=False) or start_date
     if end_date < start_date:
         raise bad_request('end_date', 'is before start_date')
+    if today is not None and end_date < today:
+        raise bad_request('end_date' if data.get('end_date') else 'start_date',
+                          'is in the past; time off is for today or later')
+    if today is not None and (start_date - today).days > TIME_OFF_AHEAD_DAYS:
+        raise bad_request('start_date', f'is more than {TIME_OFF_AHEAD_DAYS // 366} years ahead')
     if (end_date - start_date).days >= MAX_TIME_OFF_DAYS:
         raise bad_request('end_date', f'time off covers at most {MAX_TIME_OFF_DAYS} days')
     start_time = validate.time(data, 'start_time', required=False)
@@ -264,9 +275,19 @@ def parse_time_off(user, data):
             'start_time': start_time, 'end_time': end_time, 'reason': reason}
 
 
-def add_time_off(user, data):
-    fields = parse_time_off(user, data)
+def add_time_off(user, data, today=None):
+    return create_time_off(user, parse_time_off(user, data, today))
+
+
+def create_time_off(user, fields):
     return TimeOff.create(created_by=user.id, **fields)
+
+
+def same_time_off(fields):
+    """An entry with exactly these parsed fields (a form sent twice), or None."""
+    return (TimeOff.select()
+            .where(*[getattr(TimeOff, name) == value for name, value in fields.items()])
+            .first())
 
 
 def get_time_off(user, entry_id):

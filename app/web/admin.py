@@ -9,8 +9,8 @@ from app.web import hours_form
 from app.web.base import client_ip, clock, current_user, json_body, json_response, \
     query_params, settings
 from app.web.exports import recent_exports
-from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
-    redirect_with, section
+from app.web.forms import FORM_STATUSES, checkbox, field_errors, form, offset_param, page, \
+    pager, redirect_with, section
 
 PATIENTS_PAGE = 20
 APPOINTMENTS_PAGE = 50
@@ -123,8 +123,8 @@ def doctor_page(doctor_id):
 
 def edit_doctor_submit(doctor_id):
     data = form('name', 'specialization')
-    data['active'] = bottle.request.forms.get('active') == 'on'
     try:
+        data['active'] = checkbox('active')
         doctor, to_move = accounts.update_doctor(clock(), doctor_id, data)
     except ApiError as exc:
         if exc.status not in FORM_STATUSES:

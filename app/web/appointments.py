@@ -178,8 +178,19 @@ def book_submit():
         if exc.status not in FORM_STATUSES:
             raise
         bottle.response.status = exc.status
-        return page('patient.html', **patient_context(user, data, field_errors(exc)))
+        errors = field_errors(exc)
+        if exc.status == 409 and already_booked(user, data):
+            errors = {'time': 'is booked for you already (the form was sent twice?); '
+                              'see it under Upcoming'}
+        return page('patient.html', **patient_context(user, data, errors))
     redirect_with('/patient', f'Booked: {when(appt)} with {appt.doctor.name}.')
+
+
+def already_booked(user, data):
+    """Whether the patient holds this very visit: same doctor, day and time."""
+    _, same_day = appointments.list_for(user, {'date': data['date'], 'status': 'booked',
+                                               'doctor_id': data['doctor_id']}, 50, 0)
+    return any(a.time == data['time'] for a in same_day)
 
 
 def cancel_submit(appointment_id):

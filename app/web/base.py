@@ -100,12 +100,16 @@ def json_body():
 
 
 def query_params():
-    """The query string as a plain dict (last value wins)."""
-    try:
-        return {key: bottle.request.query.getunicode(key, default='')
-                for key in bottle.request.query.keys()}
-    except UnicodeDecodeError:
-        raise ApiError(400, 'query: not valid UTF-8')
+    """The query string as a plain dict (last value wins). A value that is
+    not UTF-8 is a 400 naming it (getunicode would quietly answer None)."""
+    query, params = bottle.request.query, {}
+    for key in query.keys():
+        value = query.getunicode(key)
+        if value is None:
+            name = key if key.isascii() else 'query'
+            raise ApiError(400, f'{name}: not valid UTF-8', field=name)
+        params[key] = value
+    return params
 
 
 def paging(params=None):

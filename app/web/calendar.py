@@ -7,7 +7,7 @@ from app.services import accounts, appointments, calendar
 from app.web import hours_form
 from app.web.base import clock, current_user, json_body, json_response, page_of, paging, \
     query_params, settings
-from app.web.forms import FORM_STATUSES, field_errors, form, page, redirect_with
+from app.web.forms import FORM_STATUSES, field_errors, form, form_value, page, redirect_with
 from app.web.templating import nice_date
 
 
@@ -41,7 +41,7 @@ def list_time_off():
 
 
 def add_time_off():
-    entry = calendar.add_time_off(current_user(), json_body())
+    entry = calendar.add_time_off(current_user(), json_body(), clock().today())
     affected = calendar.affected_by(settings().tz, entry)
     return json_response({**calendar.time_off_json(entry),
                           'affected': [appointments.to_json(a) for a in
@@ -103,10 +103,9 @@ def save_hours(doctor):
     """Save the week, or (for "add a range" / "remove") show it again
     edited and unsaved."""
     user = current_user()
-    forms = bottle.request.forms
-    week = hours_form.week_from_form(forms)
-    slot_minutes = forms.getunicode('slot_minutes', default='')
-    focus = hours_form.edit(week, forms.getunicode('action', default='save'))
+    week = hours_form.week_from_form()
+    slot_minutes = form_value('slot_minutes')
+    focus = hours_form.edit(week, form_value('action', 'save'))
     if focus:
         return hours_page(doctor, week, slot_minutes, focus=focus)
     data, fields, errors = hours_form.check(week, slot_minutes)
@@ -160,12 +159,16 @@ def add_time_off_submit():
     fields = TIME_OFF_FIELDS if user.role == 'doctor' else ('doctor_id',) + TIME_OFF_FIELDS
     data = form(*fields)
     try:
-        entry = calendar.add_time_off(user, data)
+        parsed = calendar.parse_time_off(user, data, clock().today())
     except ApiError as exc:
         if exc.status not in FORM_STATUSES:
             raise
         bottle.response.status = exc.status
         return time_off_page(data, field_errors(exc))
+    entry = calendar.same_time_off(parsed)
+    if entry:  # the form sent twice: the entry is there once
+        redirect_with(f'{time_off_base(user)}/{entry.id}', 'This time off was added already.')
+    entry = calendar.create_time_off(user, parsed)
     count = len(calendar.affected_by(settings().tz, entry))
     if count:
         message = (f'Time off added. It overlaps {count} booked '

@@ -7,6 +7,7 @@ from urllib.parse import quote, urlencode
 import bottle
 
 from app import validate
+from app.errors import bad_request
 from app.web.base import clock, query_params, settings
 from app.web.templating import render
 
@@ -42,9 +43,30 @@ def safe_next(raw):
     return raw
 
 
-def form(*fields):
+def form_value(name, default=''):
+    """One posted field as text, `default` when it was not sent. Bytes that
+    are not UTF-8 are a 400 naming the field: Bottle's getunicode would
+    answer the default, as if an optional field had been left blank."""
     forms = bottle.request.forms
-    return {name: forms.getunicode(name, default='') for name in fields}
+    if name not in forms:
+        return default
+    value = forms.getunicode(name)
+    if value is None:
+        raise bad_request(name, 'is not valid UTF-8 text')
+    return value
+
+
+def form(*fields):
+    return {name: form_value(name) for name in fields}
+
+
+def checkbox(name):
+    """A ticked box posts 'on', an unticked one nothing; anything else is
+    a forged form, refused rather than read as either."""
+    value = form_value(name, None)
+    if value not in (None, 'on'):
+        raise bad_request(name, 'must be ticked or left unticked')
+    return value == 'on'
 
 
 def field_errors(exc):

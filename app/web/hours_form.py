@@ -1,13 +1,17 @@
 """The weekly-hours form: rows of from/to times per weekday, read from the
 posted page and checked row by row, so each error shows next to its field;
 "add a range" and "remove" are plain submit buttons, working without JS."""
+import re
+
 from app import validate
-from app.errors import ApiError
-from app.web.forms import field_errors
+from app.errors import ApiError, bad_request
+from app.web.forms import field_errors, form_value
 
 WEEKDAYS = ('Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday')
 MAX_ROWS = 6  # per day: the API takes at most 7 × 6 ranges
 BLANK = {'start': '', 'end': ''}
+# The buttons' values: ASCII digits only (str.isdigit would take '٣').
+ACTION_RE = re.compile(r'add-([0-6])|remove-([0-6])-([0-5])')
 
 
 def week_from_hours(hours):
@@ -18,13 +22,13 @@ def week_from_hours(hours):
     return week
 
 
-def week_from_form(forms):
+def week_from_form():
     week = {}
     for weekday in range(7):
         rows = []
         for index in range(MAX_ROWS):
-            start = forms.getunicode(f'start-{weekday}-{index}')
-            end = forms.getunicode(f'end-{weekday}-{index}')
+            start = form_value(f'start-{weekday}-{index}', None)
+            end = form_value(f'end-{weekday}-{index}', None)
             if start is not None or end is not None:
                 rows.append({'start': (start or '').strip(), 'end': (end or '').strip()})
         week[weekday] = rows
@@ -33,22 +37,24 @@ def week_from_form(forms):
 
 def edit(week, action):
     """Apply 'add-<day>' or 'remove-<day>-<row>' to `week`; the field to
-    focus afterwards, or None when `action` is not an edit (it is a save)."""
-    parts = (action or '').split('-')
-    if len(parts) < 2 or parts[0] not in ('add', 'remove') or not parts[1].isdigit():
+    focus afterwards, or None for 'save'. Any other value is no button of
+    this form: 400."""
+    if action == 'save':
         return None
-    weekday = int(parts[1])
-    if weekday not in week:
-        return None
+    match = ACTION_RE.fullmatch(action)
+    if match is None:
+        raise bad_request('action', 'is not a button of this form')
+    adding = match.group(1) is not None
+    weekday = int(match.group(1) if adding else match.group(2))
     rows = week[weekday]
-    if parts[0] == 'add':
+    if adding:
         if not rows:
             rows.append(dict(BLANK))  # the blank row the page already showed
         if len(rows) < MAX_ROWS:
             rows.append(dict(BLANK))
         return f'start-{weekday}-{len(rows) - 1}'
-    if len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(rows):
-        del rows[int(parts[2])]
+    if int(match.group(3)) < len(rows):
+        del rows[int(match.group(3))]
     return f'start-{weekday}-0'
 
 

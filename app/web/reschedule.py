@@ -10,12 +10,12 @@ from app.errors import ApiError
 from app.services import accounts, appointments
 from app.web import week_view
 from app.web.base import client_ip, clock, current_user, query_params, settings
-from app.web.forms import FORM_STATUSES, HOME, field_errors, form, page, redirect_with, \
-    safe_next
+from app.web.forms import FORM_STATUSES, HOME, checkbox, field_errors, form, page, \
+    redirect_with, safe_next
 from app.web.templating import error_sentence, nice_date
 
 FRONT_DESK = ('reception', 'admin')
-FIELD_LABELS = {'date': 'Date', 'time': 'Time', 'doctor_id': 'Doctor'}
+FIELD_LABELS = {'date': 'Date', 'time': 'Time', 'doctor_id': 'Doctor', 'override': 'Outside hours'}
 PAGE = '/appointments/<appointment_id:int>/reschedule'
 
 
@@ -60,7 +60,7 @@ def week_of(appt, doctor, choice, errors):
     if day and not start <= day < start + week_view.WEEK:
         day = None
     switched = doctor.id != appt.doctor.id
-    params = {'doctor_id': doctor.id if switched else None, 'next': choice.get('next')}
+    params = {'doctor_id': doctor.id if switched else None, 'next': safe_next(choice.get('next'))}
     shown = week_view.build(settings(), clock(), doctor, start, page_path(appt), params,
                             (day, choice.get('time')), '#week', patient_id=appt.patient.id,
                             exclude_id=appt.id, minutes=None if switched else appt.minutes)
@@ -113,9 +113,9 @@ def reschedule_submit(appointment_id):
     before = appointments.get_for(user, appointment_id)
     data = form('doctor_id', 'date', 'time', 'override', 'next')
     request = {'date': data['date'], 'time': data['time'], 'doctor_id': data['doctor_id']}
-    if data['override']:
-        request['override'] = True
     try:
+        if checkbox('override'):
+            request['override'] = True
         appt = appointments.reschedule(settings(), clock(), user, appointment_id, request,
                                        client_ip())
     except ApiError as exc:
