@@ -463,3 +463,21 @@ def test_time_off_at_the_ends_of_the_calendar_never_500(actors):
         field = 'end_date' if end and start < '2000' else 'start_date'
         assert_refused(resp, ids, before, (start, end), field)
         assert field_error(resp.text, field), (start, end)
+
+
+def test_a_visit_with_a_doctor_who_left_offers_no_times_that_would_be_refused(actors):
+    people, ids = actors
+    gone = create_user(actors[0]['admin'].base_url, 'doctor', name='Dr Left Today')
+    booked = people['patient'].post('/api/appointments', {
+        'doctor_id': gone.user['id'], 'date': (ids['today'] + 9 * DAY).isoformat(),
+        'time': '16:00'}).json
+    assert people['admin'].put(f'/api/doctors/{gone.user["id"]}', {'active': False}).status == 200
+    path = f'/appointments/{booked["id"]}/reschedule'
+    for role, advice in (('patient', 'Please call the clinic'),
+                         ('admin', 'Choose another doctor above')):
+        resp = people[role].get(path)
+        assert resp.status == 200 and 'no longer takes bookings' in resp.text
+        assert advice in resp.text and 'week-slot' not in resp.text
+    slots = people['admin'].get(f'/api/doctors/{gone.user["id"]}/free-times'
+                                f'?date={(ids["today"] + 9 * DAY).isoformat()}').json
+    assert slots['times'] == []

@@ -146,8 +146,8 @@ def free_slots(settings, clock, doctor, first_day, last_day, patient_id=None, ex
                minutes=None):
     today, horizon = bookable_days(settings, clock)
     first_day, last_day = max(first_day, today), min(last_day, horizon)
-    if first_day > last_day:
-        return []
+    if first_day > last_day or not doctor.active:
+        return []  # a doctor who left is booked by nobody, staff included (SPEC §8)
     calendar = calendar_for(settings.tz, doctor, first_day, last_day, patient_id, exclude_id)
     return slots.free_slots(calendar, rules(settings, clock), first_day, last_day, minutes)
 

@@ -76,7 +76,7 @@ def reschedule_context(user, appt, choice, errors=None):
                'back': safe_next(choice.get('next')) or HOME.get(user.role),
                'week': None, 'day': None, 'times': [],
                'doctors': doctor_choices(appt) if staff else []}
-    if appt.status == 'booked':
+    if appt.status == 'booked' and doctor.active:
         context.update(week_of(appt, doctor, choice, errors))
     return context
 
