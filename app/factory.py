@@ -51,6 +51,9 @@ def create_app(settings, clock=None):
         headers.update(SECURITY_HEADERS)
 
     app.default_error_handler = _default_error
+    # Ids in paths take ASCII digits only: Bottle's <name:int> matches \d,
+    # so '/appointments/١/reschedule' was appointment 1 under a second name.
+    app.router.add_filter('int', lambda conf: (r'-?[0-9]+', int, lambda x: str(int(x))))
     app.install(ClinicPlugin())
     for feature in FEATURES:
         for method, rule, callback, roles, options in feature.ROUTES:

@@ -86,8 +86,11 @@ def actors(base_url, settings):
     own = people['doctor'].post('/api/time-off', {'start_date': (today + 30 * DAY).isoformat()})
     theirs = people['admin'].post('/api/time-off', {'doctor_id': ids['spare'],
                                                     'start_date': (today + 31 * DAY).isoformat()})
-    assert own.status == theirs.status == 201
-    ids.update(own_off=own.json['id'], spare_off=theirs.json['id'])
+    closure = people['admin'].post('/api/time-off', {
+        'doctor_id': None, 'start_date': (ids['today'] + 32 * DAY).isoformat(),
+        'start_time': '16:00', 'end_time': '17:00'})
+    assert own.status == theirs.status == closure.status == 201
+    ids.update(own_off=own.json['id'], spare_off=theirs.json['id'], closure=closure.json['id'])
     assert people['admin'].put(f'/api/doctors/{ids["inactive"]}',
                                {'active': False}).status == 200
     return people, ids
@@ -294,7 +297,9 @@ def test_weeks_far_in_the_past_or_future_show_a_bookable_week(actors, week):
         assert 'class="week"' in resp.text and 'week-slot' in resp.text, path
 
 
-ODD_IDS = ['0', '-1', str(2**31), str(2**40), '9' * 30]
+# Non-ASCII digits name no record either: '١' (Arabic), '１' (fullwidth), '¹'.
+ODD_IDS = ['0', '-1', str(2**31), str(2**40), '9' * 30, '%D9%A1', '%EF%BC%91', '%C2%B9',
+           '%ED%A0%80', '1.0', '+1', '01x']
 
 
 def paths_with_ids(ids):
@@ -345,6 +350,9 @@ def test_another_users_records_are_404_and_stay_as_they_were(actors):
         ('patient', 'POST', f'/patient/appointments/{ids["other_appt"]}/cancel', {}),
         ('doctor', 'GET', f'/doctor/time-off/{ids["spare_off"]}', {}),
         ('doctor', 'POST', f'/doctor/time-off/{ids["spare_off"]}/delete', {}),
+        # A clinic closure is listed to every doctor but is staff's record.
+        ('doctor', 'GET', f'/doctor/time-off/{ids["closure"]}', {}),
+        ('doctor', 'POST', f'/doctor/time-off/{ids["closure"]}/delete', {}),
         ('doctor', 'GET', f'/admin/doctors/{ids["spare"]}/hours', {}),
         ('doctor', 'POST', f'/admin/doctors/{ids["spare"]}/hours', hours_fields()),
         # Not a doctor at all: the ids of other kinds of account.
@@ -356,6 +364,18 @@ def test_another_users_records_are_404_and_stay_as_they_were(actors):
     for role, method, path, body in cases:
         resp = send(people[role], method, path, body)
         assert resp.status == 404, (role, method, path, resp)
+        assert 'error-page' in resp.text
+    assert snapshot(ids) == before
+
+
+def test_anonymous_posts_to_calendar_forms_are_401_pages(base_url, actors):
+    people, ids = actors
+    before = snapshot(ids)
+    anon = Client(base_url)
+    for role, path, good, _ in forms(ids).values():
+        resp = anon.request('POST', path, data=encode(good), csrf=False,
+                            headers={'Content-Type': 'application/x-www-form-urlencoded'})
+        assert resp.status == 401 and 'error-page' in resp.text, (path, resp)
     assert snapshot(ids) == before
 
 
