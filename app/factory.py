@@ -32,7 +32,8 @@ def _default_error(error):
             error.status_code, error.body if isinstance(error.body, str) else 'error')
         return error_response(error.status_code, message)
     return render('error.html', status=error.status_code,
-                  message={404: 'Page not found.', 405: 'Method not allowed.'}.get(
+                  message={404: 'Page not found.', 405: 'Method not allowed.',
+                           413: 'What was sent is larger than 1 MB.'}.get(
                       error.status_code, 'Something went wrong.'))
 
 

@@ -6,6 +6,7 @@ calendar. Each answers a 4xx page that says what is wrong, next to the
 field where the page has one; never a 500, and nothing in the database
 changes."""
 import datetime
+import re
 import uuid
 from urllib.parse import quote
 
@@ -14,7 +15,7 @@ import pytest
 from app.clock import Clock
 from app.db import database
 from app.models import Appointment, AuditEvent, OutboxMessage, TimeOff, User, WorkingHours
-from tests.calendar_site import reception
+from tests.calendar_site import day, reception, site
 from tests.client import Client
 from tests.conftest import create_user
 from tests.test_pages import field_error, location
@@ -295,6 +296,9 @@ def test_weeks_far_in_the_past_or_future_show_a_bookable_week(actors, week):
         resp = people[role].get(path)
         assert resp.status == 200, (path, resp)
         assert 'class="week"' in resp.text and 'week-slot' in resp.text, path
+        # Days past the horizon (90 days) are shown but lead nowhere.
+        linked = re.findall(r'date=([0-9-]{10})', resp.text)
+        assert linked and max(linked) <= (ids['today'] + 90 * DAY).isoformat(), path
 
 
 # Non-ASCII digits name no record either: '١' (Arabic), '１' (fullwidth), '¹'.
@@ -501,3 +505,38 @@ def test_a_visit_with_a_doctor_who_left_offers_no_times_that_would_be_refused(ac
     slots = people['admin'].get(f'/api/doctors/{gone.user["id"]}/free-times'
                                 f'?date={(ids["today"] + 9 * DAY).isoformat()}').json
     assert slots['times'] == []
+
+
+def test_a_form_body_over_a_megabyte_is_a_413_page(actors):
+    people, ids = actors
+    before = snapshot(ids)
+    body = 'reason=' + 'x' * 2_000_000 + '&csrf_token=' + people['patient'].csrf_token
+    resp = people['patient'].request('POST', '/patient/appointments', data=body, csrf=False,
+                                     headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    assert resp.status == 413 and resp.headers['Content-Type'].startswith('text/html'), resp
+    assert 'larger than 1 MB' in resp.text and 'Traceback' not in resp.text
+    assert snapshot(ids) == before
+
+
+@pytest.mark.parametrize('offset', [-1, -4000, 91, 5000])
+def test_a_day_asked_for_outside_the_booking_window_is_a_400_by_the_day_field(actors, offset):
+    people, ids = actors
+    day = ids['today'] + offset * DAY
+    resp = people['patient'].get(f'/patient?doctor_id={ids["doctor"]}&date={day}')
+    assert resp.status == 400, resp
+    assert ('in the past' if offset < 0 else 'too far ahead') in field_error(resp.text, 'date')
+    resp = people['patient'].get(f'/appointments/{ids["appt"]}/reschedule?date={day}')
+    assert resp.status == 400 and 'role="alert"' in resp.text, resp
+    assert 'in the past' in resp.text if offset < 0 else 'too far ahead' in resp.text
+
+
+def test_days_past_the_horizon_are_shown_but_are_no_links(settings):
+    with site(settings, booking_horizon_days=10) as server:
+        patient = create_user(server.url, 'patient')
+        doctor = create_user(server.url, 'doctor')
+        resp = patient.get(f'/patient?doctor_id={doctor.user["id"]}&week={day(7)}')
+        assert resp.status == 200
+        assert re.findall(r'date=([0-9-]{10})', resp.text)[-1] == day(10)
+        assert 'no free' in resp.text  # days 11 to 13, shown as closed
+        resp = patient.get(f'/patient?doctor_id={doctor.user["id"]}&date={day(11)}')
+        assert resp.status == 400 and 'too far ahead' in field_error(resp.text, 'date')

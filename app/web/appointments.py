@@ -121,8 +121,8 @@ def booking_choice(user, booking, params, today, errors):
     except ApiError as exc:
         errors.setdefault(exc.field or 'doctor_id', field_errors(exc).popitem()[1])
     last_day = week_view.horizon_end(settings(), today)
-    if day and day < today and 'date' not in errors:
-        errors['date'] = 'is in the past; pick today or a later day'
+    if day and week_view.day_refusal(settings(), today, day):
+        errors.setdefault('date', week_view.day_refusal(settings(), today, day))
     if doctor is None:
         return {'doctor': None, 'day': day, 'week': None, 'times': [], 'last_day': last_day}
     start = week_view.start_of_week(today, last_day, week_start, day)

@@ -56,6 +56,8 @@ def week_of(appt, doctor, choice, errors):
     except ApiError as exc:
         errors.setdefault(exc.field, field_errors(exc).popitem()[1])
         day = week = None
+    if day and week_view.day_refusal(settings(), today, day):
+        errors.setdefault('date', week_view.day_refusal(settings(), today, day))
     start = week_view.start_of_week(today, last, week, day)
     if day and not start <= day < start + week_view.WEEK:
         day = None

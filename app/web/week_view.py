@@ -19,6 +19,17 @@ def horizon_end(settings, today):
     return today + DAY * settings.booking_horizon_days
 
 
+def day_refusal(settings, today, day):
+    """Why no visit can be picked on `day` (a date asked for in a link or
+    the day field), or None."""
+    if day < today:
+        return 'is in the past; pick today or a later day'
+    if day > horizon_end(settings, today):
+        return (f'is too far ahead; bookings open {settings.booking_horizon_days} days ahead, '
+                f'up to {spoken_day(horizon_end(settings, today))}')
+    return None
+
+
 def week_holding(today, day):
     """The start of the week holding `day`, weeks counted from today."""
     return today + WEEK * ((day - today).days // 7)
@@ -74,7 +85,8 @@ def build(settings, clock, doctor, start, path, params, chosen=(None, None), anc
         times = [f'{s.time:%H:%M}' for s in found if s.date == day]
         days.append({
             'date': day, 'spoken': spoken_day(day), 'free': len(times),
-            'current': day == chosen[0], 'href': to('#confirm', week=start, date=day),
+            'current': day == chosen[0],
+            'href': to('#confirm', week=start, date=day) if day <= last else None,
             'slots': [{'time': t, 'chosen': day == chosen[0] and t == chosen[1],
                        'href': to('#confirm', week=start, date=day, time=t)} for t in times]})
     week = {'doctor': doctor, 'start': start, 'end': end, 'days': days, 'free': len(found),
