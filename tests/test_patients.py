@@ -196,6 +196,10 @@ def test_the_desk_pages_register_and_edit_a_walk_in(desk):
                                                          'phone': '', 'reminders': 'on'})
     assert saved.status == 303
     assert desk.get(f'/api/patients/{found["id"]}').json['user']['phone'] is None
+    forged = form_post(desk, f'/patients/{found["id"]}', {'name': f'Kai {surname}',
+                                                          'reminders': 'xyz'})
+    assert forged.status == 400
+    assert desk.get(f'/api/patients/{found["id"]}').json['user']['reminders_enabled'] is True
 
 
 def test_my_details_form_on_the_patient_page(patient):

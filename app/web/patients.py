@@ -10,7 +10,7 @@ from app.services import accounts, patients
 from app.web.appointments import patient_context
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
-from app.web.forms import FORM_STATUSES, field_errors, form, page, redirect_with
+from app.web.forms import FORM_STATUSES, checkbox, field_errors, form, page, redirect_with
 
 DETAILS = ('name', 'email', 'phone', 'date_of_birth')
 
@@ -100,8 +100,9 @@ def patient_page(patient_id):
 
 def patient_submit(patient_id):
     patient = accounts.get_patient(patient_id)
-    data = {**_form_details(), 'reminders_enabled': bottle.request.forms.get('reminders') == 'on'}
+    data = _form_details()
     try:
+        data['reminders_enabled'] = checkbox('reminders')
         patient, invited = patients.update_patient(settings(), clock().today(), patient_id,
                                                    data, current_user(), client_ip())
     except ApiError as exc:
