@@ -21,6 +21,11 @@
     }
   });
 
+  // The front desk's "Print the day list" button.
+  document.addEventListener('click', function (event) {
+    if (event.target.closest && event.target.closest('[data-print]')) window.print();
+  });
+
   // Back/forward cache may show a page whose buttons were disabled above.
   window.addEventListener('pageshow', function () {
     document.querySelectorAll('form[aria-busy="true"]').forEach(function (form) {

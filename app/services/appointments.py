@@ -350,6 +350,28 @@ def cancel(settings, clock, user, appointment_id, data=None, ip=None):
     return appt
 
 
+def check_in(settings, clock, user, appointment_id, ip=None):
+    """The patient has arrived: reception, an admin or the visit's own doctor
+    records it once, on a booked appointment (SPEC §9)."""
+    if user.role not in FRONT_DESK + ('doctor',):
+        raise ApiError(403, 'only reception, admins and the appointment\'s doctor can check in')
+    appt = get_for(user, appointment_id)
+    if appt.status != 'booked':
+        raise conflict(f'appointment is {appt.status.replace("_", "-")}, not booked')
+    if appt.checked_in_at:
+        raise conflict(f'{appt.patient.name} is already checked in')
+    with database.atomic():
+        updated = (Appointment
+                   .update(checked_in_at=clock.utcnow(), updated_at=utcnow())
+                   .where(Appointment.id == appt.id, Appointment.status == 'booked',
+                          Appointment.checked_in_at.is_null())
+                   .execute())
+        if not updated:
+            raise conflict('the appointment changed meanwhile; reload and try again')
+        audit.record('appointment.check_in', user, appt.patient.id, _target(appt), ip)
+    return get_for(user, appt.id)
+
+
 def _doctor_appointment_due(clock, user, appointment_id):
     if user.role != 'doctor':
         raise ApiError(403, 'only the appointment\'s doctor can do this')

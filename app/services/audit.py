@@ -10,8 +10,8 @@ Where each entry is written:
   opening one appointment), appointments.list_for (a doctor or admin listing
   one patient's appointments); a patient reading their own record and lists
   that are not about one patient write nothing;
-- appointment.book / .cancel / .no_show, treatment.record: appointments.book,
-  cancel, mark_no_show, complete;
+- appointment.book / .cancel / .no_show / .check_in, treatment.record:
+  appointments.book, cancel, mark_no_show, check_in, complete;
 - export.create, export.download: exports.request_export, exports.download;
 - monthly_report.view: monthly_reports.html_for;
 - report_file.download: report_runs.download;
@@ -54,6 +54,7 @@ ACTIONS = {
     'appointment.reschedule': 'Moved an appointment',
     'treatment.record': 'Recorded diagnosis and treatment',
     'appointment.no_show': 'Marked a no-show',
+    'appointment.check_in': 'Checked a patient in',
     'export.create': 'Started a history export',
     'export.download': 'Downloaded an export',
     'monthly_report.view': 'Opened a monthly report',

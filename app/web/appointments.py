@@ -18,7 +18,7 @@ from app.web.exports import recent_exports
 from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
     redirect_with, section
 from app.web.monthly_reports import monthly_reports_for
-from app.web.templating import when
+from app.web.templating import error_sentence, when
 
 DAY = datetime.timedelta(days=1)
 HISTORY_PAGE = 20
@@ -47,6 +47,12 @@ def update_doctor(doctor_id):
         data['affected'] = [appointments.to_json(a)
                             for a in appointments.in_order(a.id for a in affected)]
     return data
+
+
+def check_in_appointment(appointment_id):
+    appt = appointments.check_in(settings(), clock(), current_user(), appointment_id,
+                                 client_ip())
+    return appointments.to_json(appt)
 
 
 def doctor_free_times(doctor_id):
@@ -255,6 +261,18 @@ def complete_submit(appointment_id):
     redirect_with('/doctor', f'Visit of {appt.patient.name} on {when(appt)} is completed.')
 
 
+def check_in_submit(appointment_id):
+    """The doctor checks in a patient who came straight to the room."""
+    user = current_user()
+    try:
+        appt = appointments.check_in(settings(), clock(), user, appointment_id, client_ip())
+    except ApiError as exc:
+        if exc.status not in FORM_STATUSES:
+            raise
+        redirect_with('/doctor#today', error_sentence(exc.message, ''))
+    redirect_with('/doctor#today', f'{appt.patient.name} is checked in.')
+
+
 def no_show_submit(appointment_id):
     user = current_user()
     try:
@@ -267,6 +285,7 @@ def no_show_submit(appointment_id):
 USER = 'user'
 PATIENT, DOCTOR, ADMIN = ('patient',), ('doctor',), ('admin',)
 FRONT_DESK = ('reception', 'admin')
+FRONT_DESK_OR_DOCTOR = FRONT_DESK + DOCTOR
 PATIENT_OR_FRONT_DESK = ('patient',) + FRONT_DESK
 APPOINTMENT = '/api/appointments/<appointment_id:int>'
 VISIT = '/doctor/appointments/<appointment_id:int>'
@@ -282,6 +301,7 @@ ROUTES = [
     ('POST', APPOINTMENT + '/reschedule', reschedule_appointment, PATIENT_OR_FRONT_DESK, {}),
     ('POST', APPOINTMENT + '/complete', complete_appointment, DOCTOR, {}),
     ('POST', APPOINTMENT + '/no-show', no_show_appointment, DOCTOR, {}),
+    ('POST', APPOINTMENT + '/check-in', check_in_appointment, FRONT_DESK_OR_DOCTOR, {}),
     ('GET', '/patient', patient_page, PATIENT, {}),
     ('POST', '/patient/appointments', book_submit, PATIENT, {}),
     ('POST', '/patient/appointments/<appointment_id:int>/cancel', cancel_submit, PATIENT, {}),
@@ -289,4 +309,5 @@ ROUTES = [
     ('GET', VISIT, visit_page, DOCTOR, {}),
     ('POST', VISIT + '/complete', complete_submit, DOCTOR, {}),
     ('POST', VISIT + '/no-show', no_show_submit, DOCTOR, {}),
+    ('POST', VISIT + '/check-in', check_in_submit, DOCTOR, {}),
 ]

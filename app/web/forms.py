@@ -13,7 +13,7 @@ from app.web.templating import render
 
 log = logging.getLogger('clinicdesk.pages')
 
-HOME = {'patient': '/patient', 'doctor': '/doctor', 'admin': '/admin'}
+HOME = {'patient': '/patient', 'doctor': '/doctor', 'admin': '/admin', 'reception': '/reception'}
 # Statuses a form shows next to its fields; any other error gets the error page.
 FORM_STATUSES = (400, 401, 409, 429)
 

@@ -39,6 +39,11 @@ def clinic_datetime(naive_utc):
     return f'{nice_date(local.date())}, {local:%H:%M}'
 
 
+def clinic_time(naive_utc):
+    """'09:42': a stored naive-UTC timestamp's clock time in clinic time."""
+    return f'{base.clock().localize(naive_utc):%H:%M}' if naive_utc else ''
+
+
 def relative_day(day, today):
     return {0: 'Today', 1: 'Tomorrow', -1: 'Yesterday'}.get((day - today).days, '')
 
@@ -71,7 +76,7 @@ def status_time(iso, reference):
 
 environment.filters.update(
     nice_date=nice_date, status_label=status_label, when=when,
-    clinic_datetime=clinic_datetime, relative_day=relative_day, error_sentence=error_sentence,
+    clinic_datetime=clinic_datetime, clinic_time=clinic_time, relative_day=relative_day, error_sentence=error_sentence,
     job_label=job_label, status_time=status_time, audit_action=audit.describe)
 
 
