@@ -175,6 +175,7 @@ def test_the_search_finds_patients_and_offers_booking_for_them(people):
     html = people['reception'].get('/reception?q=quirrell-s').text
     assert 'Quentin Quirrell-Search' in html and '0700 111 222' in html
     assert f'/reception/book?patient_id={found.user["id"]}' in html
+    assert 'Quentin Quirrell-Search' in people['reception'].get('/reception?q=0700+111+222').text
     assert 'No patient matches' in people['reception'].get('/reception?q=zzzz-nobody').text
 
 
