@@ -209,6 +209,13 @@ def test_outside_hours_needs_the_override(people):
                                Appointment.date == day).time == '20:00'
 
 
+def test_the_booking_page_names_a_day_outside_the_booking_window(people):
+    path = (f'/reception/book?patient_id={people["patient"].user["id"]}'
+            f'&doctor_id={people["doctor"].user["id"]}&date={(TODAY + 400 * DAY).isoformat()}')
+    resp = people['reception'].get(path)
+    assert resp.status == 400 and 'too far ahead' in resp.text
+
+
 def test_the_booking_page_is_for_the_desk_and_for_patients_only(people):
     assert people['reception'].get(f'/reception/book?patient_id={people["doctor"].user["id"]}'
                                    ).status == 404

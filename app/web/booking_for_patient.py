@@ -47,6 +47,8 @@ def week_for(patient, doctor, day, week, choice):
 def booking_context(patient, choice, errors=None):
     errors = dict(errors or {})
     doctor, day, week = chosen(choice, errors)
+    if day and week_view.day_refusal(settings(), clock().today(), day):
+        errors.setdefault('date', week_view.day_refusal(settings(), clock().today(), day))
     context = {'patient': patient, 'doctor': doctor, 'choice': choice, 'errors': errors,
                'doctors': accounts.list_doctors(limit=1000)[1],
                'week': None, 'day': day, 'times': []}
