@@ -4,7 +4,7 @@ import bottle
 from app.clock import Clock
 from app.db import database
 from app.web import accounts, admin, appointments, audit, calendar, exports, health, jobs, \
-    monthly_reports, outbox, reports, reschedule
+    monthly_reports, outbox, reports, reschedule, staff
 from app.web.access import ClinicPlugin
 from app.web.base import error_response, is_api_path
 from app.web.templating import STATIC_DIR, render
@@ -17,7 +17,7 @@ SECURITY_HEADERS = {'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': ['
 
 # The web layer's features; each module holds its JSON routes and its pages.
 FEATURES = (health, accounts, appointments, calendar, admin, exports, jobs, monthly_reports,
-            outbox, reports, audit, reschedule)
+            outbox, reports, audit, reschedule, staff)
 
 
 def _static(path):

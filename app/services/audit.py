@@ -15,7 +15,8 @@ Where each entry is written:
 - export.create, export.download: exports.request_export, exports.download;
 - monthly_report.view: monthly_reports.html_for;
 - report_file.download: report_runs.download;
-- outbox_message.view, outbox_attachment.download: services.outbox.
+- outbox_message.view, outbox_attachment.download: services.outbox;
+- staff.invite, staff.update: services.staff (target 'user:<id>').
 
 A row is references only: when, who (user and role at that moment), a short
 dotted action from ACTIONS, the patient it is about, the record it touched
@@ -58,6 +59,8 @@ ACTIONS = {
     'report_file.download': 'Downloaded a scheduled report file',
     'outbox_message.view': 'Opened a sent email',
     'outbox_attachment.download': 'Downloaded an email attachment',
+    'staff.invite': 'Invited a staff member (new account or a new link)',
+    'staff.update': 'Changed a staff account (name or active)',
 }
 TARGET_RE = re.compile(r'[a-z_]{1,30}:[0-9A-Za-z-]{1,64}')
 IP_RE = re.compile(r'[0-9A-Fa-f.:]{1,45}')
