@@ -10,6 +10,8 @@ What a stale entry could mean, and why it stays small:
 - A request that changes something (POST, PUT, ...) always reads the session
   afresh and drops the remembered copy, so a user's next page shows their
   own change, and logging out here takes effect at once.
+- Deactivating a user drops every copy of their sessions here (drop_user),
+  so this process refuses them at once.
 - Another web process may accept a GET with a session logged out (or a user
   deactivated) elsewhere for at most RECHECK_SECONDS.
 """
@@ -25,6 +27,9 @@ READS = ('GET', 'HEAD')
 
 _entries = {}  # token -> (LiveSession, checked_until)
 _lock = threading.Lock()
+# Bumped by drop_user: a read that started before it may have seen the user
+# still active, so its answer is used once but not remembered.
+_generation = 0
 
 
 def lookup(token, method, clock=time.monotonic):
@@ -37,11 +42,12 @@ def lookup(token, method, clock=time.monotonic):
     entry = _entries.get(token)
     if entry is not None and entry[1] > clock() and entry[0].expires_at > utcnow():
         return entry[0]
+    generation = _generation
     session = auth.session_for_token(token)
     with _lock:
         if len(_entries) >= MAX_ENTRIES:
             _entries.clear()
-        if session is None:
+        if session is None or generation != _generation:
             _entries.pop(token, None)
         else:
             _entries[token] = (session, clock() + RECHECK_SECONDS)
@@ -52,3 +58,12 @@ def drop(token):
     if token:
         with _lock:
             _entries.pop(token, None)
+
+
+def drop_user(user_id):
+    """Forget every session of this user (a scan: deactivating is rare)."""
+    global _generation
+    with _lock:
+        _generation += 1
+        for token in [t for t, (session, _) in _entries.items() if session.user.id == user_id]:
+            del _entries[token]

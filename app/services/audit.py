@@ -18,6 +18,7 @@ Where each entry is written:
 - outbox_message.view, outbox_attachment.download: services.outbox;
 - patient.register, patient.update: services.patients (a walk-in, an edit
   of a patient's details by the desk or by the patient).
+- staff.invite, staff.update: services.staff (target 'user:<id>').
 
 A row is references only: when, who (user and role at that moment), a short
 dotted action from ACTIONS, the patient it is about, the record it touched
@@ -63,6 +64,8 @@ ACTIONS = {
     'outbox_attachment.download': 'Downloaded an email attachment',
     'patient.register': 'Registered a walk-in patient',
     'patient.update': 'Edited the patient\'s details',
+    'staff.invite': 'Invited a staff member (new account or a new link)',
+    'staff.update': 'Changed a staff account (name or active)',
 }
 TARGET_RE = re.compile(r'[a-z_]{1,30}:[0-9A-Za-z-]{1,64}')
 IP_RE = re.compile(r'[0-9A-Fa-f.:]{1,45}')
