@@ -53,6 +53,8 @@ def test_setting_a_password_ends_every_session_of_the_account(base_url, settings
     assert reset_form(Client(base_url), token).status == 303
     with database.connection_context():
         assert not Session.select().where(Session.user == patient.user['id']).exists()
+    # At once, not after the session cache's recheck window.
+    assert patient.get('/api/me').status == 401
 
 
 def test_a_newer_password_voids_an_older_link(base_url, settings):

@@ -10,7 +10,7 @@ import datetime
 import hashlib
 import secrets
 
-from app import auth, mail, validate
+from app import auth, mail, session_cache, validate
 from app.db import database
 from app.errors import ApiError
 from app.models import PasswordLink, Session, User, utcnow
@@ -75,6 +75,7 @@ def redeem(token, data, now=None):
          .where(User.id == user.id)
          .execute())
         Session.delete().where(Session.user == user.id).execute()
+        database.after_commit(lambda: session_cache.drop_user(user.id))
     return user
 
 
