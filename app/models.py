@@ -211,6 +211,25 @@ class Treatment(BaseModel):
                 'prescription': self.prescription}
 
 
+class TreatmentVersion(BaseModel):
+    """The versions of an amended visit record, the current one included,
+    numbered from 1. Rows begin at the first amendment, which keeps the
+    record it replaces as version 1: a visit never amended has its one
+    version in Treatment (see app.services.treatments)."""
+    appointment = pw.ForeignKeyField(Appointment, backref='treatment_versions',
+                                     on_delete='CASCADE')
+    number = pw.IntegerField()
+    diagnosis = pw.TextField()
+    treatment = pw.TextField()
+    prescription = pw.TextField(null=True)
+    recorded_by = pw.ForeignKeyField(User, null=True, on_delete='SET NULL', backref='+')
+    recorded_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        # Unique: of two amendments racing for one number, one is refused.
+        indexes = ((('appointment', 'number'), True),)
+
+
 class OutboxMessage(BaseModel):
     """Every email is written here first, then delivered. `dedupe_key` makes
     a retried or duplicated job a no-op instead of a second email."""
@@ -390,6 +409,6 @@ class AuditEvent(BaseModel):
 
 
 MODELS = [User, Session, PasswordLink, LoginFailure, Appointment, WorkingHours, TimeOff,
-          Treatment, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport, Export, ScheduledReport,
-          ReportExecution, WorkerHeartbeat, PeriodicJobState, TaskFailure,
-          AuditEvent, PatientSearchTerm]
+          Treatment, TreatmentVersion, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport,
+          Export, ScheduledReport, ReportExecution, WorkerHeartbeat, PeriodicJobState,
+          TaskFailure, AuditEvent, PatientSearchTerm]

@@ -23,6 +23,8 @@ from app.templating import render_email
 STAFF = ('doctor', 'admin')
 # Who books, moves and cancels for patients (SPEC §9).
 FRONT_DESK = ('reception', 'admin')
+# Who may read diagnosis, treatment and prescription: never reception (SPEC §2).
+CLINICAL_READERS = ('patient', 'doctor', 'admin')
 UTC = datetime.timezone.utc
 
 Doctor = User.alias('doctor')
@@ -44,8 +46,14 @@ def _timestamp(naive_utc):
     return naive_utc.replace(tzinfo=UTC).isoformat(timespec='seconds') if naive_utc else None
 
 
-def to_json(appt):
-    treatment = getattr(appt, 'treatment_row', None)
+def reads_clinical_text(user):
+    return user is not None and user.role in CLINICAL_READERS
+
+
+def to_json(appt, viewer=None):
+    """The appointment as `viewer` may see it: its clinical record only for
+    those who read clinical text (none without a viewer)."""
+    treatment = getattr(appt, 'treatment_row', None) if reads_clinical_text(viewer) else None
     moved = appt.rescheduled_from_date
     return {
         'id': appt.id,
@@ -388,16 +396,20 @@ def _check_started(settings, clock, appt):
                        'only after that')
 
 
+def clinical_fields(data):
+    """Diagnosis, treatment and prescription from a request body, checked."""
+    return {'diagnosis': validate.text(data, 'diagnosis', max_len=4000, multiline=True),
+            'treatment': validate.text(data, 'treatment', max_len=4000, multiline=True),
+            'prescription': validate.text(data, 'prescription', required=False,
+                                          max_len=4000, multiline=True)}
+
+
 def complete(clock, user, appointment_id, data, ip=None):
-    diagnosis = validate.text(data, 'diagnosis', max_len=4000, multiline=True)
-    treatment = validate.text(data, 'treatment', max_len=4000, multiline=True)
-    prescription = validate.text(data, 'prescription', required=False, max_len=4000,
-                                 multiline=True)
+    fields = clinical_fields(data)
     appt = _doctor_appointment_due(clock, user, appointment_id)
     with database.atomic():
         _transition(user, appt, 'completed', 'treatment.record', ip)
-        Treatment.create(appointment=appt.id, diagnosis=diagnosis, treatment=treatment,
-                         prescription=prescription)
+        Treatment.create(appointment=appt.id, **fields)
     return get_for(user, appointment_id)
 
 

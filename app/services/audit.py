@@ -12,6 +12,7 @@ Where each entry is written:
   that are not about one patient write nothing;
 - appointment.book / .cancel / .no_show / .check_in, treatment.record:
   appointments.book, cancel, mark_no_show, check_in, complete;
+- treatment.amend: treatments.amend;
 - export.create, export.download: exports.request_export, exports.download;
 - monthly_report.view: monthly_reports.html_for;
 - report_file.download: report_runs.download;
@@ -54,6 +55,7 @@ ACTIONS = {
     'appointment.cancel': 'Cancelled an appointment',
     'appointment.reschedule': 'Moved an appointment',
     'treatment.record': 'Recorded diagnosis and treatment',
+    'treatment.amend': 'Amended a recorded visit',
     'appointment.no_show': 'Marked a no-show',
     'appointment.check_in': 'Checked a patient in',
     'export.create': 'Started a history export',

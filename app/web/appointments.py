@@ -9,7 +9,7 @@ import bottle
 import tasks
 from app import validate
 from app.errors import ApiError
-from app.services import accounts, appointments, calendar
+from app.services import accounts, appointments, calendar, treatments
 from app.web import week_view
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
@@ -44,7 +44,7 @@ def update_doctor(doctor_id):
     doctor, affected = accounts.update_doctor(clock(), doctor_id, json_body())
     data = {**doctor.public(), **doctor_json(doctor, True)}
     if not doctor.active:
-        data['affected'] = [appointments.to_json(a)
+        data['affected'] = [appointments.to_json(a, current_user())
                             for a in appointments.in_order(a.id for a in affected)]
     return data
 
@@ -69,42 +69,47 @@ def doctor_free_times(doctor_id):
 def list_appointments():
     params = query_params()
     limit, offset = paging(params)
-    total, items = appointments.list_for(current_user(), params, limit, offset, client_ip())
-    return page_of([appointments.to_json(a) for a in items], total, limit, offset)
+    user = current_user()
+    total, items = appointments.list_for(user, params, limit, offset, client_ip())
+    return page_of([appointments.to_json(a, user) for a in items], total, limit, offset)
 
 
 def get_appointment(appointment_id):
-    return appointments.to_json(appointments.view(current_user(), appointment_id, client_ip()))
+    user = current_user()
+    return appointments.to_json(appointments.view(user, appointment_id, client_ip()), user)
 
 
 def book_appointment():
-    appt = appointments.book(settings(), clock(), current_user(), json_body(), client_ip())
-    return json_response(appointments.to_json(appt), status=201)
+    user = current_user()
+    appt = appointments.book(settings(), clock(), user, json_body(), client_ip())
+    return json_response(appointments.to_json(appt, user), status=201)
 
 
 def cancel_appointment(appointment_id):
-    appt = appointments.cancel(settings(), clock(), current_user(), appointment_id, json_body(),
+    user = current_user()
+    appt = appointments.cancel(settings(), clock(), user, appointment_id, json_body(),
                                client_ip())
-    return appointments.to_json(appt)
+    return appointments.to_json(appt, user)
 
 
 def reschedule_appointment(appointment_id):
-    appt = appointments.reschedule(settings(), clock(), current_user(), appointment_id,
+    user = current_user()
+    appt = appointments.reschedule(settings(), clock(), user, appointment_id,
                                    json_body(), client_ip())
     tasks.queue_delivery()
-    return appointments.to_json(appt)
+    return appointments.to_json(appt, user)
 
 
 def complete_appointment(appointment_id):
-    appt = appointments.complete(clock(), current_user(), appointment_id, json_body(),
-                                 client_ip())
-    return appointments.to_json(appt)
+    user = current_user()
+    appt = appointments.complete(clock(), user, appointment_id, json_body(), client_ip())
+    return appointments.to_json(appt, user)
 
 
 def no_show_appointment(appointment_id):
-    appt = appointments.mark_no_show(settings(), clock(), current_user(), appointment_id,
-                                     client_ip())
-    return appointments.to_json(appt)
+    user = current_user()
+    appt = appointments.mark_no_show(settings(), clock(), user, appointment_id, client_ip())
+    return appointments.to_json(appt, user)
 
 
 def doctors_by_specialization():
@@ -227,12 +232,15 @@ def doctor_page():
                 monthly_reports=monthly_reports_for(user))
 
 
-def visit_context(user, appt, form_data=None, errors=None):
+def visit_context(user, appt, form_data=None, errors=None, amending=False):
     """`due`: the visit may be completed (from the start of its day);
-    `started`: a no-show may be recorded (only once its start has passed)."""
+    `started`: a no-show may be recorded (only once its start has passed);
+    `versions`: the record's versions, newest (the current one) first;
+    `amending`: the amend form comes back with what was typed."""
     booked = appt.status == 'booked'
     return {'appt': appt, 'form': form_data or {}, 'errors': errors or {},
             'earlier': appointments.earlier_visits(user, appt),
+            'versions': treatments.history_of(appt), 'amending': amending,
             'due': booked and appt.date <= clock().today(),
             'started': booked and clock().now() >= appointments.starts_at(settings(), appt)}
 
@@ -243,12 +251,13 @@ def visit_page(appointment_id):
     return page('doctor_visit.html', **visit_context(user, appt))
 
 
-def visit_failure(user, appointment_id, exc, data=None):
+def visit_failure(user, appointment_id, exc, data=None, amending=False):
     if exc.status not in FORM_STATUSES:
         raise exc
     bottle.response.status = exc.status
     appt = appointments.get_for(user, appointment_id)
-    return page('doctor_visit.html', **visit_context(user, appt, data, field_errors(exc)))
+    return page('doctor_visit.html',
+                **visit_context(user, appt, data, field_errors(exc), amending))
 
 
 def complete_submit(appointment_id):

@@ -22,6 +22,7 @@ PATIENT_WORDING = {
     'appointment.book': 'booked an appointment for you',
     'appointment.cancel': 'cancelled one of your appointments',
     'treatment.record': 'recorded the diagnosis and treatment of a visit',
+    'treatment.amend': 'corrected the record of a visit',
     'appointment.no_show': 'marked you as not having come to an appointment',
     'export.create': 'exported your history to a file',
     'export.download': 'downloaded the file of your history',

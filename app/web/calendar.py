@@ -41,10 +41,11 @@ def list_time_off():
 
 
 def add_time_off():
-    entry = calendar.add_time_off(current_user(), json_body(), clock().today())
+    user = current_user()
+    entry = calendar.add_time_off(user, json_body(), clock().today())
     affected = calendar.affected_by(settings().tz, entry)
     return json_response({**calendar.time_off_json(entry),
-                          'affected': [appointments.to_json(a) for a in
+                          'affected': [appointments.to_json(a, user) for a in
                                        appointments.in_order(a.id for a in affected)]},
                          status=201)
 

@@ -46,9 +46,13 @@ def recent_exports(user):
     return {'recent_exports': items}
 
 
+# Exports carry clinical text: reception is refused outright (SPEC §9);
+# anyone else who did not ask for one gets 404, as if it did not exist.
+READERS = ('patient', 'doctor', 'admin')
+
 ROUTES = [
     ('POST', '/api/exports', create_export, ('patient', 'admin'), {}),
-    ('GET', f'/api/exports/{TASK_ID}', export_status, 'user', {}),
-    ('GET', f'/api/exports/{TASK_ID}/download', download_export, 'user', {}),
-    ('GET', f'/exports/{TASK_ID}/download', download_export, 'user', {}),
+    ('GET', f'/api/exports/{TASK_ID}', export_status, READERS, {}),
+    ('GET', f'/api/exports/{TASK_ID}/download', download_export, READERS, {}),
+    ('GET', f'/exports/{TASK_ID}/download', download_export, READERS, {}),
 ]
