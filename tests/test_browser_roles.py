@@ -168,7 +168,7 @@ def test_doctor_sees_today_first_completes_a_visit_and_marks_a_no_show(
     check_page(page, 'doctor-done')
 
     today_list.get_by_role('link', name=re.compile('^View visit: Anna Early')).click()
-    page.get_by_text('Aspirin 75 mg daily').wait_for()
+    page.get_by_role('definition').filter(has_text='Aspirin 75 mg daily').wait_for()
     check_page(page, 'doctor-visit-recorded')
 
     page.get_by_role('button', name='Log out').click()
