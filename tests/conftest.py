@@ -53,7 +53,7 @@ BACKEND_SENSITIVE = {
     'postgres': QUEUE_SENSITIVE + ['test_reports.py', 'test_audit.py', 'test_reminders.py',
                                    'test_migrations.py', 'test_calendar_api.py',
                                    'test_calendar_booking.py', 'test_booking_concurrency.py',
-                                   'test_patients.py'],
+                                   'test_patients.py', 'test_amend_visit.py'],
 }
 # sqlite | redis | postgres: the backend of the session's app, from
 # --backend (set in pytest_configure, before any test module imports it).

@@ -4,6 +4,7 @@ is read by its doctor, an admin and the patient, never by reception; each
 amendment is audited; the doctor's visit page offers it."""
 import datetime
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
@@ -192,3 +193,19 @@ def test_a_page_amendment_by_another_doctor_is_refused(patient, new_doctor, toda
                       data=urlencode({'csrf_token': other.csrf_token, **SECOND}), csrf=False)
     assert resp.status == 404
     assert [text_of(v) for v in history(doctor, visit)] == [FIRST]
+
+
+def test_amendments_at_once_each_keep_a_version_or_are_refused(patient, new_doctor, today):
+    doctor = new_doctor()
+    visit = completed(doctor, patient, today)
+    records = [{'diagnosis': f'Reading {n}', 'treatment': 'Review'} for n in range(6)]
+    with ThreadPoolExecutor(len(records)) as pool:
+        answers = list(pool.map(
+            lambda record: doctor.put(f'/api/appointments/{visit}/treatment', record).status,
+            records))
+    assert set(answers) <= {200, 409} and 200 in answers
+    versions = history(doctor, visit)
+    assert [v['version'] for v in versions] == list(range(answers.count(200) + 1, 0, -1))
+    assert text_of(versions[-1]) == FIRST
+    current = doctor.get(f'/api/appointments/{visit}').json['treatment']
+    assert current['diagnosis'] == versions[0]['diagnosis']
