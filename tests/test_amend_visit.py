@@ -181,8 +181,9 @@ def test_the_doctor_opens_an_upcoming_visit_with_the_patients_name_and_phone(
     upcoming = get_page(doctor, '/doctor').html.split('id="upcoming"')[1]
     assert f'/doctor/appointments/{visit}' in upcoming
     page = get_page(doctor, f'/doctor/appointments/{visit}')
-    facts = page.html.split('id="patient-h"')[1].split('</section>')[0]
-    assert 'Vera Upcoming' in facts and '+44 20 7946 0000' in facts
+    assert page.html.split('<h1>')[1].startswith('Vera Upcoming</h1>')
+    facts = page.html.split('id="patient-facts"')[1].split('</p>')[0]
+    assert '+44 20 7946 0000' in facts
     assert 'Amend' not in page.html and f'/doctor/appointments/{visit}/complete' not in page.html
 
 
