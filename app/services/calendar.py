@@ -302,10 +302,12 @@ def affected_by(tz, entry):
     """The booked appointments that `entry` overlaps, in time order: the
     list reception works through to move them (nothing is cancelled). A
     late visit the evening before can run into the first day."""
+    first = entry.start_date
+    # The calendar's first day has no evening before (and date.min - 1 day raises).
+    evening_before = first - datetime.timedelta(days=1) if first > datetime.date.min else first
     query = (Appointment.select()
              .where(Appointment.status == 'booked',
-                    Appointment.date.between(entry.start_date - datetime.timedelta(days=1),
-                                             entry.end_date))
+                    Appointment.date.between(evening_before, entry.end_date))
              .order_by(Appointment.date, Appointment.time, Appointment.id))
     if entry.doctor_id is not None:
         query = query.where(Appointment.doctor == entry.doctor_id)
