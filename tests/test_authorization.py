@@ -114,6 +114,9 @@ MATRIX = [
      dict(anon=401, patient=404, doctor=403)),
     ('POST', '/api/appointments/{cancelled}/reschedule', {'date': DAY, 'time': '11:00'},
      dict(admin=409, reception=409)),
+    ('POST', '/api/appointments/{other}/check-in', {}, refused(doctor=404, admin=None,
+                                                               reception=None)),
+    ('POST', '/api/appointments/{cancelled}/check-in', {}, dict(admin=409, reception=409)),
     ('POST', '/api/appointments/{other}/complete', {'diagnosis': 'a', 'treatment': 'b'},
      refused(doctor=404)),
     ('POST', '/api/appointments/{other}/no-show', {}, refused(doctor=404)),
@@ -281,6 +284,8 @@ def test_reception_gets_no_clinical_text_from_any_appointment_json(clinic_day):
     resp = desk.get(f'/api/appointments/{visit}')
     no_clinical_text(resp, resp.json)
     assert resp.json['status'] == 'completed'
+    resp = desk.post(f'/api/appointments/{visit}/check-in')
+    assert resp.status == 409 and 'Confidential' not in resp.text
     resp = desk.get(f'/api/appointments?patient_id={ids["patient"]}')
     no_clinical_text(resp, *resp.json['items'])
     assert visit in {a['id'] for a in resp.json['items']}
@@ -292,6 +297,8 @@ def test_reception_gets_no_clinical_text_from_any_appointment_json(clinic_day):
                                            'time': '11:00'})
     no_clinical_text(resp, resp.json)
     booked = resp.json['id']
+    resp = desk.post(f'/api/appointments/{booked}/check-in')
+    no_clinical_text(resp, resp.json)
     resp = desk.post(f'/api/appointments/{booked}/reschedule', {'date': DAY, 'time': '12:00'})
     no_clinical_text(resp, resp.json)
     resp = desk.post('/api/time-off', {'doctor_id': ids['doctor'], 'start_date': DAY})
@@ -346,7 +353,10 @@ def test_no_page_shows_reception_clinical_text(clinic_day, settings):
         assert 'Confidential' not in resp.text, path
         if resp.status == 200:
             opened.add(path)
-    # The front desk does open pages here, the completed visit's among them.
-    assert {'/admin/time-off', f'/appointments/{ids["visit"]}/reschedule'} <= opened
+    # The front desk does open pages here: its day list (with today's
+    # completed visit), the patient's record, the visit's reschedule page.
+    assert {'/reception', f'/patients/{ids["patient"]}', '/admin/time-off',
+            f'/appointments/{ids["visit"]}/reschedule'} <= opened
+    assert 'Pat Clinical' in desk.get('/reception').text
     doctor_view = people['doctor'].get(f'/doctor/appointments/{ids["visit"]}')
     assert DIAGNOSIS in doctor_view.text

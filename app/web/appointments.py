@@ -50,9 +50,9 @@ def update_doctor(doctor_id):
 
 
 def check_in_appointment(appointment_id):
-    appt = appointments.check_in(settings(), clock(), current_user(), appointment_id,
-                                 client_ip())
-    return appointments.to_json(appt)
+    user = current_user()
+    appt = appointments.check_in(settings(), clock(), user, appointment_id, client_ip())
+    return appointments.to_json(appt, user)
 
 
 def doctor_free_times(doctor_id):
