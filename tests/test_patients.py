@@ -189,6 +189,7 @@ def test_the_desk_pages_register_and_edit_a_walk_in(desk):
     assert found['email'] is None and found['date_of_birth'] == '2001-09-09'
     page = desk.get(f'/patients/{found["id"]}').text
     assert f'Kai {surname}' in page and '2001-09-09' in page
+    assert f'href="/reception/book?patient_id={found["id"]}"' in page
     bad = form_post(desk, f'/patients/{found["id"]}', {'name': f'Kai {surname}',
                                                        'date_of_birth': '3000-01-01'})
     assert bad.status == 400 and 'Date of birth' in bad.text

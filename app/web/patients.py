@@ -84,7 +84,7 @@ def new_patient_submit():
     _deliver(invited)
     redirect_with(f'/patients/{patient.id}', f'Registered {patient.name}.' + (
         f' An invitation to choose a password is on its way to {patient.email}.'
-        if invited else ''))
+        if invited else '') + ' Book their visit with “Book for this patient”.')
 
 
 def _edit_form(patient):
