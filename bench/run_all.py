@@ -30,6 +30,7 @@ BENCHES = [
     'backup_100k.py',
     'calendar_slots.py',
     'patient_search.py',
+    'reception_day.py',
 ]
 
 LINE = re.compile(r'\bbar\b', re.I)
