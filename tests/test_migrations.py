@@ -5,18 +5,17 @@ check runs on SQLite, and on PostgreSQL with --backend=postgres."""
 import sqlite3
 import subprocess
 import threading
-import uuid
 from contextlib import closing, contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 
-from app.db import connect_database, database, init_database
+from app.db import database, init_database
 from app.migrations import DIRECTORY, apply_migrations
 from app.services import accounts
 from app.models import (MODELS, Appointment, JobRun, OutboxMessage, ScheduledReport, User,
                         WorkingHours)
-from tests.conftest import BACKEND, ROOT, bound_database, postgres_bin
+from tests.conftest import BACKEND, ROOT, bound_database, create_postgres_database, postgres_bin
 
 DUMPS = ROOT / 'tests' / 'data'
 HISTORY = 'schema_migration'
@@ -62,11 +61,7 @@ def blank_database(tmp_path, backend_env):
     def make(name):
         if not ON_POSTGRES:
             return f'sqlite:///{tmp_path / name}.db'
-        server = connect_database(backend_env['DATABASE_URL'])
-        dbname = f'{name}_{uuid.uuid4().hex[:8]}'
-        server.execute_sql(f'CREATE DATABASE "{dbname}"')
-        server.close()
-        return urlsplit(backend_env['DATABASE_URL'])._replace(path=f'/{dbname}').geturl()
+        return create_postgres_database(backend_env['DATABASE_URL'], name)
     return make
 
 

@@ -6,14 +6,15 @@ import socket
 import sqlite3
 import subprocess
 import threading
+from contextlib import closing
 
-from peewee import SqliteDatabase
+import pytest
 from playhouse.migrate import SchemaMigrator
 
 from app import workers
-from app.db import database
+from app.db import connect_database, database
 from app.models import JobRun, WorkerHeartbeat, utcnow
-from tests.conftest import ROOT
+from tests.conftest import BACKEND, ROOT, create_postgres_database, drop_postgres_database
 
 
 def dead_pid():
@@ -159,26 +160,46 @@ def load_migration():
     return module
 
 
-def test_migration_moves_an_exports_worker_and_token_into_its_owner(tmp_path):
-    path = tmp_path / 'old.db'
-    with sqlite3.connect(path) as conn:  # the two tables as the previous release made them
-        conn.executescript('''
-            CREATE TABLE "export" ("id" INTEGER NOT NULL PRIMARY KEY, "task_id" VARCHAR(64) NOT NULL,
-                "status" VARCHAR(10) NOT NULL, "worker" VARCHAR(100), "worker_token" VARCHAR(32),
-                "attempt" INTEGER NOT NULL, "started_at" DATETIME);
-            CREATE TABLE "worker_heartbeat" ("worker" VARCHAR(100) NOT NULL PRIMARY KEY,
-                "beat_at" DATETIME NOT NULL, "started_at" DATETIME NOT NULL,
-                "periodic" INTEGER NOT NULL);
-            INSERT INTO "export" VALUES (1, 'a', 'running', 'host:12', 'f00d', 2, NULL),
-                                        (2, 'b', 'queued', NULL, NULL, 0, NULL);
-        ''')
-    db = SqliteDatabase(str(path))
-    with db:
-        with db.atomic():
-            load_migration().up(SchemaMigrator.from_database(db), db)
-        columns = [c.name for c in db.get_columns('export')]
-        rows = db.execute_sql('SELECT id, owner, attempts FROM export ORDER BY id').fetchall()
-        beat_columns = [c.name for c in db.get_columns('worker_heartbeat')]
+# The two tables as the previous release made them.
+OLD_TABLES = '''
+    CREATE TABLE "export" ("id" INTEGER NOT NULL PRIMARY KEY, "task_id" VARCHAR(64) NOT NULL,
+        "status" VARCHAR(10) NOT NULL, "worker" VARCHAR(100), "worker_token" VARCHAR(32),
+        "attempt" INTEGER NOT NULL, "started_at" {timestamp});
+    CREATE TABLE "worker_heartbeat" ("worker" VARCHAR(100) NOT NULL PRIMARY KEY,
+        "beat_at" {timestamp} NOT NULL, "started_at" {timestamp} NOT NULL,
+        "periodic" {flag} NOT NULL);
+    INSERT INTO "export" VALUES (1, 'a', 'running', 'host:12', 'f00d', 2, NULL),
+                                (2, 'b', 'queued', NULL, NULL, 0, NULL);
+'''
+
+
+@pytest.fixture
+def old_database(tmp_path, backend_env):
+    """A database of the backend under test holding OLD_TABLES, open."""
+    if BACKEND != 'postgres':
+        url = f'sqlite:///{tmp_path / "old.db"}'
+        with closing(sqlite3.connect(url.removeprefix('sqlite:///'))) as conn:
+            conn.executescript(OLD_TABLES.format(timestamp='DATETIME', flag='INTEGER'))
+    else:
+        url = create_postgres_database(backend_env['DATABASE_URL'], 'old')
+    db = connect_database(url)
+    try:
+        with db:
+            if BACKEND == 'postgres':
+                db.execute_sql(OLD_TABLES.format(timestamp='TIMESTAMP', flag='BOOLEAN'))
+            yield db
+    finally:
+        if BACKEND == 'postgres':
+            drop_postgres_database(backend_env['DATABASE_URL'], url)
+
+
+def test_migration_moves_an_exports_worker_and_token_into_its_owner(old_database):
+    db = old_database
+    with db.atomic():
+        load_migration().up(SchemaMigrator.from_database(db), db)
+    columns = [c.name for c in db.get_columns('export')]
+    rows = db.execute_sql('SELECT id, owner, attempts FROM export ORDER BY id').fetchall()
+    beat_columns = [c.name for c in db.get_columns('worker_heartbeat')]
     assert 'worker' not in columns and 'worker_token' not in columns and 'attempt' not in columns
     assert rows == [(1, 'host:12:f00d', 2), (2, None, 0)]
     assert 'token' in beat_columns
