@@ -13,6 +13,7 @@ from app.migrations import apply_migrations
 from app.models import Appointment, TimeOff, Treatment, User, WorkingHours
 from app.services import calendar, demo_data
 from app.settings import load
+from tests.conftest import create_postgres_database, drop_postgres_database
 
 # A Sunday, mid-morning: today's weekend weight is low, so the guaranteed
 # appointments today are what the reminder job gets.
@@ -25,16 +26,20 @@ Patient = User.alias('patient')
 
 
 @pytest.fixture
-def fresh_db(tmp_path):
-    """Open a new migrated SQLite database in its own data dir per call;
-    afterwards the session's database is bound again."""
+def fresh_db(tmp_path, backend_env, own_db_template):
+    """Open a new migrated database of the backend under test, in its own
+    data dir, per call; afterwards the session's database is bound again."""
     previous = database.obj
     opened = []
 
     def open_db(name='data'):
         if opened:
             database.close()
-        settings = load({'CLINIC_DATA_DIR': str(tmp_path / name)})
+        env = {'CLINIC_DATA_DIR': str(tmp_path / name)}
+        if own_db_template:
+            env['DATABASE_URL'] = create_postgres_database(backend_env['DATABASE_URL'], 'demo',
+                                                           own_db_template)
+        settings = load(env)
         init_database(settings.database_url)
         apply_migrations()
         opened.append(settings)
@@ -43,6 +48,9 @@ def fresh_db(tmp_path):
     yield open_db
     database.close()
     database.initialize(previous)
+    if own_db_template:
+        for settings in opened:
+            drop_postgres_database(backend_env['DATABASE_URL'], settings.database_url)
 
 
 def accounts():
