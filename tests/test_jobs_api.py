@@ -33,7 +33,8 @@ def test_admin_runs_daily_reminders_now_and_follows_the_task(admin, worker):
     assert admin.get(f'/api/tasks/{task_id}').json['status'] in ('pending', 'running', 'success')
     done = wait_task(admin, task_id)
     assert done == {'task_id': task_id, 'status': 'success', 'error': None,
-                    'result': {'date': far, 'patients': 0, 'appointments': 0, 'queued': 0}}
+                    'result': {'date': far, 'patients': 0, 'appointments': 0, 'queued': 0,
+                               'started': 0}}
 
 
 def test_daily_reminders_default_to_today(admin, worker):
