@@ -65,6 +65,12 @@ BACKEND_SENSITIVE = {
         'test_reports.py', 'test_audit.py', 'test_migrations.py', 'test_booking_concurrency.py',
         'test_patients.py', 'test_amend_visit.py', 'test_slot_queries.py', 'test_workers.py'],
 }
+# Every app under test keeps clinic time in this zone (base_env). The tests'
+# own clock reads it too, so a test's date.today() is the app's today
+# wherever the machine is.
+CLINIC_TZ = 'UTC'
+os.environ['TZ'] = CLINIC_TZ
+time.tzset()
 # sqlite | redis | postgres: the backend of the session's app, from
 # --backend (set in pytest_configure, before any test module imports it).
 BACKEND = os.environ.get('CLINIC_TEST_BACKEND', 'sqlite')
@@ -171,7 +177,7 @@ def base_env(data_dir, smtp_port=None, **extra):
     env = {
         'CLINIC_DATA_DIR': str(data_dir),
         'SECRET_KEY': 'test-secret-key-0123456789abcdef',
-        'CLINIC_TZ': 'UTC',
+        'CLINIC_TZ': CLINIC_TZ,
         'HEARTBEAT_SECONDS': '0.5',
         'SHUTDOWN_TIMEOUT': '10',
         'WORKERS': '4',

@@ -32,13 +32,14 @@ def test_backup_during_writes_restores_to_an_identical_consistent_snapshot(
     booked = []
 
     def keep_booking():
-        day = datetime.date.today() + datetime.timedelta(days=200)
+        # Within the booking horizon and the doctor's 09:00-17:00: each one is booked.
+        day = datetime.date.today() + datetime.timedelta(days=30)
         for minute in range(0, 60 * 8):
             if stop.is_set():
                 return
             resp = patient.post('/api/appointments', {
                 'doctor_id': doctor.user['id'], 'date': (day + datetime.timedelta(days=minute // 16)).isoformat(),
-                'time': f'{8 + (minute % 16) // 2:02d}:{(minute % 2) * 30:02d}'})
+                'time': f'{9 + (minute % 16) // 2:02d}:{(minute % 2) * 30:02d}'})
             booked.append(resp.status)
 
     writer = threading.Thread(target=keep_booking)
@@ -50,6 +51,7 @@ def test_backup_during_writes_restores_to_an_identical_consistent_snapshot(
     finally:
         stop.set()
         writer.join()
+    assert set(booked) == {201}, booked
     assert made.path.name.startswith('clinicdesk-backup-') and made.size > 0
     assert (tmp_path / 'backups' / (made.path.name + '.sha256')).read_text().startswith(made.sha256)
 
