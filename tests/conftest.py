@@ -292,7 +292,12 @@ class ServerThread:
     def stop(self):
         # Close the sockets from the server's own loop thread: closed from
         # here, they vanish under a select() that is still polling them.
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        try:
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        except OSError:
+            # The loop's wake-up pipe is gone (seen rarely under Redis runs,
+            # cause not found): close from here, as a last resort.
+            wasyncore.close_all(self.server._map)
         self.thread.join(timeout=10)
         self.server.task_dispatcher.shutdown()
 
