@@ -123,27 +123,15 @@ def doctors_by_specialization():
 def booking_choice(user, booking, params, today, errors):
     """The chosen doctor, the week of their free times shown and the chosen
     day's times (the booking form's choices)."""
-    doctor = day = week_start = None
-    try:
-        doctor_id = validate.identifier(booking, 'doctor_id', required=False)
-        doctor = accounts.get_doctor(doctor_id, active_only=True) if doctor_id else None
-        day = validate.date(booking, 'date', required=False)
-        week_start = validate.date(params, 'week', required=False)
-    except ApiError as exc:
-        errors.setdefault(exc.field or 'doctor_id', field_errors(exc).popitem()[1])
+    doctor = week_view.chosen_doctor(booking, errors)
+    day, week = week_view.chosen_day(settings(), today, booking, errors, weeks=params)
     last_day = week_view.horizon_end(settings(), today)
-    if day and week_view.day_refusal(settings(), today, day):
-        errors.setdefault('date', week_view.day_refusal(settings(), today, day))
     if doctor is None:
         return {'doctor': None, 'day': day, 'week': None, 'times': [], 'last_day': last_day}
-    start = week_view.start_of_week(today, last_day, week_start, day)
-    if day and not start <= day < start + week_view.WEEK:
-        day = None
-    week = week_view.build(settings(), clock(), doctor, start, '/patient',
-                           {'doctor_id': doctor.id}, (day, booking.get('time')), '#book',
-                           patient_id=user.id)
-    return {'doctor': doctor, 'day': day, 'week': week, 'times': week_view.times_on(week, day),
-            'last_day': last_day}
+    return {'doctor': doctor, 'last_day': last_day,
+            **week_view.for_choice(settings(), clock(), doctor, day, week, '/patient',
+                                   {'doctor_id': doctor.id}, booking.get('time'), '#book',
+                                   patient_id=user.id)}
 
 
 def patient_context(user, booking=None, errors=None):

@@ -18,42 +18,18 @@ FIELD_LABELS = {'date': 'Date', 'time': 'Time', 'doctor_id': 'Doctor', 'week': '
                 'minutes': 'Length', 'reason': 'Reason'}
 
 
-def chosen(choice, errors):
-    """(doctor or None, day, week start) from the raw choice; a bad value
-    is named in `errors` and left out."""
-    doctor = day = week = None
-    try:
-        doctor_id = validate.identifier(choice, 'doctor_id', required=False)
-        doctor = accounts.get_doctor(doctor_id, active_only=True) if doctor_id else None
-        day = validate.date(choice, 'date', required=False)
-        week = validate.date(choice, 'week', required=False)
-    except ApiError as exc:
-        errors.setdefault(exc.field or 'doctor_id', field_errors(exc).popitem()[1])
-    return doctor, day, week
-
-
-def week_for(patient, doctor, day, week, choice):
-    """The doctor's week of free times for this patient, and the chosen day's."""
-    today = clock().today()
-    start = week_view.start_of_week(today, week_view.horizon_end(settings(), today), week, day)
-    if day and not start <= day < start + week_view.WEEK:
-        day = None
-    shown = week_view.build(settings(), clock(), doctor, start, PAGE,
-                            {'patient_id': patient.id, 'doctor_id': doctor.id},
-                            (day, choice.get('time')), '#week', patient_id=patient.id)
-    return {'week': shown, 'day': day, 'times': week_view.times_on(shown, day)}
-
-
 def booking_context(patient, choice, errors=None):
     errors = dict(errors or {})
-    doctor, day, week = chosen(choice, errors)
-    if day and week_view.day_refusal(settings(), clock().today(), day):
-        errors.setdefault('date', week_view.day_refusal(settings(), clock().today(), day))
+    doctor = week_view.chosen_doctor(choice, errors)
+    day, week = week_view.chosen_day(settings(), clock().today(), choice, errors)
     context = {'patient': patient, 'doctor': doctor, 'choice': choice, 'errors': errors,
                'doctors': accounts.list_doctors(limit=1000)[1],
                'week': None, 'day': day, 'times': []}
     if doctor is not None:
-        context.update(week_for(patient, doctor, day, week, choice))
+        context.update(week_view.for_choice(
+            settings(), clock(), doctor, day, week, PAGE,
+            {'patient_id': patient.id, 'doctor_id': doctor.id}, choice.get('time'), '#week',
+            patient_id=patient.id))
     return context
 
 

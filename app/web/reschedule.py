@@ -48,25 +48,13 @@ def doctor_choices(appt):
 
 def week_of(appt, doctor, choice, errors):
     """The week view and the chosen day's free times for moving `appt`."""
-    today = clock().today()
-    last = week_view.horizon_end(settings(), today)
-    try:
-        day = validate.date(choice, 'date', required=False)
-        week = validate.date(choice, 'week', required=False)
-    except ApiError as exc:
-        errors.setdefault(exc.field, field_errors(exc).popitem()[1])
-        day = week = None
-    if day and week_view.day_refusal(settings(), today, day):
-        errors.setdefault('date', week_view.day_refusal(settings(), today, day))
-    start = week_view.start_of_week(today, last, week, day)
-    if day and not start <= day < start + week_view.WEEK:
-        day = None
+    day, week = week_view.chosen_day(settings(), clock().today(), choice, errors)
     switched = doctor.id != appt.doctor.id
     params = {'doctor_id': doctor.id if switched else None, 'next': safe_next(choice.get('next'))}
-    shown = week_view.build(settings(), clock(), doctor, start, page_path(appt), params,
-                            (day, choice.get('time')), '#week', patient_id=appt.patient.id,
-                            exclude_id=appt.id, minutes=None if switched else appt.minutes)
-    return {'week': shown, 'day': day, 'times': week_view.times_on(shown, day)}
+    return week_view.for_choice(settings(), clock(), doctor, day, week, page_path(appt), params,
+                                choice.get('time'), '#week', patient_id=appt.patient.id,
+                                exclude_id=appt.id,
+                                minutes=None if switched else appt.minutes)
 
 
 def reschedule_context(user, appt, choice, errors=None):

@@ -5,7 +5,10 @@ when a week has nothing free, the next week that has."""
 import datetime
 from urllib.parse import urlencode
 
-from app.services import calendar
+from app import validate
+from app.errors import ApiError
+from app.services import accounts, calendar
+from app.web.forms import field_errors
 
 DAY = datetime.timedelta(days=1)
 WEEK = 7 * DAY
@@ -106,3 +109,42 @@ def build(settings, clock, doctor, start, path, params, chosen=(None, None), anc
 def times_on(week, day):
     """The free 'HH:MM' times of `day` in `week` (none when outside it)."""
     return next(([s['time'] for s in d['slots']] for d in week['days'] if d['date'] == day), [])
+
+
+def chosen_doctor(choice, errors):
+    """The bookable doctor `choice` names, or None (a bad id is named in
+    `errors`)."""
+    try:
+        doctor_id = validate.identifier(choice, 'doctor_id', required=False)
+        return accounts.get_doctor(doctor_id, active_only=True) if doctor_id else None
+    except ApiError as exc:
+        errors.setdefault('doctor_id', field_errors(exc).popitem()[1])
+        return None
+
+
+def chosen_day(settings, today, choice, errors, weeks=None):
+    """(day, week start) asked for in `choice` (the week from `weeks` when
+    given, e.g. the query string); a bad value, or a day nobody may book,
+    is named in `errors` and left out of the week shown."""
+    day = week = None
+    try:
+        day = validate.date(choice, 'date', required=False)
+        week = validate.date(choice if weeks is None else weeks, 'week', required=False)
+    except ApiError as exc:
+        errors.setdefault(exc.field or 'date', field_errors(exc).popitem()[1])
+    refusal = day and day_refusal(settings, today, day)
+    if refusal:
+        errors.setdefault('date', refusal)
+    return day, week
+
+
+def for_choice(settings, clock, doctor, day, week, path, params, time, anchor, **who):
+    """{'week', 'day', 'times'}: the week holding the chosen day (or the
+    asked-for week), and that day's free times; a day outside the week
+    shown is dropped."""
+    today = clock.today()
+    start = start_of_week(today, horizon_end(settings, today), week, day)
+    if day and not start <= day < start + WEEK:
+        day = None
+    shown = build(settings, clock, doctor, start, path, params, (day, time), anchor, **who)
+    return {'week': shown, 'day': day, 'times': times_on(shown, day)}
