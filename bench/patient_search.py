@@ -12,10 +12,8 @@ kind and over all of them; the bar is judged on the overall median.
     python bench/patient_search.py [--patients N] [--rounds N]
 """
 import argparse
-import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,37 +25,11 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import free_port, run_py, wait_for_health  # noqa: E402
 from tests.client import Client  # noqa: E402
 
 BAR_MS = 30.0
 DEMO_PASSWORD = 'demo-pass-123'
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def run_py(data_dir, port, *args):
-    env = {**os.environ, 'CLINIC_DATA_DIR': str(data_dir), 'PORT': str(port)}
-    for name in ('DATABASE_URL', 'REDIS_URL', 'SMTP_HOST'):
-        env.pop(name, None)
-    log = open(Path(data_dir) / f'{args[0]}.log', 'ab')
-    return subprocess.Popen([sys.executable, str(ROOT / 'run.py'), *args], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_for_health(url, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if Client(url).get('/healthz').status:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit('timed out waiting for the web server')
 
 
 def everyone(desk):

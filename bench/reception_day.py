@@ -11,9 +11,7 @@ a time. Median and p95; the bar is judged on the median.
 """
 import argparse
 import itertools
-import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import free_port, run_py, wait_for_health  # noqa: E402
 from tests.client import Client  # noqa: E402
 
 BAR_MS = 150.0
@@ -33,12 +32,6 @@ WARM_UP = 10
 # Every five minutes from 07:00 to 19:55: room for 20 visits per doctor
 # beside what the demo booked.
 TIMES = [f'{h:02d}:{m:02d}' for h in range(7, 20) for m in range(0, 60, 5)]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def fill(data_dir, day_size):
@@ -67,27 +60,6 @@ def fill(data_dir, day_size):
                 for i, ((d, t), p) in enumerate(zip(free, itertools.cycle(patients)))]
         Appointment.insert_many(rows[:max(day_size - len(taken), 0)]).execute()
         return today, Appointment.select().where(Appointment.date == today).count()
-
-
-def run_web(data_dir, port):
-    env = {**os.environ, 'CLINIC_DATA_DIR': str(data_dir), 'PORT': str(port)}
-    for name in ('DATABASE_URL', 'REDIS_URL', 'SMTP_HOST'):
-        env.pop(name, None)
-    log = open(Path(data_dir) / 'web.log', 'ab')
-    return subprocess.Popen([sys.executable, str(ROOT / 'run.py'), 'web'], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_for_health(url, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if Client(url).get('/healthz').status:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit('timed out waiting for the web server')
 
 
 def timed(desk, path, rows):
@@ -119,7 +91,7 @@ def main():
         print(f'demo data and {rows} appointments on {day} in '
               f'{time.perf_counter() - started:.1f} s', flush=True)
         port = free_port()
-        web = run_web(data_dir, port)
+        web = run_py(data_dir, port, 'web')
         try:
             wait_for_health(f'http://127.0.0.1:{port}')
             figures = measure(f'http://127.0.0.1:{port}', day, rows, args.requests)
