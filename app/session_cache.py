@@ -19,7 +19,8 @@ import threading
 import time
 
 from app import auth
-from app.models import utcnow
+from app.db import database
+from app.models import Session, utcnow
 
 RECHECK_SECONDS = 2.0
 MAX_ENTRIES = 10_000
@@ -67,3 +68,11 @@ def drop_user(user_id):
         _generation += 1
         for token in [t for t, (session, _) in _entries.items() if session.user.id == user_id]:
             del _entries[token]
+
+
+def end_user_sessions(user_id):
+    """End every session of a user (password set, account deactivated): the
+    rows go in the caller's transaction, this process's copies right after
+    its commit, so a read racing it cannot remember the user again."""
+    Session.delete().where(Session.user == user_id).execute()
+    database.after_commit(lambda: drop_user(user_id))

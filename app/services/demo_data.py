@@ -19,7 +19,7 @@ from app import validate
 from app.auth import hash_password
 from app.clock import naive_utc
 from app.db import database, is_sqlite
-from app.errors import ApiError, bad_request, conflict
+from app.errors import bad_request, conflict
 from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User
 from app.services import demo_calendar, patient_search, stats
 from app.services.demo_calendar import GRAIN, hhmm

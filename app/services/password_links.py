@@ -13,7 +13,7 @@ import secrets
 from app import auth, mail, session_cache, validate
 from app.db import database
 from app.errors import ApiError
-from app.models import PasswordLink, Session, User, utcnow
+from app.models import PasswordLink, User, utcnow
 from app.templating import render_email
 
 LIFETIMES = {'invite': datetime.timedelta(hours=72), 'reset': datetime.timedelta(hours=1)}
@@ -74,8 +74,7 @@ def redeem(token, data, now=None):
         (User.update(password_hash=auth.hash_password(password))
          .where(User.id == user.id)
          .execute())
-        Session.delete().where(Session.user == user.id).execute()
-        database.after_commit(lambda: session_cache.drop_user(user.id))
+        session_cache.end_user_sessions(user.id)
     return user
 
 

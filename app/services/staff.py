@@ -10,7 +10,7 @@ from app import session_cache, validate
 from app.auth import hash_password
 from app.db import database
 from app.errors import conflict, not_found
-from app.models import PasswordLink, Session, User
+from app.models import PasswordLink, User
 from app.services import audit, password_links
 
 ROLES = ('reception', 'admin')
@@ -71,9 +71,7 @@ def update(admin, staff_id, data, ip=None):
     with database.atomic():
         User.update(**changes).where(User.id == user.id).execute()
         if changes.get('active') is False:
-            Session.delete().where(Session.user == user.id).execute()
-            # After the commit: a read racing it must not re-remember the user.
-            database.after_commit(lambda: session_cache.drop_user(user.id))
+            session_cache.end_user_sessions(user.id)
         audit.record('staff.update', admin, target=f'user:{user.id}', ip=ip)
     for field, value in changes.items():
         setattr(user, field, value)
