@@ -1,7 +1,9 @@
-"""Migrations: a database made by the first release upgrades to exactly the
-schema of a fresh install, and a fresh install has exactly the schema of the
-live models. The released databases are fixed dumps under tests/data/; the
-check runs on SQLite, and on PostgreSQL with --backend=postgres."""
+"""Migrations: a database made by each earlier release upgrades to exactly
+the schema of a fresh install, and a fresh install has exactly the schema of
+the live models. The released databases are fixed dumps under tests/data/
+(`released_*` from the first release, `release2_*` from the second, made with
+`sqlite3 .dump` and `pg_dump --no-owner --no-privileges`); the check runs on
+SQLite, and on PostgreSQL with --backend=postgres."""
 import sqlite3
 import subprocess
 import threading
@@ -13,8 +15,8 @@ import pytest
 from app.db import database, init_database
 from app.migrations import DIRECTORY, apply_migrations
 from app.services import accounts
-from app.models import (MODELS, Appointment, JobRun, OutboxMessage, ScheduledReport, User,
-                        WorkingHours)
+from app.models import (MODELS, Appointment, JobRun, OutboxMessage, ScheduledReport, Treatment,
+                        TreatmentVersion, User, WorkingHours)
 from tests.conftest import BACKEND, ROOT, bound_database, create_postgres_database, postgres_bin
 
 DUMPS = ROOT / 'tests' / 'data'
@@ -65,16 +67,19 @@ def blank_database(tmp_path, backend_env):
     return make
 
 
-def load_released_dump(url):
-    """Recreate the first release's database (schema and a few rows)."""
+RELEASES = ('released', 'release2')
+
+
+def load_released_dump(url, release='released'):
+    """Recreate a release's database (schema and a few rows)."""
     if not ON_POSTGRES:
         with closing(sqlite3.connect(url.removeprefix('sqlite:///'))) as conn:
-            conn.executescript((DUMPS / 'released_sqlite.sql').read_text())
+            conn.executescript((DUMPS / f'{release}_sqlite.sql').read_text())
         return
     parts = urlsplit(url)
     subprocess.run([postgres_bin('psql'), '-q', '-v', 'ON_ERROR_STOP=1', '-h', parts.hostname,
                     '-p', str(parts.port), '-U', parts.username, '-d', parts.path.lstrip('/'),
-                    '-f', str(DUMPS / 'released_postgres.sql')],
+                    '-f', str(DUMPS / f'{release}_postgres.sql')],
                    check=True, capture_output=True, timeout=60)
 
 
@@ -95,9 +100,10 @@ def applied(db):
     return sorted(name for name, in db.execute_sql(f'SELECT name FROM {HISTORY}'))
 
 
-def test_a_released_database_upgrades_to_the_schema_of_a_fresh_install(blank_database):
-    released, fresh = blank_database('released'), blank_database('fresh')
-    load_released_dump(released)
+@pytest.mark.parametrize('release', RELEASES)
+def test_a_released_database_upgrades_to_the_schema_of_a_fresh_install(blank_database, release):
+    released, fresh = blank_database(release), blank_database('fresh')
+    load_released_dump(released, release)
     with bound_database(released):
         upgraded_schema = schema_of(database.obj)
         assert applied(database.obj) == MIGRATIONS
@@ -115,6 +121,20 @@ def test_an_upgraded_database_keeps_its_rows(blank_database):
         assert OutboxMessage.get().to == 'patient1@example.test'
         assert ScheduledReport.get().name == 'Weekly bookings'
         assert JobRun.get().slot == '2026-01-05'
+
+
+def test_the_second_release_keeps_its_people_visits_and_amendments(blank_database):
+    released = blank_database('release2')
+    load_released_dump(released, 'release2')
+    with bound_database(released):
+        assert applied(database.obj) == MIGRATIONS
+        assert User.by_email('desk2@example.test').role == 'reception'
+        doctor = User.by_email('doctor2@example.test')
+        assert WorkingHours.select().where(WorkingHours.doctor == doctor.id).count() == 5
+        visits = {a.date.isoformat(): a.status for a in Appointment.select()}
+        assert visits == {'2026-11-03': 'completed', '2026-11-30': 'booked'}
+        assert [v.diagnosis for v in TreatmentVersion.select()] == ['Cold']
+        assert Treatment.get().diagnosis == 'Seasonal cold'
 
 
 def test_patients_of_a_released_database_can_be_found(blank_database):
