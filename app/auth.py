@@ -81,6 +81,12 @@ def check_throttle(email, client_ip, now=None):
         raise ApiError(429, 'too many failed logins; please wait 15 minutes and try again')
 
 
+def record_failure(email, client_ip, now=None):
+    """Count one failed login (a wrong password or second-factor code)."""
+    LoginFailure.insert_many([{'key': key, 'at': now or utcnow()}
+                              for key in _throttle_keys(email, client_ip)]).execute()
+
+
 def authenticate(email, password, client_ip, now=None):
     """The active user with these credentials, or ApiError 401/429."""
     now = now or utcnow()
@@ -92,8 +98,7 @@ def authenticate(email, password, client_ip, now=None):
     else:
         ok = check_password(password, user.password_hash)
     if not ok:
-        LoginFailure.insert_many(
-            [{'key': key, 'at': now} for key in _throttle_keys(email, client_ip)]).execute()
+        record_failure(email, client_ip, now)
         raise ApiError(401, 'wrong email or password')
     LoginFailure.delete().where(LoginFailure.key == f'email:{email}').execute()
     return user

@@ -3,11 +3,14 @@ it into `{"error": ...}` for /api and into a page or a form message for HTML."""
 
 
 class ApiError(Exception):
-    def __init__(self, status, message, field=None):
+    """`extra`: more fields for the JSON answer, e.g. {"two_factor": true}."""
+
+    def __init__(self, status, message, field=None, extra=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.extra = extra or {}
 
 
 def bad_request(field, message):

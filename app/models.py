@@ -122,6 +122,34 @@ class LoginFailure(BaseModel):
     at = pw.DateTimeField(default=utcnow, index=True)
 
 
+class TwoFactor(BaseModel):
+    """A staff member's TOTP secret (app.services.two_factor): pending until
+    a first code confirms it. `last_step` is the newest 30-second step a code
+    was accepted for, so each code works once (RFC 6238 §5.2)."""
+    user = pw.ForeignKeyField(User, primary_key=True, on_delete='CASCADE', backref='+')
+    secret = pw.CharField(max_length=64)
+    created_at = pw.DateTimeField(default=utcnow)
+    confirmed_at = pw.DateTimeField(null=True)
+    last_step = pw.BigIntegerField(null=True)
+
+
+class RecoveryCode(BaseModel):
+    """One of the ten single-use codes given at confirmation; only a keyed
+    hash is kept."""
+    user = pw.ForeignKeyField(User, on_delete='CASCADE', index=True, backref='+')
+    code_hash = pw.CharField(max_length=64, unique=True)
+    used_at = pw.DateTimeField(null=True)
+
+
+class PendingLogin(BaseModel):
+    """A correct password waiting for its second factor: the login form's
+    second step finds it by a short-lived cookie, so the password is not
+    sent twice. Only the cookie token's SHA-256 is kept."""
+    token_hash = pw.CharField(max_length=64, primary_key=True)
+    user = pw.ForeignKeyField(User, on_delete='CASCADE', index=True, backref='+')
+    expires_at = pw.DateTimeField(index=True)
+
+
 class Appointment(BaseModel):
     patient = pw.ForeignKeyField(User, backref='appointments', on_delete='CASCADE')
     doctor = pw.ForeignKeyField(User, backref='schedule', on_delete='CASCADE')
@@ -411,4 +439,4 @@ class AuditEvent(BaseModel):
 MODELS = [User, Session, PasswordLink, LoginFailure, Appointment, WorkingHours, TimeOff,
           Treatment, TreatmentVersion, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport,
           Export, ScheduledReport, ReportExecution, WorkerHeartbeat, PeriodicJobState,
-          TaskFailure, AuditEvent, PatientSearchTerm]
+          TaskFailure, AuditEvent, PatientSearchTerm, TwoFactor, RecoveryCode, PendingLogin]

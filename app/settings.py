@@ -59,6 +59,8 @@ class Settings:
     booking_notice_minutes: int = 60
     booking_horizon_days: int = 90
     change_cutoff_hours: int = 0
+    # SPEC §10: 'required' makes staff enrol a second factor before anything else.
+    staff_2fa: str = 'optional'
     secret_key: str = dataclasses.field(repr=False, default='')
 
     @property
@@ -177,6 +179,10 @@ def load(env=None):
     if urlparse(base_url).scheme not in ('http', 'https'):
         raise ConfigError(f'BASE_URL: expected an http(s) URL, got {base_url!r}')
 
+    staff_2fa = (env.get('STAFF_2FA') or 'optional').lower()
+    if staff_2fa not in ('optional', 'required'):
+        raise ConfigError(f'STAFF_2FA: expected optional or required, got {staff_2fa!r}')
+
     mail_from = env.get('MAIL_FROM') or 'ClinicDesk <no-reply@clinicdesk.local>'
     if '@' not in mail_from:
         raise ConfigError(f'MAIL_FROM: expected an email address, got {mail_from!r}')
@@ -215,5 +221,6 @@ def load(env=None):
         booking_notice_minutes=_int(env, 'BOOKING_MIN_NOTICE_MINUTES', 60, 0, 10080),
         booking_horizon_days=_int(env, 'BOOKING_HORIZON_DAYS', 90, 1, 730),
         change_cutoff_hours=_int(env, 'CHANGE_CUTOFF_HOURS', 0, 0, 720),
+        staff_2fa=staff_2fa,
         secret_key=_secret_key(env, data_dir),
     )

@@ -3,6 +3,7 @@ a Huey consumer process (`run.py worker`), an aiosmtpd SMTP server and, where
 a test asks for it, redis-server. With CI=true a missing binary fails the
 test instead of skipping it."""
 import contextlib
+import datetime
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from app.boot import boot
+from app.clock import Clock
 from app.db import connect_database, database, init_database
 from app.factory import create_app
 from app.migrations import apply_migrations
@@ -302,6 +304,21 @@ class ServerThread:
             wasyncore.close_all(self.server._map)
         self.thread.join(timeout=10)
         self.server.task_dispatcher.shutdown()
+
+
+class MovableClock(Clock):
+    """The clock setting of an app under test, stopped at `start` until the
+    test moves it on."""
+
+    def __init__(self, tz, start):
+        super().__init__(tz)
+        self.at = start
+
+    def now(self):
+        return self.at.astimezone(self.tz)
+
+    def advance(self, seconds):
+        self.at += datetime.timedelta(seconds=seconds)
 
 
 @pytest.fixture(scope='session')

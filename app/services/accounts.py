@@ -7,7 +7,7 @@ from app.auth import hash_password
 from app.db import database
 from app.errors import ApiError, conflict, not_found
 from app.models import Appointment, User, WorkingHours
-from app.services import audit, patient_search, stats
+from app.services import audit, patient_search, stats, two_factor
 
 
 def _create_user(data, role, specialization=None):
@@ -100,11 +100,12 @@ def ensure_admin(email, password):
         create_or_reset_admin(email, password)
 
 
-def log_in(email, password, ip=None):
+def log_in(email, password, ip=None, otp=None, settings=None, clock=None):
     """Check the credentials and start a session: (user, cookie token,
     Session), with a 'login' entry in the session's transaction. A wrong
     password writes 'login.failed'; a throttled attempt (429) never reaches
-    the password check and writes nothing."""
+    the password check and writes nothing. An account with two-factor also
+    needs `otp` (app.services.two_factor; settings and clock are for it)."""
     try:
         # Outside the transaction: the ~0.1 s password hash must not hold
         # the write lock, and the counted failure must survive the 401.
@@ -113,6 +114,12 @@ def log_in(email, password, ip=None):
         if exc.status == 401:
             _record_failed_login(email, ip)
         raise
+    two_factor.check_login(settings, user, otp, clock, ip)
+    return open_session(user, ip)
+
+
+def open_session(user, ip=None):
+    """Start a session for a user who has proved who they are."""
     with database.atomic():
         audit.record('login', user, ip=ip)
         token, session = auth.start_session(user)

@@ -20,6 +20,8 @@ Where each entry is written:
 - patient.register, patient.update: services.patients (a walk-in, an edit
   of a patient's details by the desk or by the patient).
 - staff.invite, staff.update: services.staff (target 'user:<id>').
+- two_factor.enrol / .confirm / .disable / .recovery_code, login.failed_code:
+  services.two_factor (target 'user:<id>').
 
 A row is references only: when, who (user and role at that moment), a short
 dotted action from ACTIONS, the patient it is about, the record it touched
@@ -48,6 +50,7 @@ from app.models import AuditEvent, User, utcnow
 ACTIONS = {
     'login': 'Logged in',
     'login.failed': 'Failed login (wrong password)',
+    'login.failed_code': 'Failed login (wrong two-factor code)',
     'logout': 'Logged out',
     'appointment.view': 'Opened an appointment',
     'history.view': 'Listed the patient\'s appointments',
@@ -68,6 +71,10 @@ ACTIONS = {
     'patient.update': 'Edited the patient\'s details',
     'staff.invite': 'Invited a staff member (new account or a new link)',
     'staff.update': 'Changed a staff account (name or active)',
+    'two_factor.enrol': 'Started two-factor enrolment',
+    'two_factor.confirm': 'Turned two-factor on',
+    'two_factor.disable': 'Turned two-factor off',
+    'two_factor.recovery_code': 'Used a two-factor recovery code',
 }
 TARGET_RE = re.compile(r'[a-z_]{1,30}:[0-9A-Za-z-]{1,64}')
 IP_RE = re.compile(r'[0-9A-Fa-f.:]{1,45}')

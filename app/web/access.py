@@ -11,34 +11,41 @@ import redis
 
 from app import auth
 from app.errors import ApiError, QueueUnavailable
+from app.services import two_factor
 from app.web.base import (UNSAFE_METHODS, current_session, current_user, error_response,
-                          is_api_path, json_response)
+                          is_api_path, json_response, settings)
 from app.web.templating import render
 
 log = logging.getLogger('clinicdesk.web')
+ENROL_PAGE = '/account/2fa'
 
 
 class ClinicPlugin:
     """Route options it reads: roles=(...) who may call it (None: anyone,
-    'user': anyone logged in), csrf=False to exempt an unsafe route."""
+    'user': anyone logged in), csrf=False to exempt an unsafe route,
+    enrolment=True to open it to staff that STAFF_2FA=required still makes
+    enrol a second factor (everything else sends them to enrol)."""
     name = 'clinicdesk'
     api = 2
 
     def apply(self, callback, route):
         roles = route.config.get('roles')
         csrf = route.config.get('csrf', True)
+        enrolment = route.config.get('enrolment', False)
         api = is_api_path(route.rule)
 
         def wrapper(*args, **kwargs):
             try:
                 self._check_access(roles, csrf, api)
+                if roles is not None and not enrolment:
+                    self._check_enrolled(api)
                 if any(isinstance(v, int) and not 0 < v < 2**31 for v in kwargs.values()):
                     raise ApiError(404, 'not found')  # no such id can exist
                 result = callback(*args, **kwargs)
             except bottle.HTTPResponse:
                 raise
             except ApiError as exc:
-                return self._failure(api, exc.status, exc.message)
+                return self._failure(api, exc.status, exc.message, exc.extra)
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                 error = QueueUnavailable()
                 return self._failure(api, error.status, error.message)
@@ -74,8 +81,16 @@ class ClinicPlugin:
             if session is not None and not auth.csrf_ok(session, supplied):
                 raise ApiError(403, 'missing or wrong CSRF token')
 
-    def _failure(self, api, status, message):
+    def _check_enrolled(self, api):
+        if not two_factor.must_enrol(settings(), current_user()):
+            return
+        if not api and bottle.request.method == 'GET':
+            raise bottle.redirect(ENROL_PAGE)
+        raise ApiError(403, 'turn on two-factor sign-in first (STAFF_2FA=required)',
+                       extra={'enrol_2fa': True})
+
+    def _failure(self, api, status, message, extra=None):
         if api:
-            return error_response(status, message)
+            return error_response(status, message, extra)
         bottle.response.status = status
         return render('error.html', status=status, message=message)

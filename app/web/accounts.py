@@ -4,12 +4,16 @@ import bottle
 
 from app import auth, validate
 from app.errors import ApiError, bad_request, not_found
-from app.services import accounts, password_links, reminders
-from app.web.base import client_ip, current_session, current_user, current_user_row, json_body, \
+from app.services import accounts, password_links, reminders, two_factor
+from app.web.base import client_ip, clock, current_session, current_user, current_user_row, json_body, \
     json_response, query_params, settings
 from app.web.forms import field_errors, form, form_failure, home_for, page, redirect_with, \
     safe_next
 from app.web.templating import render
+
+
+# The login form's second step (app.web.two_factor) finds its login by this.
+PENDING_COOKIE = 'clinicdesk_2fa'
 
 
 def set_session_cookie(token):
@@ -36,7 +40,8 @@ def login():
     password = data.get('password')
     if not isinstance(password, str) or not password or len(password) > 256:
         raise ApiError(400, 'password: is required')
-    user, token, session = accounts.log_in(email, password, client_ip())
+    user, token, session = accounts.log_in(email, password, client_ip(), data.get('otp'),
+                                           settings(), clock())
     set_session_cookie(token)
     return json_response({'user': user.public(), 'csrf_token': session.csrf_token})
 
@@ -78,12 +83,27 @@ def login_submit():
         email = validate.email(data)
         if not data['password']:
             raise bad_request('password', 'is required')
-        user, token, _ = accounts.log_in(email, data['password'][:256], client_ip())
+        user, token, _ = accounts.log_in(email, data['password'][:256], client_ip(),
+                                         settings=settings(), clock=clock())
+    except two_factor.CodeNeeded as exc:
+        return ask_for_code(exc.user, next_url)
     except ApiError as exc:
         return form_failure(exc, 'login.html', {'form': {'email': data['email']},
                                                 'next': next_url})
     set_session_cookie(token)
     bottle.redirect(next_url or home_for(user))
+
+
+def ask_for_code(user, next_url):
+    """A correct password of an account with two-factor: remember the login
+    for a few minutes by a cookie (the password is not sent again) and ask
+    for the code."""
+    token = two_factor.start_pending_login(user, clock())
+    bottle.response.set_cookie(
+        PENDING_COOKIE, token, path='/login', httponly=True, samesite='Lax',
+        secure=settings().secure_cookies,
+        max_age=int(two_factor.PENDING_LIFETIME.total_seconds()))
+    return page('login_code.html', next=next_url)
 
 
 def reset_page():
@@ -166,8 +186,8 @@ ANYONE, USER, PATIENT = None, 'user', ('patient',)
 ROUTES = [
     ('POST', '/api/register', register, ANYONE, {'csrf': False}),
     ('POST', '/api/login', login, ANYONE, {'csrf': False}),
-    ('POST', '/api/logout', logout, USER, {}),
-    ('GET', '/api/me', me, USER, {}),
+    ('POST', '/api/logout', logout, USER, {'enrolment': True}),
+    ('GET', '/api/me', me, USER, {'enrolment': True}),
     ('PUT', '/api/me/reminders', set_reminders, PATIENT, {}),
     ('GET', '/', root, ANYONE, {}),
     ('GET', '/login', login_page, ANYONE, {}),

@@ -72,8 +72,8 @@ def json_response(data, status=200, headers=None):
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def error_response(status, message):
-    return json_response({'error': message}, status=status)
+def error_response(status, message, extra=None):
+    return json_response({'error': message, **(extra or {})}, status=status)
 
 
 def json_body():
