@@ -159,6 +159,11 @@ MATRIX = [
     ('GET', '/api/outbox', None, refused(admin=200)),
     ('GET', '/api/audit', None, refused(admin=200)),
     ('GET', '/api/me/audit', None, refused(patient=200)),
+    # Enrolling only starts a pending secret; a missing code is refused
+    # after the role check.
+    ('POST', '/api/me/2fa', None, refused(doctor=200, admin=200, reception=200)),
+    ('POST', '/api/me/2fa/confirm', {}, refused(doctor=400, admin=400, reception=400)),
+    ('DELETE', '/api/me/2fa', {}, refused(doctor=400, admin=400, reception=400)),
     ('GET', '/api/staff', None, refused(admin=200)),
     ('POST', '/api/staff', {}, refused(admin=400)),
     ('PUT', f'/api/staff/{NO_SUCH}', {'name': 'Nobody'}, refused(admin=404)),

@@ -5,8 +5,8 @@ import bottle
 from app import auth, validate
 from app.errors import ApiError, bad_request, not_found
 from app.services import accounts, password_links, reminders, two_factor
-from app.web.base import client_ip, clock, current_session, current_user, current_user_row, json_body, \
-    json_response, query_params, settings
+from app.web.base import client_ip, clock, current_session, current_user, current_user_row, \
+    json_body, json_response, query_params, settings
 from app.web.forms import field_errors, form, form_failure, home_for, page, redirect_with, \
     safe_next
 from app.web.templating import render
