@@ -12,6 +12,7 @@ from app.clock import UTC
 from app.db import database
 from app.factory import create_app
 from app.models import AuditEvent
+from app.services import accounts
 from app.settings import ConfigError, load
 from tests.client import Client
 from tests.conftest import PASSWORD, MovableClock, ServerThread, base_env, create_user
@@ -135,6 +136,14 @@ def test_turning_two_factor_off_needs_a_code(app_url, clock):
     # The old recovery codes went with it.
     assert log_in(app_url, email, codes[0]).status == 200  # otp is ignored: none needed
     assert client.delete('/api/me/2fa', json_body={'code': codes[1]}).status == 409
+
+
+def test_create_admin_turns_two_factor_off_for_an_admin_who_lost_their_phone(app_url, clock):
+    client, _, _ = enrolled(app_url, clock, role='admin')
+    assert log_in(app_url, client.user['email']).status == 401
+    with database.connection_context():
+        accounts.create_or_reset_admin(client.user['email'], PASSWORD)
+    assert log_in(app_url, client.user['email']).status == 200
 
 
 def test_patients_cannot_enrol(app_url):

@@ -129,6 +129,13 @@ def disable(settings, user, code, clock, ip=None):
         audit.record('two_factor.disable', user, target=f'user:{user.id}', ip=ip)
 
 
+def remove(user_id):
+    """Forget an account's second factor without a code: `create-admin`
+    resetting an admin who lost their phone (whoever runs it has the server)."""
+    RecoveryCode.delete().where(RecoveryCode.user == user_id).execute()
+    TwoFactor.delete().where(TwoFactor.user == user_id).execute()
+
+
 def check_login(settings, user, otp, clock, ip=None):
     """After a correct password: nothing to do for an account without
     two-factor; otherwise `otp` must be a current code or an unused recovery
