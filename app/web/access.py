@@ -15,9 +15,9 @@ from app.services import two_factor
 from app.web.base import (UNSAFE_METHODS, current_session, current_user, error_response,
                           is_api_path, json_response, settings)
 from app.web.templating import render
+from app.web.two_factor import ACCOUNT_PAGE
 
 log = logging.getLogger('clinicdesk.web')
-ENROL_PAGE = '/account/2fa'
 
 
 class ClinicPlugin:
@@ -85,7 +85,7 @@ class ClinicPlugin:
         if not two_factor.must_enrol(settings(), current_user()):
             return
         if not api and bottle.request.method == 'GET':
-            raise bottle.redirect(ENROL_PAGE)
+            raise bottle.redirect(ACCOUNT_PAGE)
         raise ApiError(403, 'turn on two-factor sign-in first (STAFF_2FA=required)',
                        extra={'enrol_2fa': True})
 
