@@ -1,6 +1,8 @@
 # ClinicDesk in one container: supervisor + web + worker + a local redis-server.
 #   docker build -t clinicdesk . && docker run -p 8080:8080 -v clinicdesk:/data clinicdesk
-FROM python:3.11-slim-bookworm
+# BASE: any Debian bookworm image with python3.11 and pip (docs/deploy.md).
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -25,7 +27,11 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements.txt .
-RUN pip install --no-compile -r requirements.txt
+# Optional build secrets: a pip.conf (index, proxy) and the CA bundle it names,
+# for builds behind a private index; neither stays in the image.
+RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf \
+    --mount=type=secret,id=ca.crt \
+    pip install --no-compile -r requirements.txt
 
 COPY --chown=root:root run.py tasks.py ./
 COPY --chown=root:root app ./app

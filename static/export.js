@@ -2,13 +2,16 @@
 // /api/exports), then its status URL is polled and shown without a reload:
 // queued -> running (a percentage) -> done ("Download CSV") or failed (the
 // reason and "Try again"). Exports already under way when the page loads
-// ([data-export-resume]) are picked up the same way.
+// ([data-export-resume]) are picked up the same way. While an export of the
+// same data is under way or finished within REUSE_MS, the button points at it
+// instead of starting another (the server answers such a POST with it too).
 (function () {
   'use strict';
 
   var FIRST_POLL_MS = 150;   // a small export is done in a fraction of a second
   var MAX_POLL_MS = 1500;    // a long one is not polled more than needed
   var MAX_FAILED_POLLS = 20; // network trouble: keep trying for a while
+  var REUSE_MS = 60000;      // as exports.REUSE_DONE on the server
 
   function requestJson(url, options) {
     return fetch(url, Object.assign({credentials: 'same-origin', cache: 'no-store'}, options))
@@ -43,8 +46,33 @@
     return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
   }
 
+  function twoDigits(n) {
+    return (n < 10 ? '0' : '') + n;
+  }
+
+  // Now as "YYYY-MM-DD HH:MM" in the clinic's zone, like the server's labels.
+  function clinicNow(panel) {
+    var zone = panel.querySelector('[data-export-list]').getAttribute('data-clinic-tz');
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat('en-GB', {timeZone: zone || undefined, hourCycle: 'h23',
+        year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'})
+        .formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+    } catch (e) {
+      var d = new Date();
+      parts = {year: d.getFullYear(), month: twoDigits(d.getMonth() + 1),
+               day: twoDigits(d.getDate()), hour: twoDigits(d.getHours()),
+               minute: twoDigits(d.getMinutes())};
+    }
+    return parts.year + '-' + parts.month + '-' + parts.day + ' ' + parts.hour + ':' + parts.minute;
+  }
+
+  function bodyKey(body) {
+    return JSON.stringify(body || {});
+  }
+
   // One export shown in the panel's list, polling its status URL.
-  function Tracker(panel, label, body) {
+  function Tracker(panel, label, body, started) {
     var node = panel.querySelector('template[data-export-template]').content
       .firstElementChild.cloneNode(true);
     this.panel = panel;
@@ -55,12 +83,40 @@
     this.bar = node.querySelector('progress');
     this.link = node.querySelector('[data-download]');
     this.retry = node.querySelector('[data-retry]');
+    this.started = node.querySelector('[data-started]');
     this.title.textContent = label;
+    this.setStarted(started);
     this.retry.addEventListener('click', this.start.bind(this));
     panel.querySelector('[data-export-list]').prepend(node);
   }
 
+  Tracker.prototype.setStarted = function (when) {
+    this.started.textContent = 'started ' + (when || clinicNow(this.panel));
+  };
+
+  // The export this panel shows for that data, if it still stands for it.
+  Tracker.prototype.current = function () {
+    var state = this.node.getAttribute('data-state');
+    if (!this.node.isConnected || state === 'failed') return false;
+    return state !== 'done' || Date.now() - this.finishedAt < REUSE_MS;
+  };
+
+  // A click for the same data: point at this export instead of a new one.
+  Tracker.prototype.remind = function () {
+    var node = this.node;
+    node.scrollIntoView({block: 'nearest'});
+    node.setAttribute('data-reminded', '');
+    node.style.outline = '2px solid var(--accent, #2563eb)';
+    window.setTimeout(function () {
+      node.removeAttribute('data-reminded');
+      node.style.outline = '';
+    }, 1500);
+  };
+
   Tracker.prototype.show = function (state, text, percent) {
+    if (state === 'done' && this.node.getAttribute('data-state') !== 'done') {
+      this.finishedAt = this.finishedAt || Date.now();
+    }
     this.node.setAttribute('data-state', state);
     this.message.textContent = text;
     shown(this.bar, state !== 'done' && state !== 'failed');
@@ -76,6 +132,10 @@
 
   Tracker.prototype.start = function () {
     var self = this;
+    var mine = this.panel.exportByBody = this.panel.exportByBody || {};
+    mine[bodyKey(self.body)] = self;
+    self.finishedAt = null;
+    self.setStarted();
     self.show('queued', 'Starting…', null);
     startExport(self.panel, self.body).then(function (data) {
       self.follow(data.status_url);
@@ -89,6 +149,8 @@
     var following = this.panel.exportTrackers = this.panel.exportTrackers || {};
     if (following[statusUrl] && following[statusUrl] !== this) {
       this.node.remove();
+      (this.panel.exportByBody || {})[bodyKey(this.body)] = following[statusUrl];
+      following[statusUrl].remind();
       return;
     }
     following[statusUrl] = this;
@@ -174,6 +236,11 @@
       body = {patient_id: patient.id};
       label = patient.label;
     }
+    var earlier = (panel.exportByBody || {})[bodyKey(body)];
+    if (earlier && earlier.current()) {
+      earlier.remind();
+      return;
+    }
     new Tracker(panel, label, body).start();
   }
 
@@ -227,8 +294,12 @@
     var recent = Array.prototype.slice.call(panel.querySelectorAll('[data-export-resume]'));
     recent.reverse().forEach(function (item) {
       var body = JSON.parse(item.getAttribute('data-export-body') || '{}');
-      new Tracker(panel, item.getAttribute('data-label'), body)
-        .follow(item.getAttribute('data-export-resume'));
+      var tracker = new Tracker(panel, item.getAttribute('data-label'), body,
+                                item.getAttribute('data-started'));
+      tracker.finishedAt = parseInt(item.getAttribute('data-finished-ms'), 10) || null;
+      panel.exportByBody = panel.exportByBody || {};
+      panel.exportByBody[bodyKey(body)] = tracker;
+      tracker.follow(item.getAttribute('data-export-resume'));
       item.remove();
     });
   }

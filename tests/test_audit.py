@@ -13,8 +13,8 @@ import pytest
 from app.clock import Clock
 from app.db import database
 from app.errors import ApiError
-from app.models import (Appointment, AuditEvent, LoginFailure, MonthlyReport, OutboxAttachment,
-                        OutboxMessage, ReportExecution, ScheduledReport, User)
+from app.models import (Appointment, AuditEvent, Export, LoginFailure, MonthlyReport,
+                        OutboxAttachment, OutboxMessage, ReportExecution, ScheduledReport, User)
 from app.services import accounts, appointments, audit, report_runs
 from tests.client import Client
 from tests.conftest import PASSWORD, unique_email, wait_until
@@ -326,6 +326,7 @@ def test_downloading_a_scheduled_report_file_writes_one_entry(settings, admin, t
 
 
 def test_opening_a_sent_email_and_its_attachment_writes_one_entry_each(admin):
+    """Mail to an address that is nobody's, about nobody: no subject."""
     with database.connection_context():
         message = OutboxMessage.create(dedupe_key=f'audit-test:{uuid.uuid4().hex}',
                                        to='someone@example.test', subject='Your history',
@@ -339,6 +340,60 @@ def test_opening_a_sent_email_and_its_attachment_writes_one_entry_each(admin):
     assert brief(entries_by(admin, admin))[1:] == [
         ('outbox_message.view', aid, None, f'outbox_message:{message.id}'),
         ('outbox_attachment.download', aid, None, f'outbox_attachment:{attachment.id}')]
+
+
+def sent_mail(key, to, filename='history.csv'):
+    with database.connection_context():
+        message = OutboxMessage.create(dedupe_key=key, to=to, subject='About you',
+                                       text_body='Attached.', status='sent')
+        attachment = OutboxAttachment.create(message=message, filename=filename,
+                                             content_type='text/csv', content=b'date\n')
+    return message.id, attachment.id
+
+
+def test_admin_opening_a_patients_mail_is_listed_for_that_patient(
+        worker, base_url, admin, make_user, staff, today):
+    alice = make_user(base_url, 'patient', name='Alice Mail')
+    bob = make_user(base_url, 'patient', name='Bob Mail')
+    pid = alice.user['id']
+    doctor = staff('doctor')
+    export = admin.post('/api/exports', {'patient_id': pid}).json
+    assert wait_done(admin, export['status_url'])['status'] == 'done'
+    appointment = open_visit(doctor, alice, today)
+    with database.connection_context():
+        export_id = Export.get(Export.task_id == export['task_id']).id
+        # The admin is the recipient of the mail of their export of Alice's history.
+        # It names her but attaches nothing (other people's data goes by link).
+        ready = OutboxMessage.get(OutboxMessage.dedupe_key == f'export:{export_id}')
+    mails = [
+        (ready.id, None),
+        sent_mail(f'reschedule:{appointment}:{today}T10:00:1', 'old-address@example.test'),
+        sent_mail(f'reminder:{pid}:{today}', alice.user['email']),
+        sent_mail(f'account-mail:{uuid.uuid4().hex}', alice.user['email']),
+    ]
+    monthly = sent_mail(f'monthly:{doctor.user["id"]}:2020-01', alice.user['email'])
+    for message_id, attachment_id in [*mails, monthly]:
+        assert admin.get(f'/admin/outbox/{message_id}').status == 200
+        if attachment_id:
+            path = f'/admin/outbox/{message_id}/attachments/{attachment_id}'
+            assert admin.get(path).status == 200
+
+    expected = []
+    for message_id, attachment_id in reversed(mails):
+        if attachment_id:
+            expected.append(('outbox_attachment.download', f'outbox_attachment:{attachment_id}'))
+        expected.append(('outbox_message.view', f'outbox_message:{message_id}'))
+    mine = [(e['action'], e['target']) for e in alice.get('/api/me/audit?limit=100').json['items']
+            if e['action'].startswith('outbox_')]
+    assert mine == expected
+    assert not [e for e in bob.get('/api/me/audit').json['items']
+                if e['action'].startswith('outbox_')]
+    page = alice.get('/patient').text
+    assert 'opened an email the clinic sent about you' in page
+    assert 'downloaded the attachment of an email about you' in page
+    monthly_entries = trail(admin, action='outbox_message.view')
+    [about_many] = [e for e in monthly_entries if e['target'] == f'outbox_message:{monthly[0]}']
+    assert about_many['patient'] is None  # a doctor's monthly report is about many patients
 
 
 def test_patient_sees_only_what_others_did_with_their_own_record(

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from app.db import database
-from app.models import Appointment, Export, Treatment, User
+from app.models import Appointment, Export, OutboxMessage, Treatment, User
 from app.services import exports
 from tests.browser import log_in
 from tests.conftest import unique_email
@@ -94,3 +94,34 @@ def test_expired_export_says_so_after_a_reload_and_try_again_makes_a_new_one(
 
     page.get_by_role('link', name='Download CSV').wait_for(state='visible')
     assert page.get_by_role('button', name='Try again').is_hidden()
+
+
+def test_three_quick_clicks_make_one_export_shown_once_with_its_clinic_time(
+        page, base_url, make_user, worker, settings):
+    email = patient_with_history(base_url, make_user)
+    log_in(page, base_url, email, '/patient')
+    button = page.get_by_role('button', name='Export my history')
+    for _ in range(3):
+        button.click()
+    page.get_by_role('link', name='Download CSV').wait_for(state='visible')
+    button.click()  # just after it finished: the same export, not a new one
+    assert page.locator('#export .export-item').count() == 1
+
+    with database.connection_context():
+        mine = list(Export.select().join(User, on=(Export.requester == User.id))
+                    .where(User.email == email))
+        assert len(mine) == 1
+        export = mine[0]
+        assert OutboxMessage.select().where(
+            OutboxMessage.dedupe_key == f'export:{export.id}').count() == 1
+    started = export.created_at.replace(tzinfo=datetime.timezone.utc).astimezone(settings.tz)
+    shown = page.locator('#export .export-item [data-started]').text_content()
+    assert shown in {f"started {started + datetime.timedelta(minutes=m):%Y-%m-%d %H:%M}"
+                     for m in (0, 1)}
+
+    page.reload()  # after a reload the list says when it was started, from the server
+    item = page.locator('#export .export-item')
+    item.get_by_role('link', name='Download CSV').wait_for(state='visible')
+    assert item.locator('[data-started]').text_content() == f'started {started:%Y-%m-%d %H:%M}'
+    button.click()
+    assert page.locator('#export .export-item').count() == 1

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ import tasks
 from app import workers
 from app.auth import hash_password
 from app.db import database
-from app.models import Appointment, Export, Treatment, User, utcnow
+from app.models import Appointment, Export, OutboxMessage, Treatment, User, utcnow
 from app.services import exports
 from tests.client import Client
 from tests.conftest import (BACKEND, PASSWORD, ROOT, WorkerProcess, base_env, unique_email,
@@ -281,7 +282,42 @@ def test_second_click_while_running_reuses_the_export(worker, patient):
     assert final['status'] == 'done' and final['rows'] == 20_000
     with database.connection_context():
         assert Export.select().where(Export.requester == patient.user['id']).count() == 1
-    assert start_export(patient)['task_id'] != first  # once done, a click starts a new one
+    assert start_export(patient)['task_id'] == first  # done a moment ago: the same one
+    with database.connection_context():
+        a_minute_ago = utcnow() - exports.REUSE_DONE - datetime.timedelta(seconds=1)
+        Export.update(finished_at=a_minute_ago).where(Export.task_id == first).execute()
+    assert start_export(patient)['task_id'] != first  # a minute after: a new one
+
+
+def test_three_quick_clicks_make_one_export_and_one_email(worker, smtp, patient, admin):
+    ids = {start_export(patient)['task_id'] for _ in range(3)}
+    assert len(ids) == 1
+    [task_id] = ids
+    assert wait_for_export(patient, f'/api/exports/{task_id}')[0]['status'] == 'done'
+    ids |= {start_export(patient)['task_id'] for _ in range(3)}  # clicks just after it finished
+    assert ids == {task_id}
+    other = start_export(admin, {'patient_id': patient.user['id']})['task_id']
+    assert other != task_id  # another requester or other data is another export
+    with database.connection_context():
+        export = Export.get(Export.task_id == task_id)
+        assert Export.select().where(Export.requester == patient.user['id']).count() == 1
+        assert OutboxMessage.select().where(
+            OutboxMessage.dedupe_key == f'export:{export.id}').count() == 1
+    wait_until(lambda: smtp.to(patient.user['email']), 10, message='ready email')
+    time.sleep(0.3)
+    assert len(smtp.to(patient.user['email'])) == 1
+
+
+def test_expired_or_failed_export_is_not_reused(worker, patient):
+    first = export_csv(patient)[0]
+    with database.connection_context():
+        Export.update(status='failed').where(Export.task_id == first).execute()
+    second = start_export(patient)['task_id']
+    assert second != first
+    wait_for_export(patient, f'/api/exports/{second}')
+    with database.connection_context():
+        Export.update(expired_at=utcnow()).where(Export.task_id == second).execute()
+    assert start_export(patient)['task_id'] not in (first, second)
 
 
 def test_expired_export_answers_410_and_says_so(worker, patient, settings):

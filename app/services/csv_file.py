@@ -17,16 +17,17 @@ def guard(text):
     return "'" + text if text and text[0] in FORMULA_STARTS else text
 
 
-def write_csv(path, header, rows, on_progress=None):
+def write_csv(path, header, rows, on_progress=None, bom=False):
     """Stream `rows` to `path` (temp file, fsync, atomic rename); returns
     (rows, bytes). Cells are written as given: guard text cells first.
     Memory stays flat: rows are taken from the iterator a chunk at a time,
-    and `on_progress(rows so far)` is called after each chunk."""
+    and `on_progress(rows so far)` is called after each chunk. `bom` starts
+    the file with a UTF-8 byte order mark (Excel then reads it as UTF-8)."""
     tmp = path.with_name(f'.{path.name}.{uuid.uuid4().hex[:8]}.tmp')
     count = 0
     rows = iter(rows)
     try:
-        with open(tmp, 'w', newline='', encoding='utf-8') as fh:
+        with open(tmp, 'w', newline='', encoding='utf-8-sig' if bom else 'utf-8') as fh:
             writer = csv.writer(fh, lineterminator='\r\n')
             writer.writerow(header)
             while True:

@@ -32,20 +32,22 @@ ACTIVE = ('queued', 'running')
 # transaction (an fsync with SQLite), too dear to do per chunk.
 PROGRESS_INTERVAL = 0.2
 ATTACH_LIMIT = 5 * 1024 * 1024  # larger files are sent as a link (SPEC §5)
+# A click this soon after the same export finished gets that export back.
+REUSE_DONE = datetime.timedelta(minutes=1)
 
 
 def request_export(user, data, ip=None):
-    """The export `user` asks for: an active one of the same data by the same
-    user when there is one (a second click reuses it, no new entry), else a
-    new row, recorded in the audit trail and committed for the caller to
-    queue. Returns (export, created)."""
+    """The export `user` asks for: one of the same data by the same user that
+    is under way or finished within REUSE_DONE when there is one (quick
+    clicks make one export and one email), else a new row, recorded in the
+    audit trail and committed for the caller to queue. Returns (export, created)."""
     scope, patient = _target(user, data)
     with database.atomic():
         if not is_sqlite():
             # Two clicks at once must not both insert: lock the requester's
             # row (SQLite's IMMEDIATE transactions already run one at a time).
             list(User.select(User.id).where(User.id == user.id).for_update())
-        export = _active_export(user, scope, patient)
+        export = _reusable_export(user, scope, patient)
         if export is not None:
             return export, False
         export = Export.create(task_id=str(uuid.uuid4()), requester=user.id, scope=scope,
@@ -69,11 +71,13 @@ def _target(user, data):
     return 'patient', accounts.get_patient(validate.identifier(data, 'patient_id'))
 
 
-def _active_export(user, scope, patient):
+def _reusable_export(user, scope, patient):
+    just_done = ((Export.status == 'done') & Export.expired_at.is_null()
+                 & (Export.finished_at >= utcnow() - REUSE_DONE))
     query = (Export.select()
              .where(Export.requester == user.id,
                     Export.scope == scope,
-                    Export.status.in_(ACTIVE))
+                    Export.status.in_(ACTIVE) | just_done)
              .order_by(Export.id.desc()))
     if patient is not None:
         query = query.where(Export.patient == patient)

@@ -1,19 +1,52 @@
 """Opening a message of the outbox (app.mail) from the admin's pages.
 
-A sent email can carry patient data (a monthly report's HTML part, an
-export's CSV) and its recipient is not necessarily the patient it is about,
-so opening one, or downloading its attachment, is recorded without a subject.
+A sent email can carry patient data (a reminder, an export's CSV), so opening
+one, or downloading its attachment, is recorded with the patient it is about,
+and that patient sees it under "who accessed my record". Which patient comes
+from the message's dedupe key (an export, an appointment, a reminder), else
+from its recipient when that is a patient's address. Mail about many patients
+(monthly reports, scheduled report files) is recorded without a subject.
 """
+import re
+
 from app.errors import not_found
-from app.models import OutboxAttachment, OutboxMessage
+from app.models import Appointment, Export, OutboxAttachment, OutboxMessage, User
 from app.services import audit
+
+MANY_PATIENTS = ('monthly', 'report')
+
+
+def _patient_of_key(kind, ident):
+    if kind == 'export':
+        return Export.select(Export.patient).where(Export.id == ident).scalar()
+    if kind == 'reschedule':
+        return Appointment.select(Appointment.patient).where(Appointment.id == ident).scalar()
+    if kind == 'reminder':
+        return (User.select(User.id).where(User.id == ident, User.role == 'patient')
+                .scalar())
+    return None
+
+
+def subject_patient(message):
+    """The id of the patient `message` is about, or None."""
+    kind, _, rest = message.dedupe_key.partition(':')
+    if kind in MANY_PATIENTS:
+        return None
+    ident = rest.split(':')[0]
+    if re.fullmatch(r'[0-9]{1,18}', ident):
+        found = _patient_of_key(kind, int(ident))
+        if found is not None or kind == 'export':
+            return found
+    return (User.select(User.id).where(User.email == message.to, User.role == 'patient')
+            .scalar())
 
 
 def open_message(user, message_id, ip=None):
     message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
     if message is None:
         raise not_found('message not found')
-    audit.record('outbox_message.view', user, None, f'outbox_message:{message.id}', ip)
+    audit.record('outbox_message.view', user, subject_patient(message),
+                 f'outbox_message:{message.id}', ip)
     return message
 
 
@@ -25,6 +58,6 @@ def open_attachment(user, message_id, attachment_id, ip=None, head=False):
     if item is None:
         raise not_found('attachment not found')
     if not head:
-        audit.record('outbox_attachment.download', user, None,
+        audit.record('outbox_attachment.download', user, subject_patient(item.message),
                      f'outbox_attachment:{item.id}', ip)
     return item

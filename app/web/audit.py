@@ -26,6 +26,8 @@ PATIENT_WORDING = {
     'appointment.no_show': 'marked you as not having come to an appointment',
     'export.create': 'exported your history to a file',
     'export.download': 'downloaded the file of your history',
+    'outbox_message.view': 'opened an email the clinic sent about you',
+    'outbox_attachment.download': 'downloaded the attachment of an email about you',
 }
 
 

@@ -35,15 +35,26 @@ def download_export(task_id):
     return response
 
 
+def started_label(export, clinic_clock):
+    """When an export was asked for, in clinic time; static/export.js writes
+    the same form for the ones started on the page."""
+    return f'{clinic_clock.localize(export.created_at):%Y-%m-%d %H:%M}'
+
+
 def recent_exports(user):
-    """For the export partials: exports to show again after a reload."""
+    """For the export partials: exports to show again after a reload, and
+    the clinic's zone for the times of new ones."""
     items = []
+    at = clock()
     for export in exports.recent_for(user):
         label = 'All data' if export.scope == 'all' else (
             'Your history' if export.patient_id == user.id else export.patient.name)
+        finished = at.localize(export.finished_at)
         items.append({'status_url': exports.status_url(export), 'label': label,
-                      'body': json.dumps(exports.request_body(export))})
-    return {'recent_exports': items}
+                      'body': json.dumps(exports.request_body(export)),
+                      'started': started_label(export, at),
+                      'finished_ms': int(finished.timestamp() * 1000) if finished else ''})
+    return {'recent_exports': items, 'export_tz': str(at.tz)}
 
 
 # Exports carry clinical text: reception is refused outright (SPEC §9);
