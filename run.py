@@ -30,10 +30,14 @@ def setup_logging():
 
 
 def skip_unused_drivers(settings):
-    """Peewee imports psycopg2 whenever it is installed; with SQLite that is
-    ~10 MB of libpq and TLS per process for nothing (SPEC P6 memory bar)."""
+    """Peewee imports psycopg2 and Huey imports redis-py whenever they are
+    installed; unused, that is ~10 MB (libpq and TLS) and ~20 MB per process
+    for nothing (SPEC P6 memory bar). A None entry makes their imports fail,
+    which both libraries treat as "not installed"."""
     if settings.database_url.startswith('sqlite'):
         sys.modules.setdefault('psycopg2', None)
+    if not settings.redis_url:
+        sys.modules.setdefault('redis', None)
 
 
 def _exit_on_term():
