@@ -9,6 +9,8 @@
     python run.py restore ARCHIVE [--force]
 """
 import argparse
+import ctypes
+import ctypes.util
 import getpass
 import logging
 import os
@@ -22,6 +24,8 @@ from app.settings import ConfigError, load
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger('clinicdesk.run')
+# mallopt(3) parameter number, from glibc's malloc.h.
+M_ARENA_MAX = -8
 
 
 def setup_logging():
@@ -30,10 +34,27 @@ def setup_logging():
 
 
 def skip_unused_drivers(settings):
-    """Peewee imports psycopg2 whenever it is installed; with SQLite that is
-    ~10 MB of libpq and TLS per process for nothing (SPEC P6 memory bar)."""
+    """Peewee imports psycopg2 and Huey imports redis-py whenever they are
+    installed; unused, that is ~10 MB (libpq and TLS) and ~20 MB per process
+    for nothing (SPEC P6 memory bar). A None entry makes their imports fail,
+    which both libraries treat as "not installed"."""
     if settings.database_url.startswith('sqlite'):
         sys.modules.setdefault('psycopg2', None)
+    if not settings.redis_url:
+        sys.modules.setdefault('redis', None)
+
+
+def few_malloc_arenas():
+    """glibc gives each thread that allocates its own malloc arena and keeps
+    what a thread freed there. A web thread that read a large page holds on
+    to that memory long after the request (measured: +66 MB after 200 page
+    views at a million appointments, +24 MB with two arenas). Two arenas
+    serve eight threads with no measurable loss. Not glibc: nothing to do."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        libc.mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        pass
 
 
 def _exit_on_term():
@@ -304,6 +325,7 @@ def main(argv=None):
         return 2
     if args.command is not None:
         skip_unused_drivers(settings)
+        few_malloc_arenas()
     return COMMANDS[args.command](settings, args) or 0
 
 

@@ -31,11 +31,8 @@ import logging
 import threading
 import time
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from app import runtime
+from app.redis_errors import unreachable
 
 log = logging.getLogger('clinicdesk.cache')
 
@@ -50,8 +47,6 @@ RETRY_AFTER = 1.0
 # The longest a near copy is served without asking Redis: the bound on
 # staleness should a published bump never arrive (a half-open connection).
 NEAR_SECONDS = 1.0
-
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 # INCR and PUBLISH in one atomic step, so the message carries the generation.
 BUMP_SCRIPT = """
@@ -96,6 +91,9 @@ class RedisCache:
     {"generation", "value"} and expires, `<family>:generation` counts bumps."""
 
     def __init__(self, url):
+        import redis  # loaded only where Redis is used
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
         self.url = url
         self._redis = redis.Redis(connection_pool=redis.ConnectionPool.from_url(
             url, socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT))
@@ -186,7 +184,7 @@ class RedisCache:
                     pubsub.subscribe(**{CHANNEL: self._on_message})
                     thread = pubsub.run_in_thread(sleep_time=0.5, daemon=True,
                                                   exception_handler=self._listener_failed)
-                except REDIS_ERRORS:
+                except unreachable():
                     return None  # the read that follows records the outage
                 self._near.clear()
                 self._announced.clear()
@@ -201,7 +199,7 @@ class RedisCache:
         thread.stop()
         try:
             pubsub.close()
-        except REDIS_ERRORS:
+        except unreachable():
             pass
 
     def _call(self, operation):
@@ -211,7 +209,7 @@ class RedisCache:
         try:
             self._replay_lost_bumps()
             result = operation(self._redis)
-        except REDIS_ERRORS as exc:
+        except unreachable() as exc:
             self._failed(exc)
             return None
         if self._down_since is not None:
@@ -228,7 +226,7 @@ class RedisCache:
             for family in lost:
                 self._bump_on(self._redis, family)
                 made.add(family)
-        except REDIS_ERRORS:
+        except unreachable():
             with self._lock:
                 self._lost_bumps |= lost - made
             raise

@@ -9,9 +9,8 @@ import logging
 import threading
 import time
 
-import redis
+from app.redis_errors import unreachable
 
-QUEUE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 CONSUMER_LOGGERS = ('huey.consumer', 'huey.consumer.Worker', 'huey.consumer.Scheduler')
 
 
@@ -26,7 +25,7 @@ class QueueOutageFilter(logging.Filter):
 
     def filter(self, record):
         exc = record.exc_info[1] if record.exc_info else None
-        if not isinstance(exc, QUEUE_ERRORS):
+        if not isinstance(exc, unreachable()):
             return True
         now = self._clock()
         with self._lock:

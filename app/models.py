@@ -173,6 +173,9 @@ class Appointment(BaseModel):
             (('doctor', 'date', 'time'), False),
             (('patient', 'date', 'time'), False),
             (('date', 'status'), False),
+            # The orders of the lists (app.services.appointments.list_for).
+            (('date', 'time'), False),
+            (('status', 'date', 'time'), False),
         )
 
 

@@ -3,7 +3,6 @@ storage is chosen at start from the settings (SQLite file in the data dir by
 default, Redis when REDIS_URL is set)."""
 import logging
 
-from redis import ConnectionPool
 from huey.storage import MemoryStorage, PriorityRedisExpireStorage, SqliteStorage
 
 from app.pausable_huey import PausableHuey
@@ -27,6 +26,7 @@ huey = PausableHuey(QUEUE_NAME, storage_class=MemoryStorage, utc=True)
 def configure_queue(settings):
     """Point the shared Huey instance at the configured storage."""
     if settings.redis_url:
+        from redis import ConnectionPool  # loaded only where Redis is used
         # Short socket timeouts: with Redis down an enqueue fails fast (503),
         # it does not hang a web thread.
         pool = ConnectionPool.from_url(

@@ -81,13 +81,18 @@ def in_order(ids):
                 .order_by(Appointment.date, Appointment.time, Appointment.id))
 
 
-def visible_to(user):
-    query = _query()
+def _visibility(user):
+    """The conditions that keep `user` to the appointments they may see."""
     if user.role == 'patient':
-        query = query.where(Appointment.patient == user.id)
-    elif user.role == 'doctor':
-        query = query.where(Appointment.doctor == user.id)
-    return query
+        return [Appointment.patient == user.id]
+    if user.role == 'doctor':
+        return [Appointment.doctor == user.id]
+    return []
+
+
+def visible_to(user):
+    conditions = _visibility(user)
+    return _query().where(*conditions) if conditions else _query()
 
 
 def get_for(user, appointment_id):
@@ -121,38 +126,57 @@ def list_for(user, filters, limit, offset, ip=None):
     doctor or admin listing one patient's appointments has viewed that
     patient's history ('history.view'). Lists that are not about one patient
     (a day, a doctor, a status) write nothing: an entry for every patient on
-    every page load would bury the record views."""
-    query = visible_to(user)
+    every page load would bury the record views.
+
+    The count and the page's ids come from the appointment table alone, on
+    its indexes; only the page's rows are joined to people and treatment.
+    At a million appointments that keeps a page, deep ones too, in
+    milliseconds (joining every skipped row took a second)."""
+    conditions = _visibility(user) + _list_conditions(filters)
+    order = filters.get('order')
+    if order not in (None, '', 'asc', 'desc'):
+        raise bad_request('order', 'must be asc or desc')
+    columns = (Appointment.date, Appointment.time, Appointment.id)
+    ordering = [column.desc() for column in columns] if order == 'desc' else columns
+    matching = Appointment.select(Appointment.id)
+    if conditions:
+        matching = matching.where(*conditions)
+    # COUNT(*) over the table itself: peewee's count() wraps the query in a
+    # subquery, which SQLite then counts row by row.
+    total = matching.select(peewee.fn.COUNT(peewee.SQL('*'))).scalar()
+    page_ids = [row_id for row_id, in matching.order_by(*ordering).limit(limit).offset(offset)
+                .tuples()]
+    items = (list(_query().where(Appointment.id.in_(page_ids)).order_by(*ordering))
+             if page_ids else [])
+    patient_id = validate.identifier(filters, 'patient_id', required=False)
+    if patient_id and user.role in STAFF and (
+            User.select().where(User.id == patient_id, User.role == 'patient').exists()):
+        audit.record('history.view', user, patient_id, f'patient:{patient_id}', ip)
+    return total, items
+
+
+def _list_conditions(filters):
+    """The list filters of `filters`, each checked, as conditions."""
     on_date = validate.date(filters, 'date', required=False)
     start = validate.date(filters, 'from', required=False)
     end = validate.date(filters, 'to', required=False)
     status = validate.choice(filters, 'status', APPOINTMENT_STATUSES, required=False)
     doctor_id = validate.identifier(filters, 'doctor_id', required=False)
     patient_id = validate.identifier(filters, 'patient_id', required=False)
+    conditions = []
     if on_date:
-        query = query.where(Appointment.date == on_date)
+        conditions.append(Appointment.date == on_date)
     if start:
-        query = query.where(Appointment.date >= start)
+        conditions.append(Appointment.date >= start)
     if end:
-        query = query.where(Appointment.date <= end)
+        conditions.append(Appointment.date <= end)
     if status:
-        query = query.where(Appointment.status == status)
+        conditions.append(Appointment.status == status)
     if doctor_id:
-        query = query.where(Appointment.doctor == doctor_id)
+        conditions.append(Appointment.doctor == doctor_id)
     if patient_id:
-        query = query.where(Appointment.patient == patient_id)
-    order = filters.get('order')
-    if order not in (None, '', 'asc', 'desc'):
-        raise bad_request('order', 'must be asc or desc')
-    if order == 'desc':
-        query = query.order_by(Appointment.date.desc(), Appointment.time.desc(), Appointment.id.desc())
-    else:
-        query = query.order_by(Appointment.date, Appointment.time, Appointment.id)
-    result = query.count(), list(query.limit(limit).offset(offset))
-    if patient_id and user.role in STAFF and (
-            User.select().where(User.id == patient_id, User.role == 'patient').exists()):
-        audit.record('history.view', user, patient_id, f'patient:{patient_id}', ip)
-    return result
+        conditions.append(Appointment.patient == patient_id)
+    return conditions
 
 
 def earlier_visits(user, appt, limit=5):

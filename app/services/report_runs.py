@@ -25,7 +25,6 @@ import re
 import uuid
 
 import peewee
-import redis
 
 from app import mail, workers
 from app.clock import naive_utc
@@ -33,6 +32,7 @@ from app.db import database
 from app.errors import ApiError, not_found
 from app.models import OutboxMessage, ReportExecution, ScheduledReport, utcnow
 from app.recurrence import latest_run, next_run
+from app.redis_errors import unreachable
 from app.services import audit, report_engine, report_writers, reports
 from app.templating import render_email
 
@@ -45,8 +45,7 @@ MAX_ATTEMPTS = 4                              # the first run and 3 retries
 ATTACH_LIMIT = 5 * 1024 * 1024
 ATTACH_BUDGET = 20 * 1024 * 1024
 MAIL_GIVE_UP = datetime.timedelta(hours=24)
-TRANSIENT = (peewee.OperationalError, peewee.InterfaceError, OSError,
-             redis.exceptions.ConnectionError)
+TRANSIENT = (peewee.OperationalError, peewee.InterfaceError, OSError)
 DEDUPE_MAX = 200
 
 
@@ -131,7 +130,7 @@ def run_execution(settings, clock, execution_id, retries_left=0, max_run=MAX_RUN
                 (files_dir(settings) / name).unlink(missing_ok=True)
             return None
     except Exception as exc:
-        if isinstance(exc, TRANSIENT) and retries_left > 0:
+        if isinstance(exc, TRANSIENT + unreachable()) and retries_left > 0:
             _note_retry(execution, exc)
             raise
         message = failure_message(exc)

@@ -7,10 +7,10 @@ import traceback
 from urllib.parse import quote
 
 import bottle
-import redis
 
 from app import auth
 from app.errors import ApiError, QueueUnavailable
+from app.redis_errors import unreachable
 from app.services import two_factor
 from app.web.base import (UNSAFE_METHODS, current_session, current_user, error_response,
                           is_api_path, json_response, settings)
@@ -46,7 +46,7 @@ class ClinicPlugin:
                 raise
             except ApiError as exc:
                 return self._failure(api, exc.status, exc.message, exc.extra)
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            except unreachable():
                 error = QueueUnavailable()
                 return self._failure(api, error.status, error.message)
             except Exception:

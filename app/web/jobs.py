@@ -6,7 +6,7 @@ import re
 from huey.exceptions import TaskException
 
 import tasks
-from app.consumer_log import QUEUE_ERRORS
+from app.redis_errors import unreachable
 from app.errors import ApiError, QueueUnavailable, not_found
 from app.queue import huey
 from app.services import status, task_control
@@ -94,7 +94,7 @@ def _form_action(act, done_message):
     """Do `act`, then back to the page with what happened."""
     try:
         act()
-    except QUEUE_ERRORS:
+    except unreachable():
         message = QueueUnavailable().message
     except ApiError as exc:
         message = exc.message
