@@ -13,7 +13,7 @@ from huey import crontab, signals as huey_signals
 from app import runtime, smtp_delivery
 from app.db import database
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
-from app.services import exports, periodic, report_runs
+from app.services import exports, incidents, periodic, report_runs
 from app.services import housekeeping as housekeeping_service
 
 log = logging.getLogger('clinicdesk.tasks')
@@ -98,6 +98,8 @@ def deliver_outbox():
     """Send due outbox mail over one SMTP connection; come back for retries."""
     with database.connection_context():
         report = smtp_delivery.deliver_due(runtime.settings())
+        if incidents.mail_refused(runtime.settings(), report['failed_ids']):
+            queue_delivery()
     if report['retry_in']:
         deliver_outbox.schedule(delay=report['retry_in'])
     return report
@@ -112,7 +114,7 @@ def housekeeping():
         ON_DEMAND[job](slot)
     report['interrupted_exports'] = requeue_exports(report.get('interrupted_exports', ()))
     report['interrupted_reports'] = requeue_reports(report.get('interrupted_reports', ()))
-    if report.get('mail_due') or report.get('mail_released'):
+    if report.get('mail_due') or report.get('mail_released') or report.get('alerts'):
         deliver_outbox()
     return report
 
@@ -208,6 +210,20 @@ def scheduled_reports():
             enqueue_after_commit(_report_task(execution))
         settled = report_runs.settle_mail()
     return {'queued': [execution.id for execution in queued], 'settled': settled}
+
+
+@huey.signal(huey_signals.SIGNAL_COMPLETE, huey_signals.SIGNAL_ERROR)
+def track_incidents(signal, task, exc=None):
+    """Every run's outcome counts toward `failing` (or closes incidents)."""
+    failed = signal == huey_signals.SIGNAL_ERROR
+    try:
+        with database.connection_context():
+            if incidents.task_ran(runtime.settings(), task.name, failed,
+                                  final=failed and not task.retries,
+                                  error_type=type(exc).__name__ if exc else None):
+                queue_delivery()
+    except Exception:
+        log.exception('could not record the outcome of %s for alerts', task.name)
 
 
 @huey.signal(huey_signals.SIGNAL_COMPLETE)

@@ -6,8 +6,9 @@ claims due messages, sends them in id order over one SMTP connection and
 records each outcome here as soon as the server answers. Claimed rows are
 'claimed'; the one message on the wire is 'sending'. A consumer killed
 mid-batch therefore leaves exactly one message whose fate is unknown: it is
-marked failed (never sent twice), the rest go back to pending (never lost).
-The API shows both internal states as 'pending'.
+marked 'uncertain' (never sent again by itself; an admin may resend it with
+its Message-ID, so the receiving side can tell), the rest go back to
+pending (never lost). The API shows both internal states as 'pending'.
 """
 import contextlib
 import datetime
@@ -23,6 +24,9 @@ from app.models import OutboxAttachment, OutboxMessage, utcnow
 log = logging.getLogger('clinicdesk.mail')
 
 CLAIMED, SENDING = 'claimed', 'sending'
+UNCERTAIN = 'uncertain'
+# What an admin may send again (services.outbox.resend).
+RESENDABLE = ('failed', UNCERTAIN)
 IN_FLIGHT = (CLAIMED, SENDING)
 INSERT_CHUNK = 100
 # First retry after 30 s, doubling up to 30 minutes (SPEC §3).
@@ -31,7 +35,8 @@ MAX_RETRY = 1800
 # A claim held longer than this by a live consumer is considered stuck.
 MAX_CLAIM = datetime.timedelta(hours=1)
 IN_DOUBT = ('the consumer stopped while the SMTP server was accepting this message; '
-            'it may have been delivered, so it is not sent again automatically')
+            'it may have been delivered, so it is not sent again automatically; '
+            'resend it from the outbox if it did not arrive')
 
 
 def public_status(status):
@@ -195,7 +200,7 @@ def release(messages, token):
 
 def recover_abandoned(now_utc=None):
     """Claims whose consumer died: unsent messages go back to pending, the
-    one that was on the wire is marked failed (it may have arrived).
+    one that was on the wire is marked uncertain (it may have arrived).
     Returns (released, in_doubt)."""
     now_utc = now_utc or utcnow()
     released = in_doubt = 0
@@ -214,14 +219,14 @@ def recover_abandoned(now_utc=None):
         in_doubt += doubt
         released += freed
     if released or in_doubt:
-        log.warning('recovered abandoned outbox claims: %d back to pending, %d in doubt (failed)',
+        log.warning('recovered abandoned outbox claims: %d back to pending, %d uncertain',
                     released, in_doubt)
     return released, in_doubt
 
 
 def settle_claim(token):
     """End a claim nobody will finish: (in doubt, released)."""
-    in_doubt = (OutboxMessage.update(status='failed', error=IN_DOUBT, claimed_by=None,
+    in_doubt = (OutboxMessage.update(status=UNCERTAIN, error=IN_DOUBT, claimed_by=None,
                                      attempts=OutboxMessage.attempts + 1)
                 .where(OutboxMessage.claimed_by == token,
                        OutboxMessage.status == SENDING)
@@ -233,6 +238,16 @@ def settle_claim(token):
     return in_doubt, released
 
 
+def requeue(message_id):
+    """Send a failed or uncertain message again, as it is: same row, so the
+    same Message-ID (app.mime). True when it was one of those."""
+    return (OutboxMessage.update(status='pending', next_attempt_at=utcnow(), claimed_by=None,
+                                 error=None)
+            .where(OutboxMessage.id == message_id,
+                   OutboxMessage.status.in_(RESENDABLE))
+            .execute()) == 1
+
+
 def due_count(now_utc=None):
     return (OutboxMessage.select()
             .where(OutboxMessage.status == 'pending',
@@ -241,8 +256,8 @@ def due_count(now_utc=None):
 
 
 def counts():
-    """{'pending','sent','failed'} for the status page."""
-    totals = {'pending': 0, 'sent': 0, 'failed': 0}
+    """{'pending','sent','failed','uncertain'} for the status page."""
+    totals = {'pending': 0, 'sent': 0, 'failed': 0, UNCERTAIN: 0}
     query = (OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
              .group_by(OutboxMessage.status)
              .tuples())

@@ -418,6 +418,33 @@ class TaskFailure(BaseModel):
     retried_at = pw.DateTimeField(null=True)
 
 
+class Incident(BaseModel):
+    """Something the clinic is alerted about (SPEC §11): a job failing,
+    overdue, a failed backup, mail refused. Open while `resolved_at` is
+    NULL; a partial unique index keeps one open incident per (job, kind),
+    so of two workers noticing the same trouble only one opens it (and
+    mails it). `detail` names what went wrong, never a patient."""
+    job = pw.CharField(max_length=100)
+    kind = pw.CharField(max_length=20)  # failing / overdue / backup_failed / mail_failing
+    detail = pw.CharField(max_length=300)
+    opened_at = pw.DateTimeField(default=utcnow)
+    resolved_at = pw.DateTimeField(null=True, index=True)
+    # NULL on a resolved incident: it closed itself when the job succeeded.
+    resolved_by = pw.ForeignKeyField(User, null=True, on_delete='SET NULL', backref='+')
+
+
+Incident.add_index(
+    Incident.index(Incident.job, Incident.kind, unique=True, name='incident_open_once')
+    .where(Incident.resolved_at.is_null()))
+
+
+class FailureStreak(BaseModel):
+    """How many runs of a task failed in a row; the row goes when one succeeds."""
+    job = pw.CharField(max_length=100, primary_key=True)
+    failures = pw.IntegerField(default=0)
+    last_failed_at = pw.DateTimeField(default=utcnow)
+
+
 class AuditEvent(BaseModel):
     """Who read or changed which patient's data, and logins (app.services.audit).
     References only: never a password, token, medical text or file content.
@@ -442,4 +469,5 @@ class AuditEvent(BaseModel):
 MODELS = [User, Session, PasswordLink, LoginFailure, Appointment, WorkingHours, TimeOff,
           Treatment, TreatmentVersion, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport,
           Export, ScheduledReport, ReportExecution, WorkerHeartbeat, PeriodicJobState,
-          TaskFailure, AuditEvent, PatientSearchTerm, TwoFactor, RecoveryCode, PendingLogin]
+          TaskFailure, AuditEvent, PatientSearchTerm, TwoFactor, RecoveryCode, PendingLogin,
+          Incident, FailureStreak]

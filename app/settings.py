@@ -12,6 +12,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app import validate
+from app.errors import ApiError
+
 
 class ConfigError(Exception):
     pass
@@ -61,6 +64,8 @@ class Settings:
     change_cutoff_hours: int = 0
     # SPEC §10: 'required' makes staff enrol a second factor before anything else.
     staff_2fa: str = 'optional'
+    # Where incident alerts go (SPEC §11); None: every active admin.
+    alert_email: str | None = None
     secret_key: str = dataclasses.field(repr=False, default='')
 
     @property
@@ -130,6 +135,14 @@ def _url(env, name, schemes):
 
 DATABASE_SCHEMES = {'sqlite', 'postgres', 'postgresql', 'postgresext',
                     'postgresql+pool', 'postgres+pool', 'sqlite+pool'}
+
+
+def _alert_email(env):
+    """ALERT_EMAIL: one plain address (no display name, no list)."""
+    try:
+        return validate.email(env, 'ALERT_EMAIL', required=False)
+    except ApiError as exc:
+        raise ConfigError(f'{exc.message}, got {env.get("ALERT_EMAIL")!r}')
 
 
 def _secret_key(env, data_dir):
@@ -222,5 +235,6 @@ def load(env=None):
         booking_horizon_days=_int(env, 'BOOKING_HORIZON_DAYS', 90, 1, 730),
         change_cutoff_hours=_int(env, 'CHANGE_CUTOFF_HOURS', 0, 0, 720),
         staff_2fa=staff_2fa,
+        alert_email=_alert_email(env),
         secret_key=_secret_key(env, data_dir),
     )

@@ -26,10 +26,10 @@ SMTP_TIMEOUT = 30
 
 
 class DeliveryReport(dict):
-    """What a run did: sent, failed, deferred, and when to come back."""
+    """What a run did: sent, failed (and which), deferred, and when to come back."""
 
     def __init__(self):
-        super().__init__(sent=0, failed=0, deferred=0, retry_in=None, error=None)
+        super().__init__(sent=0, failed=0, deferred=0, retry_in=None, error=None, failed_ids=[])
 
     def defer(self, delay, error):
         self['deferred'] += 1
@@ -37,7 +37,7 @@ class DeliveryReport(dict):
         self['retry_in'] = delay if self['retry_in'] is None else min(self['retry_in'], delay)
 
     def add(self, other):
-        for key in ('sent', 'failed', 'deferred'):
+        for key in ('sent', 'failed', 'deferred', 'failed_ids'):
             self[key] += other[key]
         if other['retry_in'] is not None:
             self.defer(other['retry_in'], other['error'])
@@ -149,6 +149,8 @@ def _send_batch(smtp, batch, token, mail_from, report):
         if outcome in ('sent', 'failed'):
             mail.record(message, token, outcome, error, following)
             report[outcome] += 1
+            if outcome == 'failed':
+                report['failed_ids'].append(message.id)
             continue
         report.defer(mail.defer(message, token, error), error)
         if outcome == 'lost':

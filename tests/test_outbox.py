@@ -217,7 +217,7 @@ def test_claims_left_by_a_killed_consumer_are_settled_without_resending(own_db):
 
     assert mail.recover_abandoned() == (3, 1)
     # The one the server may have accepted is not sent again.
-    assert (row(on_the_wire).status, row(on_the_wire).error) == ('failed', mail.IN_DOUBT)
+    assert (row(on_the_wire).status, row(on_the_wire).error) == ('uncertain', mail.IN_DOUBT)
     assert {row(to).status for to in waiting} == {'pending'}
 
 

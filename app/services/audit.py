@@ -16,7 +16,9 @@ Where each entry is written:
 - export.create, export.download: exports.request_export, exports.download;
 - monthly_report.view: monthly_reports.html_for;
 - report_file.download: report_runs.download;
-- outbox_message.view, outbox_attachment.download: services.outbox;
+- outbox_message.view, outbox_attachment.download, outbox_message.resend:
+  services.outbox;
+- incident.resolve: services.incidents (target 'incident:<id>');
 - patient.register, patient.update: services.patients (a walk-in, an edit
   of a patient's details by the desk or by the patient).
 - staff.invite, staff.update: services.staff (target 'user:<id>').
@@ -67,6 +69,8 @@ ACTIONS = {
     'report_file.download': 'Downloaded a scheduled report file',
     'outbox_message.view': 'Opened a sent email',
     'outbox_attachment.download': 'Downloaded an email attachment',
+    'outbox_message.resend': 'Sent an uncertain or failed email again',
+    'incident.resolve': 'Resolved an incident of the status page',
     'patient.register': 'Registered a walk-in patient',
     'patient.update': 'Edited the patient\'s details',
     'staff.invite': 'Invited a staff member (new account or a new link)',

@@ -1,6 +1,6 @@
 """Housekeeping, run every minute by the consumer: one sweep over the claim
 ledgers for work a dead worker left behind, mail that is due again, pruning
-of old history.
+of old history, and the check for overdue jobs (app.services.incidents).
 
 Its steps are listed in STEPS, in the order they run. Each takes (settings,
 now) and returns what it found and did, merged into the pass's report; one
@@ -14,7 +14,7 @@ import logging
 from app import mail, schedule, workers
 from app.clock import naive_utc
 from app.models import JobRun, OutboxMessage
-from app.services import exports, periodic, report_runs, task_control
+from app.services import exports, incidents, periodic, report_runs, task_control
 
 log = logging.getLogger('clinicdesk.housekeeping')
 
@@ -65,7 +65,14 @@ def old_failures(settings, now):
     return {'prune_failures': task_control.prune_failures(settings, now)}
 
 
-STEPS = (lost_work, due_mail, old_history, expired_exports, old_failures)
+def overdue_jobs(settings, now):
+    """Alerts for clinic-time jobs that have not succeeded in time; `alerts`
+    asks the task to deliver the mail just queued."""
+    found = incidents.overdue(settings, now)
+    return {'alerts': len(found['opened']), 'overdue_closed': found['closed']}
+
+
+STEPS = (lost_work, due_mail, old_history, expired_exports, old_failures, overdue_jobs)
 
 
 def run(settings, now):

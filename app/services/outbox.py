@@ -1,4 +1,5 @@
-"""Opening a message of the outbox (app.mail) from the admin's pages.
+"""Opening a message of the outbox (app.mail) from the admin's pages, and
+sending one again.
 
 A sent email can carry patient data (a reminder, an export's CSV), so opening
 one, or downloading its attachment, is recorded with the patient it is about,
@@ -9,7 +10,9 @@ from its recipient when that is a patient's address. Mail about many patients
 """
 import re
 
-from app.errors import not_found
+from app import mail
+from app.db import database
+from app.errors import conflict, not_found
 from app.models import Appointment, Export, OutboxAttachment, OutboxMessage, User
 from app.services import audit
 
@@ -61,3 +64,19 @@ def open_attachment(user, message_id, attachment_id, ip=None, head=False):
         audit.record('outbox_attachment.download', user, subject_patient(item.message),
                      f'outbox_attachment:{item.id}', ip)
     return item
+
+
+def resend(user, message_id, ip=None):
+    """Queue an uncertain or failed message again, the same row so the same
+    Message-ID; audited. 404 unknown, 409 any other status. The caller
+    queues delivery."""
+    message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
+    if message is None:
+        raise not_found('message not found')
+    with database.atomic():
+        if not mail.requeue(message.id):
+            raise conflict('only an uncertain or failed message can be sent again; this one is '
+                           + mail.public_status(message.status))
+        audit.record('outbox_message.resend', user, subject_patient(message),
+                     f'outbox_message:{message.id}', ip)
+    return OutboxMessage.get_by_id(message.id)

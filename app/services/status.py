@@ -1,5 +1,6 @@
-"""What /admin/status shows: the queue, the workers, every periodic job,
-recent task runs, final failures and the outbox, in one snapshot.
+"""What /admin/status shows: open incidents, the queue, the workers, every
+periodic job, recent task runs, final failures and the outbox (with its
+uncertain messages), in one snapshot.
 
 Runs and durations come from huey.contrib.stats: the consumer records every
 Huey signal (app.consumer) and this module reads them back through its
@@ -18,7 +19,7 @@ from app.clock import naive_utc
 from app.db import database
 from app.models import WorkerHeartbeat
 from app.queue import backend_name
-from app.services import health, task_control
+from app.services import health, incidents, task_control
 from app.services import periodic as clinic_jobs
 
 UTC = datetime.timezone.utc
@@ -57,6 +58,7 @@ def snapshot(settings, clock, huey):
         'recent': recent(clock, stats),
         'failures': failures(clock, huey),
         'outbox': mail.counts(),
+        'incidents': [incidents.to_json(item, clock) for item in incidents.open_incidents()],
         'generated_at': _iso(now),
     }
 

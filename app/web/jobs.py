@@ -1,6 +1,6 @@
 """Background jobs: run a job now, follow a task, and the admin's status
-page with its actions (run now, pause, resume, retry), as JSON and as
-/admin/status."""
+page with its actions (run now, pause, resume, retry, resolve an incident),
+as JSON and as /admin/status."""
 import re
 
 from huey.exceptions import TaskException
@@ -9,8 +9,8 @@ import tasks
 from app.redis_errors import unreachable
 from app.errors import ApiError, QueueUnavailable, not_found
 from app.queue import huey
-from app.services import status, task_control
-from app.web.base import clock, current_user, json_body, json_response, settings
+from app.services import incidents, status, task_control
+from app.web.base import client_ip, clock, current_user, json_body, json_response, settings
 from app.web.forms import page, redirect_with
 from app.web.templating import job_label
 
@@ -67,6 +67,11 @@ def retry_task(task_id):
                          status=202)
 
 
+def resolve_incident(incident_id):
+    incident = incidents.resolve_by(current_user(), incident_id, client_ip())
+    return incidents.to_json(incident, clock())
+
+
 def run_now(name):
     """Queue periodic job `name` now; the task id. A clinic-time job runs
     its on-demand twin (today's reminders, last month's reports) the way
@@ -107,6 +112,11 @@ def run_submit(name):
     _form_action(lambda: run_now(name), f'{job_label(name)} queued to run now.')
 
 
+def resolve_submit(incident_id):
+    _form_action(lambda: incidents.resolve_by(current_user(), incident_id, client_ip()),
+                 'Incident resolved; a new one is opened if the trouble comes back.')
+
+
 def pause_submit(name):
     _form_action(lambda: task_control.set_paused(huey, name, True, by=current_user().email),
                  f'{job_label(name)} paused: it will not run on its schedule until resumed.')
@@ -131,10 +141,12 @@ ROUTES = [
     ('POST', f'/api/jobs/{JOB_NAME}/pause', pause_job, ADMIN, {}),
     ('POST', f'/api/jobs/{JOB_NAME}/resume', resume_job, ADMIN, {}),
     ('POST', f'/api/tasks/{TASK_ID}/retry', retry_task, ADMIN, {}),
+    ('POST', '/api/incidents/<incident_id:int>/resolve', resolve_incident, ADMIN, {}),
     ('GET', STATUS_PAGE, status_page, ADMIN, {}),
     ('GET', STATUS_PAGE + '/fragment', status_fragment, ADMIN, {}),
     ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/run', run_submit, ADMIN, {}),
     ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/pause', pause_submit, ADMIN, {}),
     ('POST', STATUS_PAGE + f'/jobs/{JOB_NAME}/resume', resume_submit, ADMIN, {}),
     ('POST', STATUS_PAGE + f'/tasks/{TASK_ID}/retry', retry_submit, ADMIN, {}),
+    ('POST', STATUS_PAGE + '/incidents/<incident_id:int>/resolve', resolve_submit, ADMIN, {}),
 ]

@@ -1,18 +1,24 @@
 """The outbox for admins: every email the clinic sent or will send, as JSON
-and as /admin/outbox with one message, its headers and attachments."""
+and as /admin/outbox with one message, its headers and attachments; an
+uncertain or failed message can be sent again."""
 import re
 from urllib.parse import urlencode
 
 import bottle
 import peewee
 
+import tasks
 from app import mail, validate
+from app.errors import ApiError
 from app.models import OutboxAttachment, OutboxMessage
 from app.services import outbox
-from app.web.base import client_ip, clock, current_user, page_of, paging, query_params, settings
+from app.web.base import client_ip, clock, current_user, json_response, page_of, paging, \
+    query_params, settings
+from app.web.forms import redirect_with
 from app.web.templating import render
 
 OUTBOX_PAGE = 50
+STATUSES = ('pending', 'sent', 'failed', mail.UNCERTAIN)
 
 
 def outbox_json(message):
@@ -29,7 +35,7 @@ def _outbox_query(params):
                      OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.created_at,
                      OutboxMessage.sent_at, OutboxMessage.error)
              .order_by(OutboxMessage.id.desc()))
-    status = validate.choice(params, 'status', ('pending', 'sent', 'failed'), required=False)
+    status = validate.choice(params, 'status', STATUSES, required=False)
     if status == 'pending':
         query = query.where(OutboxMessage.status.in_(('pending',) + mail.IN_FLIGHT))
     elif status:
@@ -74,7 +80,26 @@ def outbox_message_page(message_id):
                  .order_by(OutboxAttachment.id))
     return render('outbox.html', message=message, summary=outbox_json(message),
                   headers=message.headers or {}, attachments=files,
-                  smtp_host=settings().smtp_host)
+                  smtp_host=settings().smtp_host, resendable=message.status in mail.RESENDABLE)
+
+
+def resend_message(message_id):
+    message = outbox.resend(current_user(), message_id, client_ip())
+    tasks.queue_delivery()
+    return json_response(outbox_json(message), status=202)
+
+
+def resend_submit(message_id):
+    try:
+        outbox.resend(current_user(), message_id, client_ip())
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        redirect_with(f'/admin/outbox/{message_id}', exc.message[:1].upper() + exc.message[1:] + '.')
+    tasks.queue_delivery()
+    redirect_with(f'/admin/outbox/{message_id}',
+                  'Queued to send again, with the same Message-ID so a mail program that got '
+                  'it already can tell.')
 
 
 def outbox_attachment(message_id, attachment_id):
@@ -94,6 +119,8 @@ ROUTES = [
     ('GET', '/api/outbox', list_outbox, ADMIN, {}),
     ('GET', '/admin/outbox', outbox_page, ADMIN, {}),
     ('GET', '/admin/outbox/<message_id:int>', outbox_message_page, ADMIN, {}),
+    ('POST', '/api/outbox/<message_id:int>/resend', resend_message, ADMIN, {}),
+    ('POST', '/admin/outbox/<message_id:int>/resend', resend_submit, ADMIN, {}),
     ('GET', '/admin/outbox/<message_id:int>/attachments/<attachment_id:int>',
      outbox_attachment, ADMIN, {}),
 ]
