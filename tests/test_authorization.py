@@ -155,8 +155,10 @@ MATRIX = [
     ('POST', '/api/jobs/no_such_job/resume', {}, refused(admin=404)),
     ('GET', '/api/tasks/no-such-task', None, refused(admin=200)),
     ('POST', '/api/tasks/no-such-task/retry', {}, refused(admin=404)),
+    ('POST', f'/api/incidents/{NO_SUCH}/resolve', {}, refused(admin=404)),
     ('GET', '/api/monthly-reports', None, refused(doctor=200, admin=200)),
     ('GET', '/api/outbox', None, refused(admin=200)),
+    ('POST', f'/api/outbox/{NO_SUCH}/resend', {}, refused(admin=404)),
     ('GET', '/api/audit', None, refused(admin=200)),
     ('GET', '/api/me/audit', None, refused(patient=200)),
     # Enrolling only starts a pending secret; a missing code is refused

@@ -16,9 +16,10 @@ from app.factory import create_app
 from app.models import AuditEvent, Incident, JobRun, OutboxMessage, PeriodicJobState, User
 from app.queue import huey
 from app.services import accounts, housekeeping, incidents
+from app.settings import ConfigError, load
 from tests.client import Client
-from tests.conftest import (PASSWORD, ServerThread, SmtpSink, smtp_sink, unique_email,
-                            wait_until)
+from tests.conftest import (PASSWORD, ServerThread, SmtpSink, base_env, smtp_sink,
+                            unique_email, wait_until)
 
 UTC = datetime.timezone.utc
 # The scheduler of a fresh install starts on a Tuesday, 10:00 clinic time
@@ -300,3 +301,10 @@ def test_a_consumer_opens_mails_once_and_closes_a_failing_job(admin, worker, smt
     with database.connection_context():
         closed = Incident.get_by_id(opened['id'])
     assert closed.resolved_at is not None and closed.resolved_by is None
+
+
+def test_a_bad_alert_email_stops_start_up_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match='^ALERT_EMAIL: '):
+        load(base_env(tmp_path, ALERT_EMAIL='Ops <ops@clinic.example>'))
+    assert load(base_env(tmp_path, ALERT_EMAIL='Ops@Clinic.example')).alert_email == \
+        'ops@clinic.example'
