@@ -195,6 +195,11 @@ def overdue(settings, now):
         return {'opened': [], 'closed': 0}
     paused = task_control.paused_names()
     now_utc = naive_utc(now)
+    # Read first: a pass with nothing to close writes nothing.
+    open_now = {job for (job,) in (Incident.select(Incident.job)
+                                   .where(Incident.kind == 'overdue',
+                                          Incident.resolved_at.is_null())
+                                   .tuples())}
     opened, closed = [], 0
     for name, job in periodic.jobs(settings).items():
         if name in paused:
@@ -207,7 +212,7 @@ def overdue(settings, now):
                       else 'it has not succeeded yet')
             opened.append(open_incident(settings, name, 'overdue',
                                         f'due {due:%Y-%m-%d %H:%M}; {detail}', now_utc))
-        else:
+        elif name in open_now:
             closed += (Incident.update(resolved_at=now_utc)
                        .where(Incident.job == name, Incident.kind == 'overdue',
                               Incident.resolved_at.is_null())
