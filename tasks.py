@@ -33,9 +33,19 @@ def enqueue(task, undo=None):
         huey.enqueue(task)
     except Exception:
         if undo is not None:
-            undo()
+            _undo_or_log(task, undo)
         raise
     return task
+
+
+def _undo_or_log(task, undo):
+    # A failing undo (database busy) must not mask the queue error, which
+    # is what the caller answers (503); recovery later requeues the row.
+    try:
+        undo()
+    except Exception as exc:
+        log.warning('could not remove the work of refused %s (%s); recovery will queue it',
+                    task.name, type(exc).__name__)
 
 
 def enqueue_after_commit(task):
