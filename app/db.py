@@ -68,10 +68,8 @@ def is_locked(exc):
 
 
 def retry_locked(write, delays=LOCKED_RETRY_DELAYS):
-    """write(), tried again while SQLite says the database is locked. Between
-    tries, outside a transaction, the connection is closed: a statement left
-    open on it (a half-read SELECT) pins an old snapshot, and every write on
-    that connection would fail the same way."""
+    """write(), tried again while SQLite says the database is locked by a
+    writer that holds it longer than busy_timeout."""
     for delay in (*delays, None):
         try:
             return write()
@@ -79,6 +77,4 @@ def retry_locked(write, delays=LOCKED_RETRY_DELAYS):
             if delay is None or not is_locked(exc) or database.in_transaction():
                 raise
             log.warning('database is locked; trying again in %g s', delay)
-        if not database.is_closed():
-            database.close()
         time.sleep(delay)

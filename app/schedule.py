@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import logging
 import threading
+import traceback
 
 from app import batch, workers
 from app.clock import naive_utc
@@ -231,6 +232,10 @@ def run_slot(name, key, work, force=False, now_utc=None):
 
 
 def _finish_failed(run, exc):
+    # A cursor the work left half-read pins an old snapshot on this
+    # connection, and every write on it would fail as "database is locked":
+    # drop the work's locals (the traceback keeps its lines).
+    traceback.clear_frames(exc.__traceback__)
     # The work's error is the one Huey must see, not a failed ledger write.
     try:
         finish(run, 'failed', error=f'{type(exc).__name__}: {exc}'[:2000])
