@@ -133,9 +133,12 @@ def cmd_web(settings, args):
     _exit_on_term()
     if args.supervised:
         _watch_parent()
+    server = waitress.create_server(app, host=settings.host, port=settings.port,
+                                    threads=settings.web_threads, ident='ClinicDesk',
+                                    channel_timeout=60)
+    # Said once the socket is bound: whoever waits for this line can connect.
     log.info('web listening on http://%s:%s', settings.host, settings.port)
-    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.web_threads,
-                   ident='ClinicDesk', _quiet=True, channel_timeout=60)
+    server.run()
     log.info('web stopped')
     return 0
 
