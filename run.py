@@ -9,7 +9,6 @@
     python run.py restore ARCHIVE [--force]
 """
 import argparse
-import ctypes
 import ctypes.util
 import fcntl
 import getpass
