@@ -9,8 +9,8 @@
     python run.py restore ARCHIVE [--force]
 """
 import argparse
-import ctypes
 import ctypes.util
+import fcntl
 import getpass
 import logging
 import os
@@ -62,6 +62,64 @@ def _exit_on_term():
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
+PR_SET_PDEATHSIG = 1
+LOCK_NAME = 'supervisor.lock'
+
+
+def _die_with_parent():
+    """In a supervised child between fork and exec: the kernel sends it
+    SIGTERM when the supervisor dies, even by kill -9 (the setting survives
+    exec), so no web or worker runs on unsupervised."""
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the child's parent watch still notices
+    if os.getppid() != parent:  # the supervisor died before prctl took effect
+        os._exit(1)
+
+
+def _watch_parent():
+    """A supervised child also watches its parent: once it is gone (the
+    child was adopted), stop the graceful way. A fallback where
+    PR_SET_PDEATHSIG is not available."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        log.warning('the supervisor is gone; stopping')
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name='parent-watch').start()
+
+
+def lock_data_dir(data_dir):
+    """An exclusive lock on the data dir for this supervisor's life, or
+    None when another supervisor holds it. flock dies with its process, so a
+    lock left by a killed supervisor is no obstacle."""
+    path = data_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.fchmod(fd, 0o600)
+    os.ftruncate(fd, 0)
+    os.write(fd, f'{os.getpid()}\n'.encode())
+    return fd
+
+
+def _holder(data_dir):
+    try:
+        return (data_dir / LOCK_NAME).read_text().strip() or 'unknown'
+    except OSError:
+        return 'unknown'
+
+
 def cmd_web(settings, args):
     import waitress
 
@@ -72,9 +130,14 @@ def cmd_web(settings, args):
     boot(settings)
     app = create_app(settings)
     _exit_on_term()
+    if args.supervised:
+        _watch_parent()
+    server = waitress.create_server(app, host=settings.host, port=settings.port,
+                                    threads=settings.web_threads, ident='ClinicDesk',
+                                    channel_timeout=60)
+    # Said once the socket is bound: whoever waits for this line can connect.
     log.info('web listening on http://%s:%s', settings.host, settings.port)
-    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.web_threads,
-                   ident='ClinicDesk', _quiet=True, channel_timeout=60)
+    server.run()
     log.info('web stopped')
     return 0
 
@@ -85,6 +148,8 @@ def cmd_worker(settings, args):
     import tasks  # noqa: F401  (registers the tasks and periodic jobs)
 
     boot(settings)
+    if args.supervised:
+        _watch_parent()
     return run_consumer(settings, periodic=not args.no_periodic)
 
 
@@ -179,7 +244,8 @@ class Child:
     def start(self):
         # A session of its own: Ctrl-C in the terminal reaches only the
         # supervisor, which then stops each child the graceful way.
-        self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         self.started_at = time.monotonic()
         log.info('started %s (pid %s)', self.name, self.proc.pid)
 
@@ -244,6 +310,18 @@ def _wait_for_redis(port, timeout=10.0):
 
 
 def cmd_supervise(settings, args):
+    lock = lock_data_dir(settings.data_dir)
+    if lock is None:
+        print(f'run.py: another supervisor (pid {_holder(settings.data_dir)}) is running on '
+              f'{settings.data_dir}; stop it first', file=sys.stderr)
+        return 1
+    try:
+        return _supervise(settings, args)
+    finally:
+        os.close(lock)  # releases the flock
+
+
+def _supervise(settings, args):
     env = dict(os.environ)
     script = str(HERE / 'run.py')
     infra = []
@@ -255,8 +333,8 @@ def cmd_supervise(settings, args):
             redis_child.stop(signal.SIGTERM)
             return 1
         infra.append(redis_child)
-    children = [Child('web', [sys.executable, script, 'web'], env),
-                Child('worker', [sys.executable, script, 'worker'], env)]
+    children = [Child('web', [sys.executable, script, '--supervised', 'web'], env),
+                Child('worker', [sys.executable, script, '--supervised', 'worker'], env)]
     for child in children:
         child.start()
 
@@ -288,6 +366,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog='run.py', description='ClinicDesk')
     parser.add_argument('--with-redis', action='store_true',
                         help='also start redis-server (data in $CLINIC_DATA_DIR/redis)')
+    # Set by the supervisor on its children: stop when it is gone.
+    parser.add_argument('--supervised', action='store_true', help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest='command')
     sub.add_parser('web', help='only the web server')
     worker = sub.add_parser('worker', help='only the Huey consumer')

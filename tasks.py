@@ -10,7 +10,7 @@ import logging
 
 from huey import crontab, signals as huey_signals
 
-from app import runtime, smtp_delivery
+from app import batch, runtime, smtp_delivery
 from app.db import database
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
 from app.services import exports, incidents, periodic, report_runs
@@ -33,9 +33,19 @@ def enqueue(task, undo=None):
         huey.enqueue(task)
     except Exception:
         if undo is not None:
-            undo()
+            _undo_or_log(task, undo)
         raise
     return task
+
+
+def _undo_or_log(task, undo):
+    # A failing undo (database busy) must not mask the queue error, which
+    # is what the caller answers (503); recovery later requeues the row.
+    try:
+        undo()
+    except Exception as exc:
+        log.warning('could not remove the work of refused %s (%s); recovery will queue it',
+                    task.name, type(exc).__name__)
 
 
 def enqueue_after_commit(task):
@@ -110,8 +120,8 @@ def housekeeping():
     """Every minute: restart work a dead worker left, retry due mail, prune history."""
     with database.connection_context():
         report = housekeeping_service.run(runtime.settings(), runtime.clock().now())
-    for job, slot in report.get('interrupted', ()):
-        ON_DEMAND[job](slot)
+    batch.each(report.get('interrupted', ()), lambda run: ON_DEMAND[run[0]](run[1]),
+               'job run', key=lambda run: '/'.join(run))
     report['interrupted_exports'] = requeue_exports(report.get('interrupted_exports', ()))
     report['interrupted_reports'] = requeue_reports(report.get('interrupted_reports', ()))
     if report.get('mail_due') or report.get('mail_released') or report.get('alerts'):
@@ -144,9 +154,9 @@ def queue_export(export):
 
 def requeue_exports(interrupted):
     """Put back on the queue the exports a dead worker left; how many."""
-    for export in interrupted:
-        huey.enqueue(_export_task(export))
-    return len(interrupted)
+    failed = batch.each(interrupted, lambda export: huey.enqueue(_export_task(export)),
+                        'export')
+    return len(interrupted) - len(failed)
 
 
 def recover_exports(now=None):
@@ -192,9 +202,9 @@ def queue_report(execution):
 
 def requeue_reports(interrupted):
     """Put back on the queue the report runs a dead worker left; how many."""
-    for execution in interrupted:
-        huey.enqueue(_report_task(execution))
-    return len(interrupted)
+    failed = batch.each(interrupted, lambda execution: huey.enqueue(_report_task(execution)),
+                        'report execution')
+    return len(interrupted) - len(failed)
 
 
 @huey.periodic_task(crontab())

@@ -5,7 +5,7 @@ import threading
 
 from huey.contrib.stats import enable_stats
 
-from app import workers
+from app import schedule, workers
 from app.db import database
 from app.queue import huey
 from app.services import task_control
@@ -19,6 +19,7 @@ def _heartbeat_loop(periodic, interval, stop):
         try:
             with database.connection_context():
                 workers.beat(periodic)
+                schedule.finish_unwritten()
             if failing:
                 log.info('heartbeat recovered')
             failing = False

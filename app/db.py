@@ -1,10 +1,16 @@
 """The database: declared once, bound at start from DATABASE_URL."""
+import logging
+import time
 import uuid
 
 import peewee
 from playhouse import db_url
 
 database = peewee.DatabaseProxy()
+log = logging.getLogger('clinicdesk.db')
+
+# About 30 s in all: longer than busy_timeout, short of a Huey retry.
+LOCKED_RETRY_DELAYS = (0.05, 0.2, 0.5, 1, 2, 3, 5, 8, 10)
 
 SQLITE_PRAGMAS = {
     'journal_mode': 'wal',
@@ -52,3 +58,23 @@ def streaming_cursor(query, rows_per_fetch=2000):
     cursor.itersize = rows_per_fetch
     cursor.execute(sql, params)
     return cursor
+
+
+def is_locked(exc):
+    """SQLite's "database is locked" / "busy": another writer holds the
+    lock, or this connection reads an old snapshot it cannot write on."""
+    text = str(exc).lower()
+    return isinstance(exc, peewee.OperationalError) and ('locked' in text or 'busy' in text)
+
+
+def retry_locked(write, delays=LOCKED_RETRY_DELAYS):
+    """write(), tried again while SQLite says the database is locked by a
+    writer that holds it longer than busy_timeout."""
+    for delay in (*delays, None):
+        try:
+            return write()
+        except peewee.OperationalError as exc:
+            if delay is None or not is_locked(exc) or database.in_transaction():
+                raise
+            log.warning('database is locked; trying again in %g s', delay)
+        time.sleep(delay)

@@ -53,6 +53,13 @@ def _row(dedupe_key, to, subject, text, html=None, headers=None, now_utc=None):
             'next_attempt_at': now_utc, 'created_at': now_utc}
 
 
+def check_message(message):
+    """Raise ValueError now for a message queue_messages would refuse, so a
+    batch can leave that one out instead of failing for everyone."""
+    fields = {name: value for name, value in message.items() if name != 'attachments'}
+    _row(**fields)
+
+
 def queue_messages(messages, now_utc=None):
     """Insert many messages at once: an iterable of dicts with the arguments
     of queue_message. Returns the OutboxMessages inserted; those whose dedupe

@@ -295,7 +295,7 @@ class JobRun(Claimable):
     twice."""
     job = pw.CharField(max_length=100)
     slot = pw.CharField(max_length=40)  # e.g. 2026-11-22 or 2026-10
-    status = pw.CharField(max_length=10, default='running')  # running/success/failed
+    status = pw.CharField(max_length=10, default='running')  # running/success/partial/failed
     started_at = pw.DateTimeField(default=utcnow)
     finished_at = pw.DateTimeField(null=True)
     error = pw.TextField(null=True)

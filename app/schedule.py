@@ -13,9 +13,12 @@ retry or a second consumer a no-op.
 import dataclasses
 import datetime
 import logging
+import threading
+import traceback
 
-from app import workers
+from app import batch, workers
 from app.clock import naive_utc
+from app.db import retry_locked
 from app.models import JobRun, utcnow
 from app.recurrence import Recurrence
 
@@ -30,6 +33,11 @@ FAILED_RETRY_AFTER = datetime.timedelta(minutes=10)
 MAX_SLOT_ATTEMPTS = 6
 # Interrupted runs older than this are not restarted any more.
 RESTART_WINDOW = datetime.timedelta(days=2)
+
+
+# A partial run is done: what it skipped would fail again the same way;
+# "Run now" retries it once the bad record is fixed.
+DONE = ('success', 'partial')
 
 
 def month_key(day):
@@ -130,22 +138,53 @@ def claim(name, key, now_utc=None, force=False):
                     .returning(JobRun.id)
                     .execute())
     if inserted:
-        return JobRun.get_by_id(inserted[0].id)
+        return retry_locked(lambda: JobRun.get_by_id(inserted[0].id))
     run = JobRun.get_or_none(JobRun.job == name, JobRun.slot == key)
     if run is None:
         return None
     if run.status == 'running' and not abandoned(run, now_utc):
         return None
-    if run.status == 'success' and not force:
+    if run.status in DONE and not force:
         return None
     return run if workers.claim(run, **fresh) else None
 
 
+# Outcomes this process could not write yet (the database stayed locked):
+# the consumer's heartbeat writes them, so no slot stays 'running' while its
+# owner lives on. If the owner dies, the death rule reclaims the slot.
+_unwritten = []
+_unwritten_lock = threading.Lock()
+
+
 def finish(run, status, error=None, detail=None):
-    (JobRun.update(status=status, finished_at=utcnow(), error=error,
-                   detail=detail)
-     .where(workers.ours(run))
-     .execute())
+    """Record how the run went; retried while the database is locked, then
+    left for finish_unwritten() rather than lost."""
+    def write():
+        (JobRun.update(status=status, finished_at=utcnow(), error=error, detail=detail)
+         .where(workers.ours(run))
+         .execute())
+    try:
+        retry_locked(write)
+    except Exception as exc:
+        log.error('%s %s: could not record it as %s (%s); trying again with the heartbeat',
+                  run.job, run.slot, status, type(exc).__name__)
+        with _unwritten_lock:
+            _unwritten.append(write)
+        raise
+
+
+def finish_unwritten():
+    """Write the outcomes finish() could not; how many are still unwritten."""
+    with _unwritten_lock:
+        pending = list(_unwritten)
+        _unwritten.clear()
+    for write in pending:
+        try:
+            write()
+        except Exception:
+            with _unwritten_lock:
+                _unwritten.append(write)
+    return len(_unwritten)
 
 
 def recover(jobs, now):
@@ -158,13 +197,16 @@ def recover(jobs, now):
                    .where(JobRun.status == 'running',
                           JobRun.started_at > now_utc - RESTART_WINDOW))
     restart = []
-    for run in running:
+
+    def take_back(run):
         if run.job not in jobs or not abandoned(run, now_utc):
-            continue
+            return
         if jobs[run.job].still_meaningful(run.slot, now):
             restart.append((run.job, run.slot))
         else:
             finish(run, 'failed', error='interrupted: the consumer running it stopped')
+
+    batch.each(running, take_back, 'job run')
     return restart
 
 
@@ -179,10 +221,26 @@ def run_slot(name, key, work, force=False, now_utc=None):
     try:
         result = work()
     except Exception as exc:
-        finish(run, 'failed', error=f'{type(exc).__name__}: {exc}'[:2000])
+        _finish_failed(run, exc)
         raise
-    finish(run, 'success', detail=result)
+    failed = result.get('failed') if isinstance(result, dict) else None
+    if failed:
+        finish(run, 'partial', error=batch.summary(failed)[:2000], detail=result)
+    else:
+        finish(run, 'success', detail=result)
     return result
+
+
+def _finish_failed(run, exc):
+    # A cursor the work left half-read pins an old snapshot on this
+    # connection, and every write on it would fail as "database is locked":
+    # drop the work's locals (the traceback keeps its lines).
+    traceback.clear_frames(exc.__traceback__)
+    # The work's error is the one Huey must see, not a failed ledger write.
+    try:
+        finish(run, 'failed', error=f'{type(exc).__name__}: {exc}'[:2000])
+    except Exception:
+        pass  # logged by finish and left for finish_unwritten
 
 
 def run_due(job, now, work):

@@ -161,3 +161,34 @@ def test_report_job_queries_grow_with_doctors_never_with_appointments(own_db):
     month_with('2026-05', 42, 1)
     with assert_query_count(4 + 2 * 3):
         assert monthly_reports.build_month(own_db, '2026-05')['created'] == 45
+
+
+def test_a_doctor_whose_report_cannot_be_mailed_is_skipped_and_the_others_get_theirs(own_db,
+                                                                                      caplog):
+    from app.db import database
+    from app.models import JobRun
+
+    ada, broken, alan = doctor(), doctor('Broken Record'), doctor('Alan Turing')
+    grace = user('patient', 'Grace Hopper')
+    for who in (ada, broken, alan):
+        visit(grace, who, datetime.date(2026, 4, 7), diagnosis='Secret diagnosis')
+    # A row stored before addresses were checked: a second line in the address.
+    database.execute_sql('UPDATE "user" SET email = ? WHERE id = ?',
+                         ('broken@example.test\r\nBcc: evil@example.test', broken.id))
+
+    result = periodic.run_now('monthly_reports', own_db, '2026-04', None)
+
+    assert result['created'] == 2 and result['queued'] == 2
+    assert [item['id'] for item in result['failed']] == [f'doctor {broken.id}']
+    assert report_of(ada, '2026-04') and report_of(alan, '2026-04')
+    assert report_of(broken, '2026-04') is None
+    run = JobRun.get(JobRun.job == 'monthly_reports', JobRun.slot == '2026-04')
+    assert run.status == 'partial' and f'doctor {broken.id}' in run.error
+    assert 'evil' not in caplog.text and 'Secret' not in caplog.text
+
+    # Fixed, the skipped doctor's report is made by the next run; no one else's twice.
+    User.update(email='fixed@example.test').where(User.id == broken.id).execute()
+    again = periodic.run_now('monthly_reports', own_db, '2026-04', None)
+    assert again == {'month': '2026-04', 'doctors': again['doctors'], 'created': 1, 'queued': 1}
+    assert JobRun.get(JobRun.job == 'monthly_reports', JobRun.slot == '2026-04').status \
+        == 'success'

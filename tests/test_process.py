@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, base_env, wait_until
-from tests.processes import ProcessTree, child_pids
+from tests.conftest import ROOT, base_env, free_port, require_binary, wait_until
+from tests.processes import ProcessTree, child_commands, child_pids
 
 
 def run_py(env, *args, **kw):
@@ -50,12 +50,16 @@ def get_json(url):
         return None, None
 
 
+def start_supervisor(env, *args):
+    return subprocess.Popen([sys.executable, str(ROOT / 'run.py'), *args], cwd=ROOT,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
 @pytest.fixture
 def supervisor(tmp_path):
     env = base_env(tmp_path)
-    proc = subprocess.Popen([sys.executable, str(ROOT / 'run.py')], cwd=ROOT,
-                            env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = start_supervisor(env)
     tree = ProcessTree(proc)
     url = f"http://127.0.0.1:{env['PORT']}/healthz"
     try:
@@ -124,3 +128,53 @@ def test_create_admin_reads_the_password_from_the_environment(tmp_path):
     assert again.returncode == 0 and 'reset admin' in again.stdout
     short = run_py({**env, 'ADMIN_PASSWORD': 'short'}, 'create-admin', 'x@clinic.example')
     assert short.returncode == 2 and 'password' in short.stderr
+
+
+@pytest.mark.parametrize('with_redis', [False, True], ids=['sqlite-queue', 'with-redis'])
+def test_children_die_when_the_supervisor_is_killed(tmp_path, with_redis):
+    extra = {}
+    if with_redis:
+        require_binary('redis-server')
+        extra['REDIS_URL'] = f'redis://127.0.0.1:{free_port()}/0'
+    env = base_env(tmp_path, **extra)
+    proc = start_supervisor(env, *(['--with-redis'] if with_redis else []))
+    tree = ProcessTree(proc)
+    try:
+        url = f"http://127.0.0.1:{env['PORT']}/healthz"
+        wait_until(lambda: get_json(url)[0] == 200, 30, message='healthy app')
+        commands = child_commands(proc.pid)
+        assert len(tree.descendants()) == (3 if with_redis else 2), commands
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        wait_until(lambda: tree.alive() == [], 8, message='no child outlives the supervisor')
+        assert get_json(url) == (None, None)
+    finally:
+        tree.kill()
+
+
+def test_a_second_supervisor_on_the_same_data_dir_refuses_to_start(supervisor):
+    proc, url, data_dir, tree = supervisor
+    wait_until(lambda: get_json(url)[0] == 200, 20, message='healthy app')
+    lock = data_dir / 'supervisor.lock'
+    assert lock.stat().st_mode & 0o777 == 0o600
+    env = base_env(data_dir)
+    second = run_py(env)
+    assert second.returncode == 1
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'another supervisor' in lines[0], second.stderr
+    assert str(proc.pid) in lines[0]
+    assert get_json(f"http://127.0.0.1:{env['PORT']}/healthz") == (None, None)
+    assert proc.poll() is None
+
+    tree.descendants()
+    os.kill(proc.pid, signal.SIGKILL)  # its lock goes with it
+    proc.wait(10)
+    wait_until(lambda: tree.alive() == [], 8, message='the first group gone')
+    third = start_supervisor(env)
+    third_tree = ProcessTree(third)
+    try:
+        wait_until(lambda: get_json(f"http://127.0.0.1:{env['PORT']}/healthz")[0] == 200, 30,
+                   message='a new supervisor after the first died')
+        assert set(child_pids(third.pid)) == {'web', 'worker'}
+    finally:
+        third_tree.kill()

@@ -142,3 +142,38 @@ def test_redis_outage_keeps_reads_working_refuses_enqueues_and_recovers_alone(cl
     assert admin.get('/api/admin/status').json['queue']['up'] is True
     assert patient.post('/api/exports', {}).status == 202
     assert web.proc.poll() is None and worker.proc.poll() is None
+
+
+def report_body():
+    return {'name': 'Outage numbers', 'kind': 'appointments', 'frequency': 'daily',
+            'time': '07:00', 'recipients': [unique_email('outage-owner')], 'format': 'csv',
+            'active': True}
+
+
+def test_run_now_and_other_enqueues_answer_503_and_leave_nothing_behind(clinic_on_redis):
+    redis, web, worker = clinic_on_redis
+    admin = Client(web.url).login(ADMIN, PASSWORD)
+    report = admin.post('/api/reports', report_body())
+    assert report.status == 201, report
+    runs = f"/api/reports/{report.json['id']}/executions"
+    form = f"csrf_token={admin.csrf_token}"
+
+    redis.stop()
+    for path in (f"/api/reports/{report.json['id']}/run",
+                 f"/api/reports/{report.json['id']}/test"):
+        refused = admin.post(path)
+        assert refused.status == 503, (path, refused)
+        assert 'queue is unavailable' in refused.json['error']
+    page = admin.post(f"/admin/reports/{report.json['id']}/run", data=form,
+                      headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    assert page.status == 503, page
+    assert 'queue is unavailable' in page.text
+    assert admin.get(runs).json == []  # no run left 'running' for nobody
+    for name in ('monthly_reports', 'daily_reminders', 'nightly_backup'):
+        assert admin.post(f'/api/jobs/{name}/run').status == 503, name
+
+    redis.start()
+    wait_until(lambda: health(Client(web.url))[0] == 200, timeout=20, message='healthy again')
+    again = admin.post(f"/api/reports/{report.json['id']}/run")
+    assert again.status == 202, again
+    assert [run['id'] for run in admin.get(runs).json] == [again.json['execution_id']]

@@ -233,3 +233,17 @@ def test_a_weekly_report_in_london_is_claimed_at_clinic_time_after_the_clock_cha
     assert (execution.period_start, execution.period_end) == (datetime.date(2031, 3, 24),
                                                               datetime.date(2031, 3, 30))
     assert ScheduledReport.get_by_id(report.id).next_run_at == datetime.datetime(2031, 4, 7, 6, 0)
+
+
+def test_a_report_whose_stored_time_is_broken_is_skipped_and_the_others_run(db, caplog):
+    due = datetime.datetime(2031, 8, 4, 7, 0)
+    first, broken, last = make_report(due), make_report(due), make_report(due)
+    # Written by hand into the database: an hour that does not exist.
+    ScheduledReport.update(time='25:00').where(ScheduledReport.id == broken.id).execute()
+
+    queued = report_runs.claim_due(at(UTC, 2031, 8, 4, 7, 0, 30), UTC)
+
+    assert {e.report_id for e in queued} >= {first.id, last.id}
+    assert broken.id not in {e.report_id for e in queued}
+    assert executions_of(broken) == []
+    assert f'scheduled report {broken.id} skipped: ValueError' in caplog.text

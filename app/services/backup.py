@@ -219,12 +219,13 @@ def _read_archive(archive, into):
 
 def data_dir_is_empty(data_dir):
     """Nothing worth keeping: no database, no export files, no backups.
-    (A fresh start creates an empty exports/ folder and a secret key.)"""
+    (A fresh start creates an empty exports/ folder, a secret key and the
+    supervisor's lock file.)"""
     data_dir = Path(data_dir)
     if not data_dir.exists():
         return True
     for path in data_dir.rglob('*'):
-        if path.is_file() and path.name != 'secret_key':
+        if path.is_file() and path.name not in ('secret_key', 'supervisor.lock'):
             return False
     return True
 

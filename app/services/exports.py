@@ -16,7 +16,7 @@ import uuid
 
 from huey.exceptions import TaskException
 
-from app import mail, validate, workers
+from app import batch, mail, validate, workers
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, not_found
 from app.models import Export, User, utcnow
@@ -369,15 +369,20 @@ def recover_interrupted(now=None, queue=None):
     now = now or utcnow()
     queue = queue or workers.Queue()
     lost = []
-    for export in Export.select().where(Export.status.in_(ACTIVE)).order_by(Export.id):
+    # Read in full before writing: see report_runs.claim_due.
+    active = list(Export.select().where(Export.status.in_(ACTIVE)).order_by(Export.id))
+
+    def take_back(export):
         if not workers.abandoned(export, now, queue):
-            continue
+            return
         owner = export.owner
         if workers.release(export, status='queued'):
             log.warning('export %s was interrupted (worker %s); running it again',
                         export.task_id, owner or '-')
             _forget_progress(export.task_id)
             lost.append(export)
+
+    batch.each(active, take_back, 'export')
     return lost
 
 
@@ -391,7 +396,7 @@ def delete_expired(settings, now=None):
            .where(Export.finished_at < cutoff,
                   Export.expired_at.is_null()))
     deleted = 0
-    for export in old.iterator():
+    for export in list(old):  # in full before writing: see report_runs.claim_due
         if export.file_name:
             (settings.exports_dir / export.file_name).unlink(missing_ok=True)
             deleted += 1

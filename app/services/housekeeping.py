@@ -11,7 +11,7 @@ is returned for the housekeeping task to queue.
 import datetime
 import logging
 
-from app import mail, schedule, workers
+from app import mail, schedule
 from app.clock import naive_utc
 from app.models import JobRun, OutboxMessage
 from app.services import exports, incidents, periodic, report_runs, task_control
@@ -22,17 +22,25 @@ KEEP_JOB_RUNS = datetime.timedelta(days=90)
 KEEP_SENT_MAIL = datetime.timedelta(days=90)
 
 
-def lost_work(settings, now):
-    """The sweep: every claim whose worker died, or whose task left the
-    queue unclaimed, taken back through app.workers. Outbox claims are
-    settled here; slots, exports and report runs are returned to queue."""
-    now_utc = naive_utc(now)
-    queue = workers.Queue()  # read at most once, for exports and report runs
-    released, in_doubt = mail.recover_abandoned(now_utc)
-    return {'mail_released': released, 'mail_in_doubt': in_doubt,
-            'interrupted': schedule.recover(periodic.jobs(settings), now),
-            'interrupted_exports': exports.recover_interrupted(now_utc, queue),
-            'interrupted_reports': report_runs.recover(now_utc, queue)}
+def lost_mail(settings, now):
+    """Outbox claims whose worker died, settled here."""
+    released, in_doubt = mail.recover_abandoned(naive_utc(now))
+    return {'mail_released': released, 'mail_in_doubt': in_doubt}
+
+
+def lost_slots(settings, now):
+    """Periodic slots whose worker died, returned to queue again."""
+    return {'interrupted': schedule.recover(periodic.jobs(settings), now)}
+
+
+def lost_exports(settings, now):
+    """Exports whose worker died, or whose task left the queue unclaimed."""
+    return {'interrupted_exports': exports.recover_interrupted(naive_utc(now))}
+
+
+def lost_reports(settings, now):
+    """Report runs whose worker died, or whose task left the queue unclaimed."""
+    return {'interrupted_reports': report_runs.recover(naive_utc(now))}
 
 
 def prune(now):
@@ -72,7 +80,10 @@ def overdue_jobs(settings, now):
     return {'alerts': len(found['opened']), 'overdue_closed': found['closed']}
 
 
-STEPS = (lost_work, due_mail, old_history, expired_exports, old_failures, overdue_jobs)
+# The sweep over the claim ledgers (app.workers) is one step per ledger, so
+# a ledger that cannot be read does not keep the others' work lost.
+STEPS = (lost_mail, lost_slots, lost_exports, lost_reports, due_mail, old_history,
+         expired_exports, old_failures, overdue_jobs)
 
 
 def run(settings, now):

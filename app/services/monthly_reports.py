@@ -4,13 +4,18 @@ dates), kept in the app and emailed to the doctor once.
 The query count does not grow with appointments, nor with doctors: the
 doctors, the reports already made, one grouped count, one query for every
 completed row of the month; then two inserts per 20 reports.
+
+A doctor whose report or mail cannot be made (data that breaks rendering,
+an address that cannot be mailed) is skipped and listed under 'failed';
+the other doctors get theirs, and a later run makes the skipped one once
+its data is fixed.
 """
 import calendar
 import datetime
 
 import peewee
 
-from app import mail
+from app import batch, mail
 from app.db import database
 from app.models import Appointment, MonthlyReport, Treatment, User, utcnow
 from app.services import audit
@@ -84,12 +89,9 @@ def build_month(settings, month, now_utc=None):
                                            .tuples())}
     todo = [doctor for doctor in doctors if doctor.id not in have]
     created = queued = 0
+    failed = []
     if todo:
-        counts = _counts(first, last)
-        rows = _completed(first, last, [doctor.id for doctor in todo])
-        empty = dict.fromkeys(COUNTED + ('patients',), 0)
-        reports = [_report_row(settings, doctor, month, counts.get(doctor.id, empty),
-                               rows.get(doctor.id, []), now_utc) for doctor in todo]
+        reports, failed = _prepare(settings, month, todo, first, last, now_utc)
         by_doctor = {doctor.id: doctor for doctor in todo}
         with database.atomic():
             for chunk in peewee.chunked(reports, REPORTS_PER_INSERT):
@@ -98,7 +100,25 @@ def build_month(settings, month, now_utc=None):
                 messages = [_message(settings, by_doctor[r['doctor']], r, made[r['doctor']])
                             for r in chunk if r['doctor'] in made]
                 queued += len(mail.queue_messages(messages, now_utc))
-    return {'month': month, 'doctors': len(doctors), 'created': created, 'queued': queued}
+    result = {'month': month, 'doctors': len(doctors), 'created': created, 'queued': queued}
+    return {**result, 'failed': failed} if failed else result
+
+
+def _prepare(settings, month, todo, first, last, now_utc):
+    """(report rows, skipped doctors): each doctor's report rendered and its
+    mail checked on its own, before anything is written."""
+    counts = _counts(first, last)
+    rows = _completed(first, last, [doctor.id for doctor in todo])
+    empty = dict.fromkeys(COUNTED + ('patients',), 0)
+    reports = []
+
+    def prepare(doctor):
+        report = _report_row(settings, doctor, month, counts.get(doctor.id, empty),
+                             rows.get(doctor.id, []), now_utc)
+        mail.check_message(_message(settings, doctor, report, 0))
+        reports.append(report)
+
+    return reports, batch.each(todo, prepare, 'doctor')
 
 
 def _report_row(settings, doctor, month, counts, rows, now_utc):

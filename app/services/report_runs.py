@@ -26,7 +26,7 @@ import uuid
 
 import peewee
 
-from app import mail, workers
+from app import batch, mail, workers
 from app.clock import naive_utc
 from app.db import database
 from app.errors import ApiError, not_found
@@ -78,15 +78,22 @@ def claim_due(now, tz):
     next run has come. Returns the executions created, committed, for the
     caller to queue."""
     now_utc = naive_utc(now)
-    due = (ScheduledReport.select()
-           .where(ScheduledReport.active == True,  # noqa: E712
-                  ScheduledReport.next_run_at <= now_utc)
-           .order_by(ScheduledReport.next_run_at, ScheduledReport.id))
+    # Read in full before writing: an UPDATE while this SELECT is still
+    # open fails at once on SQLite ("database is locked") if another writer
+    # committed meanwhile.
+    due = list(ScheduledReport.select()
+               .where(ScheduledReport.active == True,  # noqa: E712
+                      ScheduledReport.next_run_at <= now_utc)
+               .order_by(ScheduledReport.next_run_at, ScheduledReport.id))
     queued = []
-    for report in due:
+
+    def claim(report):
         execution = _claim_slot(report, now, tz)
         if execution is not None:
             queued.append(execution)
+
+    # A report whose schedule cannot be worked out is skipped, not the others.
+    batch.each(due, claim, 'scheduled report')
     return queued
 
 
@@ -276,20 +283,23 @@ def settle_mail(now_utc=None):
     after MAIL_GIVE_UP. Returns how many executions were settled."""
     now_utc = now_utc or utcnow()
     settled = 0
-    waiting = (ReportExecution.select()
-               .where(ReportExecution.mail_pending == True)  # noqa: E712
-               .order_by(ReportExecution.id))
+    waiting = list(ReportExecution.select()  # in full before writing (see claim_due)
+                   .where(ReportExecution.mail_pending == True)  # noqa: E712
+                   .order_by(ReportExecution.id))
     for execution in waiting:
-        settled += _settle(execution, now_utc)
+        try:
+            settled += _settle(execution, now_utc)
+        except Exception as exc:
+            batch.skipped('report execution', execution.id, exc)
     return settled
 
 
 def _settle(execution, now_utc):
     keys = {dedupe_key(execution.id, to): to
             for to in execution.recipients or []}
-    messages = (OutboxMessage.select(OutboxMessage.dedupe_key, OutboxMessage.status,
-                                     OutboxMessage.error)
-                .where(OutboxMessage.dedupe_key.in_(list(keys))))
+    messages = list(OutboxMessage.select(OutboxMessage.dedupe_key, OutboxMessage.status,
+                                         OutboxMessage.error)
+                    .where(OutboxMessage.dedupe_key.in_(list(keys))))
     problems, open_ = [], 0
     given_up = execution.finished_at and execution.finished_at < now_utc - MAIL_GIVE_UP
     for message in messages:
@@ -317,21 +327,24 @@ def recover(now_utc, queue=None):
     """Executions a dead worker left 'running', or whose task was lost
     before it started, taken back for the caller to queue again; those
     that used up MAX_ATTEMPTS fail instead. Returns the ones to queue."""
-    running = (ReportExecution.select(ReportExecution, ScheduledReport)
-               .join(ScheduledReport)
-               .where(ReportExecution.status == 'running')
-               .order_by(ReportExecution.id))
+    running = list(ReportExecution.select(ReportExecution, ScheduledReport)
+                   .join(ScheduledReport)
+                   .where(ReportExecution.status == 'running')
+                   .order_by(ReportExecution.id))
     queue = queue or workers.Queue()
     lost = []
-    for execution in running:
+
+    def take_back(execution):
         if not workers.abandoned(execution, now_utc, queue):
-            continue
+            return
         if execution.attempts >= MAX_ATTEMPTS:
             _fail(execution, 'the worker running it stopped, and it was retried '
                              f'{MAX_ATTEMPTS - 1} times already')
         elif workers.release(execution):
             log.warning('report execution %s was interrupted; running it again', execution.id)
             lost.append(execution)
+
+    batch.each(running, take_back, 'report execution')
     return lost
 
 
