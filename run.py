@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from app.file_modes import PRIVATE_UMASK
 from app.settings import ConfigError, load
 
 HERE = Path(__file__).resolve().parent
@@ -398,6 +399,8 @@ COMMANDS = {None: cmd_supervise, 'web': cmd_web, 'worker': cmd_worker,
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging()
+    # Before anything is created: the data dir, the secret key, children's files.
+    os.umask(PRIVATE_UMASK)
     try:
         settings = load()
     except ConfigError as exc:

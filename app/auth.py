@@ -10,7 +10,12 @@ from app.errors import ApiError
 from app.models import LoginFailure, Session, User, utcnow
 
 SESSION_COOKIE = 'clinicdesk_session'
-SESSION_LIFETIME = datetime.timedelta(days=7)
+# The defaults of SESSION_IDLE_MINUTES and SESSION_MAX_HOURS.
+SESSION_IDLE = datetime.timedelta(minutes=30)
+SESSION_MAX_AGE = datetime.timedelta(hours=12)
+# last_seen_at moves at most this often: a write a minute per active
+# session rather than one per request (the idle timeout is in minutes).
+LAST_SEEN_STEP = datetime.timedelta(minutes=1)
 
 # scrypt N=2^15, r=8, p=1: ~32 MB and ~0.1 s per hash on this class of
 # machine. The parameters are stored in each hash, so they can be raised
@@ -104,15 +109,31 @@ def authenticate(email, password, client_ip, now=None):
     return user
 
 
-def start_session(user, now=None):
+@dataclasses.dataclass(frozen=True)
+class SessionStart:
+    """What a new session records: when (the app's clock), how long it may
+    last at most, and where from (shown in the user's list of sessions)."""
+    now: datetime.datetime | None = None
+    max_age: datetime.timedelta = SESSION_MAX_AGE
+    client_address: str | None = None
+    user_agent: str | None = None
+
+
+def start_session(user, start=None):
     """Create a session; returns (cookie token, Session)."""
-    now = now or utcnow()
+    start = start or SessionStart()
+    now = start.now or utcnow()
     token = secrets.token_urlsafe(32)
     session = Session.create(token_hash=_token_hash(token), user=user,
                              csrf_token=secrets.token_urlsafe(32),
-                             created_at=now, expires_at=now + SESSION_LIFETIME)
-    # Opportunistic cleanup keeps the table small without a job of its own.
-    Session.delete().where(Session.expires_at < now).execute()
+                             created_at=now, last_seen_at=now,
+                             expires_at=now + start.max_age,
+                             client_address=(start.client_address or '')[:64] or None,
+                             user_agent=(start.user_agent or '')[:300] or None)
+    # Opportunistic cleanup keeps the table small without a job of its own;
+    # by the earlier of the app's clock and the machine's, so an app whose
+    # clock is set ahead never sweeps sessions still live by the other.
+    Session.delete().where(Session.expires_at < min(now, utcnow())).execute()
     return token, session
 
 
@@ -135,32 +156,52 @@ class SignedInUser:
 
 @dataclasses.dataclass(frozen=True)
 class LiveSession:
-    """A session that is valid now, with its user."""
+    """A session that is valid now, with its user. `expires_at`: when it
+    ends if no other request comes (the idle timeout or the absolute end);
+    `seen_at`: its last_seen_at as stored."""
     token_hash: str
     csrf_token: str
     expires_at: datetime.datetime
+    seen_at: datetime.datetime
     user: SignedInUser
+
+    def fresh_at(self, now):
+        """Usable again at `now` without a read (app.session_cache): not
+        ended, and no last_seen_at write due."""
+        return self.expires_at > now and now - self.seen_at < LAST_SEEN_STEP
 
 
 USER_COLUMNS = [getattr(User, field.name) for field in dataclasses.fields(SignedInUser)]
 
 
-def session_for_token(token, now=None):
-    """The LiveSession for a cookie's token, or None."""
+def session_for_token(token, now=None, idle=SESSION_IDLE, max_age=SESSION_MAX_AGE):
+    """The LiveSession for a cookie's token, or None when there is none or
+    it has ended (idle for `idle`, or older than `max_age`)."""
     if not token or len(token) > 200:
         return None
     now = now or utcnow()
-    row = (Session.select(Session.token_hash, Session.csrf_token, Session.expires_at,
-                          *USER_COLUMNS)
+    token_hash = _token_hash(token)
+    row = (Session.select(Session.csrf_token, Session.created_at, Session.expires_at,
+                          Session.last_seen_at, *USER_COLUMNS)
            .join(User)
-           .where(Session.token_hash == _token_hash(token),
+           .where(Session.token_hash == token_hash,
                   Session.expires_at > now,
+                  Session.created_at > now - max_age,
+                  Session.last_seen_at > now - idle,
                   User.active == True)  # noqa: E712
            .tuples()
            .first())
     if row is None:
         return None
-    return LiveSession(*row[:3], user=SignedInUser(*row[3:]))
+    csrf_token, created_at, expires_at, last_seen_at = row[:4]
+    if now - last_seen_at >= LAST_SEEN_STEP:
+        (Session.update(last_seen_at=now)
+         .where(Session.token_hash == token_hash, Session.last_seen_at < now)
+         .execute())
+        last_seen_at = now
+    ends = min(expires_at, created_at + max_age, last_seen_at + idle)
+    return LiveSession(token_hash, csrf_token, ends, last_seen_at,
+                       user=SignedInUser(*row[4:]))
 
 
 def end_session(token):

@@ -94,12 +94,17 @@ class PatientSearchTerm(BaseModel):
 
 class Session(BaseModel):
     """Server-side session; the cookie carries a random token, the table
-    keeps only its SHA-256 so a leaked database cannot be replayed."""
+    keeps only its SHA-256 so a leaked database cannot be replayed. It ends
+    at `expires_at` (login + SESSION_MAX_HOURS) or SESSION_IDLE_MINUTES after
+    `last_seen_at`, which is moved at most once a minute (app.auth)."""
     token_hash = pw.CharField(max_length=64, primary_key=True)
     user = pw.ForeignKeyField(User, on_delete='CASCADE', index=True)
     csrf_token = pw.CharField(max_length=64)
     created_at = pw.DateTimeField(default=utcnow)
     expires_at = pw.DateTimeField(index=True)
+    last_seen_at = pw.DateTimeField()
+    client_address = pw.CharField(max_length=64, null=True)
+    user_agent = pw.CharField(max_length=300, null=True)
 
 
 class PasswordLink(BaseModel):

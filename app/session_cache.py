@@ -3,7 +3,8 @@
 Looking a session up costs more than everything else a cached read does
 (building the joined query is most of it), and an admin's dashboard polls.
 So a GET may reuse the session this process read less than RECHECK_SECONDS
-ago; its expiry is still checked on every use. What is remembered is the
+ago; its expiry is still checked on every use, and it is read again when
+its last-seen time is due to move (auth.LAST_SEEN_STEP). What is remembered is the
 immutable auth.LiveSession, so requests can share it.
 
 What a stale entry could mean, and why it stays small:
@@ -33,18 +34,21 @@ _lock = threading.Lock()
 _generation = 0
 
 
-def lookup(token, method, clock=time.monotonic):
-    """The live session for `token`, as auth.session_for_token answers."""
+def lookup(token, method, now=None, idle=auth.SESSION_IDLE, max_age=auth.SESSION_MAX_AGE,
+           clock=time.monotonic):
+    """The live session for `token`, as auth.session_for_token answers at
+    `now` (naive UTC, the app's clock) with these timeouts."""
     if not token or len(token) > 200:
         return None
+    now = now or utcnow()
     if method not in READS:
         drop(token)
-        return auth.session_for_token(token)
+        return auth.session_for_token(token, now, idle, max_age)
     entry = _entries.get(token)
-    if entry is not None and entry[1] > clock() and entry[0].expires_at > utcnow():
+    if entry is not None and entry[1] > clock() and entry[0].fresh_at(now):
         return entry[0]
     generation = _generation
-    session = auth.session_for_token(token)
+    session = auth.session_for_token(token, now, idle, max_age)
     with _lock:
         if len(_entries) >= MAX_ENTRIES:
             _entries.clear()
@@ -76,3 +80,13 @@ def end_user_sessions(user_id):
     its commit, so a read racing it cannot remember the user again."""
     Session.delete().where(Session.user == user_id).execute()
     database.after_commit(lambda: drop_user(user_id))
+
+
+def end_other_sessions(user_id, keep_token_hash):
+    """End every session of a user but the one with `keep_token_hash` (the
+    caller's own); as end_user_sessions. Returns how many ended."""
+    ended = (Session.delete()
+             .where(Session.user == user_id, Session.token_hash != keep_token_hash)
+             .execute())
+    database.after_commit(lambda: drop_user(user_id))
+    return ended

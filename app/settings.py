@@ -66,11 +66,23 @@ class Settings:
     staff_2fa: str = 'optional'
     # Where incident alerts go (SPEC §11); None: every active admin.
     alert_email: str | None = None
+    # SPEC §10: a session ends after this long without a request, and this
+    # long after login whatever happens.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
     secret_key: str = dataclasses.field(repr=False, default='')
 
     @property
     def secure_cookies(self):
         return self.base_url.startswith('https://')
+
+    @property
+    def session_idle(self):
+        return datetime.timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_max_age(self):
+        return datetime.timedelta(hours=self.session_max_hours)
 
     @property
     def exports_dir(self):
@@ -172,8 +184,8 @@ def load(env=None):
     env = os.environ if env is None else env
     data_dir = Path(env.get('CLINIC_DATA_DIR') or './data').resolve()
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        (data_dir / 'exports').mkdir(exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (data_dir / 'exports').mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f'CLINIC_DATA_DIR: cannot create {str(data_dir)!r}: {exc.strerror}')
 
@@ -236,5 +248,7 @@ def load(env=None):
         change_cutoff_hours=_int(env, 'CHANGE_CUTOFF_HOURS', 0, 0, 720),
         staff_2fa=staff_2fa,
         alert_email=_alert_email(env),
+        session_idle_minutes=_int(env, 'SESSION_IDLE_MINUTES', 30, 1, 1440),
+        session_max_hours=_int(env, 'SESSION_MAX_HOURS', 12, 1, 720),
         secret_key=_secret_key(env, data_dir),
     )

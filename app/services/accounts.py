@@ -2,10 +2,10 @@
 admins; logging in and out, each recorded in the audit trail."""
 import peewee
 
-from app import auth, validate
+from app import auth, session_cache, validate
 from app.auth import hash_password
 from app.db import database
-from app.errors import ApiError, conflict, not_found
+from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import Appointment, User, WorkingHours
 from app.services import audit, patient_search, stats, two_factor
 
@@ -78,7 +78,8 @@ def future_bookings(clock, doctor):
 
 def create_or_reset_admin(email, password):
     """Create the admin, or reset the password and role of that account
-    (and turn its two-factor off: this is the way back in without a phone)."""
+    (and turn its two-factor off: this is the way back in without a phone);
+    its sessions end, as after any password change."""
     data = {'email': email, 'password': password, 'name': 'Administrator'}
     email = validate.email(data)
     password = validate.password(data)
@@ -93,6 +94,7 @@ def create_or_reset_admin(email, password):
         user.active = True
         user.save()
         two_factor.remove(user.id)
+        session_cache.end_user_sessions(user.id)
         return user, False
 
 
@@ -102,11 +104,12 @@ def ensure_admin(email, password):
         create_or_reset_admin(email, password)
 
 
-def log_in(email, password, ip=None, otp=None, settings=None, clock=None):
-    """Check the credentials and start a session: (user, cookie token,
-    Session), with a 'login' entry in the session's transaction. A wrong
-    password writes 'login.failed'; a throttled attempt (429) never reaches
-    the password check and writes nothing. An account with two-factor also
+def log_in(email, password, ip=None, otp=None, settings=None, clock=None, start=None):
+    """Check the credentials and start a session (as `start`, an
+    auth.SessionStart): (user, cookie token, Session), with a 'login' entry
+    in the session's transaction. A wrong password writes 'login.failed'; a
+    throttled attempt (429) never reaches the password check and writes
+    nothing. An account with two-factor also
     needs `otp` (app.services.two_factor; settings and clock are for it)."""
     try:
         # Outside the transaction: the ~0.1 s password hash must not hold
@@ -117,14 +120,15 @@ def log_in(email, password, ip=None, otp=None, settings=None, clock=None):
             _record_failed_login(email, ip)
         raise
     two_factor.check_login(settings, user, otp, clock, ip)
-    return open_session(user, ip)
+    return open_session(user, ip, start)
 
 
-def open_session(user, ip=None):
-    """Start a session for a user who has proved who they are."""
+def open_session(user, ip=None, start=None):
+    """Start a session (as `start`, an auth.SessionStart) for a user who has
+    proved who they are."""
     with database.atomic():
         audit.record('login', user, ip=ip)
-        token, session = auth.start_session(user)
+        token, session = auth.start_session(user, start)
     return user, token, session
 
 
@@ -135,6 +139,29 @@ def _record_failed_login(email, ip):
         return
     patient_id = account.id if account.role == 'patient' else None
     audit.record('login.failed', None, patient_id, f'user:{account.id}', ip)
+
+
+def change_password(user, data, keep_token_hash, ip=None):
+    """Set a new password once the current one is given; every other session
+    of the account ends (the caller's, `keep_token_hash`, stays). A wrong
+    current password counts as a failed login and is a 400 naming the field."""
+    current = data.get('current_password')
+    if not isinstance(current, str) or not current or len(current) > 256:
+        raise bad_request('current_password', 'is required')
+    new = validate.password(data, 'new_password')
+    try:
+        auth.authenticate(user.email, current, ip)
+    except ApiError as exc:
+        if exc.status != 401:
+            raise
+        _record_failed_login(user.email, ip)
+        raise bad_request('current_password', 'is not your current password')
+    with database.atomic():
+        (User.update(password_hash=hash_password(new))
+         .where(User.id == user.id)
+         .execute())
+        session_cache.end_other_sessions(user.id, keep_token_hash)
+        audit.record('password.change', user, target=f'user:{user.id}', ip=ip)
 
 
 def log_out(token, ip=None):

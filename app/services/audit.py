@@ -6,6 +6,8 @@ transaction. The web layer only passes who and from where.
 
 Where each entry is written:
 - login, login.failed, logout: accounts.log_in / log_out;
+- password.change: accounts.change_password (a wrong current password is a
+  login.failed);
 - appointment.view, history.view: appointments.view (a doctor or admin
   opening one appointment), appointments.list_for (a doctor or admin listing
   one patient's appointments); a patient reading their own record and lists
@@ -54,6 +56,7 @@ ACTIONS = {
     'login.failed': 'Failed login (wrong password)',
     'login.failed_code': 'Failed login (wrong two-factor code)',
     'logout': 'Logged out',
+    'password.change': 'Changed their password',
     'appointment.view': 'Opened an appointment',
     'history.view': 'Listed the patient\'s appointments',
     'appointment.book': 'Booked an appointment',

@@ -17,6 +17,7 @@ from app.models import PasswordLink, User, utcnow
 from app.templating import render_email
 
 LIFETIMES = {'invite': datetime.timedelta(hours=72), 'reset': datetime.timedelta(hours=1)}
+RESET_REQUEST_GAP = datetime.timedelta(minutes=1)
 INVALID = ('this link is not valid any more: it was used already, has expired, or a newer '
            'password was set since. Ask for a new one.')
 
@@ -76,6 +77,32 @@ def redeem(token, data, now=None):
          .execute())
         session_cache.end_user_sessions(user.id)
     return user
+
+
+def request_reset(settings, email, now=None):
+    """Write a reset email for `email` to the outbox when it names an active
+    account; True when one was written (the caller asks for delivery after
+    the commit). The client's answer never depends on it. At most one link
+    a minute per account, so nobody can flood a mailbox through the form."""
+    now = now or utcnow()
+    user = User.by_email(email)
+    if user is None or not user.active:
+        return False
+    with database.atomic():
+        recent = (PasswordLink.select()
+                  .where(PasswordLink.user == user.id, PasswordLink.purpose == 'reset',
+                         PasswordLink.created_at > now - RESET_REQUEST_GAP)
+                  .exists())
+        if recent:
+            return False
+        token = issue(user, 'reset', now)
+        text = render_email('mail/password_reset.txt', name=user.name,
+                            clinic_name=settings.clinic_name,
+                            minutes=int(LIFETIMES['reset'].total_seconds() // 60),
+                            link=f'{settings.base_url}/reset?token={token}')
+        mail.queue_message(f'reset:{user.id}:{_hash(token)[:16]}', user.email,
+                           f'Reset your {settings.clinic_name} password', text)
+    return True
 
 
 def queue_invitation(settings, user, invited_by=None):

@@ -13,11 +13,15 @@ from app.errors import ApiError, QueueUnavailable
 from app.redis_errors import unreachable
 from app.services import two_factor
 from app.web.base import (UNSAFE_METHODS, current_session, current_user, error_response,
-                          is_api_path, json_response, settings)
+                          is_api_path, json_response, session_token, settings)
+from app.web.forms import flash
 from app.web.templating import render
 from app.web.two_factor import ACCOUNT_PAGE
 
 log = logging.getLogger('clinicdesk.web')
+
+SESSION_ENDED = ('Your session ended (after a while without activity, or signed out from '
+                 'elsewhere). Log in again to continue where you were.')
 
 
 class ClinicPlugin:
@@ -65,11 +69,18 @@ class ClinicPlugin:
         if roles is not None:
             user = current_user()
             if user is None:
+                # A cookie without a live session: it timed out or was ended.
+                ended = session_token(request.environ) is not None
+                if ended:
+                    bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
                 if not api and request.method == 'GET':
                     target = request.fullpath + (
                         '?' + request.query_string if request.query_string else '')
+                    if ended:
+                        flash(SESSION_ENDED)
                     raise bottle.redirect('/login?next=' + quote(target, safe=''))
-                raise ApiError(401, 'not logged in')
+                raise ApiError(401, 'your session has ended; log in again' if ended
+                               else 'not logged in')
             if roles != 'user' and user.role not in roles:
                 raise ApiError(403, 'your account cannot do this')
         if csrf and request.method in UNSAFE_METHODS:

@@ -6,7 +6,7 @@ from app import auth, validate
 from app.errors import ApiError, bad_request, not_found
 from app.services import accounts, password_links, reminders, two_factor
 from app.web.base import client_ip, clock, current_session, current_user, current_user_row, \
-    json_body, json_response, query_params, settings
+    json_body, json_response, query_params, session_start, settings
 from app.web.forms import field_errors, form, form_failure, home_for, page, redirect_with, \
     safe_next
 from app.web.templating import render
@@ -19,11 +19,12 @@ PENDING_COOKIE = 'clinicdesk_2fa'
 def set_session_cookie(token):
     bottle.response.set_cookie(
         auth.SESSION_COOKIE, token, path='/', httponly=True, samesite='Lax',
-        secure=settings().secure_cookies, max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+        secure=settings().secure_cookies,
+        max_age=int(settings().session_max_age.total_seconds()))
 
 
 def login_user(user):
-    token, session = auth.start_session(user)
+    token, session = auth.start_session(user, session_start())
     set_session_cookie(token)
     return session
 
@@ -41,7 +42,7 @@ def login():
     if not isinstance(password, str) or not password or len(password) > 256:
         raise ApiError(400, 'password: is required')
     user, token, session = accounts.log_in(email, password, client_ip(), data.get('otp'),
-                                           settings(), clock())
+                                           settings(), clock(), session_start())
     set_session_cookie(token)
     return json_response({'user': user.public(), 'csrf_token': session.csrf_token})
 
@@ -84,7 +85,8 @@ def login_submit():
         if not data['password']:
             raise bad_request('password', 'is required')
         user, token, _ = accounts.log_in(email, data['password'][:256], client_ip(),
-                                         settings=settings(), clock=clock())
+                                         settings=settings(), clock=clock(),
+                                         start=session_start())
     except two_factor.CodeNeeded as exc:
         return ask_for_code(exc.user, next_url)
     except ApiError as exc:
@@ -109,7 +111,7 @@ def ask_for_code(user, next_url):
 def reset_page():
     token = query_params().get('token', '')
     try:
-        account = password_links.check(token)
+        account = password_links.check(token, clock().utcnow())
     except ApiError as exc:
         bottle.response.status = exc.status
         return page('reset.html', account=None, errors=field_errors(exc))
@@ -119,13 +121,14 @@ def reset_page():
 def reset_submit():
     data = form('token', 'password')
     try:
-        user = password_links.redeem(data['token'], data)
+        user = password_links.redeem(data['token'], data, clock().utcnow())
     except ApiError as exc:
         if exc.field == 'token':
             bottle.response.status = exc.status
             return page('reset.html', account=None, errors=field_errors(exc))
-        return form_failure(exc, 'reset.html', {'account': password_links.check(data['token']),
-                                                'token': data['token']})
+        return form_failure(exc, 'reset.html', {
+            'account': password_links.check(data['token'], clock().utcnow()),
+            'token': data['token']})
     redirect_with('/login', f'Your password is set. Log in as {user.email}.')
 
 

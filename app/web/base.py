@@ -36,9 +36,18 @@ def session_token(environ):
 def current_session():
     environ = bottle.request.environ
     if 'clinicdesk.session' not in environ:
-        environ['clinicdesk.session'] = session_cache.lookup(session_token(environ),
-                                                             environ['REQUEST_METHOD'])
+        config = settings()
+        environ['clinicdesk.session'] = session_cache.lookup(
+            session_token(environ), environ['REQUEST_METHOD'], clock().utcnow(),
+            config.session_idle, config.session_max_age)
     return environ['clinicdesk.session']
+
+
+def session_start():
+    """How a session started by this request begins (auth.SessionStart)."""
+    return auth.SessionStart(now=clock().utcnow(), max_age=settings().session_max_age,
+                             client_address=client_ip(),
+                             user_agent=bottle.request.get_header('User-Agent'))
 
 
 def current_user():

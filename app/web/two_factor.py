@@ -8,7 +8,8 @@ from markupsafe import Markup
 from app.errors import ApiError
 from app.services import accounts, two_factor
 from app.web.accounts import PENDING_COOKIE, set_session_cookie
-from app.web.base import client_ip, clock, current_user, json_body, query_params, settings
+from app.web.base import client_ip, clock, current_user, json_body, query_params, \
+    session_start, settings
 from app.web.forms import form, form_failure, home_for, page, redirect_with, safe_next
 
 ACCOUNT_PAGE = '/account/2fa'
@@ -98,7 +99,7 @@ def code_submit():
         return form_failure(exc, 'login_code.html', {'next': next_url})
     two_factor.end_pending_login(token)
     bottle.response.delete_cookie(PENDING_COOKIE, path='/login')
-    _, session_token, _ = accounts.open_session(user, client_ip())
+    _, session_token, _ = accounts.open_session(user, client_ip(), session_start())
     set_session_cookie(session_token)
     bottle.redirect(next_url or home_for(user))
 
