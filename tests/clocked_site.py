@@ -2,7 +2,6 @@
 sets: the way session timeouts and link expiry are tested, through the
 clock setting the app reads (never by patching the standard library)."""
 import datetime
-from urllib.parse import urlencode, urlparse
 
 from app.clock import fixed_clock
 from app.db import database
@@ -54,12 +53,3 @@ class ClockedSite:
     def stop(self):
         self.server.stop()
 
-
-def submit(client, path, fields):
-    """A browser form post: urlencoded body, no X-CSRF-Token header."""
-    return client.post(path, data=urlencode(fields), csrf=False)
-
-
-def location(resp):
-    url = urlparse(resp.headers['Location'])
-    return url.path + ('?' + url.query if url.query else '')

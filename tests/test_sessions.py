@@ -3,6 +3,7 @@ request and SESSION_MAX_HOURS after login, with the page sending the user
 to log in and back; the user's list of sessions, signing out everywhere
 else, changing the password, and create-admin ending an admin's sessions.
 Time moves through the app's clock setting."""
+import datetime
 import os
 import subprocess
 import sys
@@ -13,8 +14,10 @@ from app import auth
 from app.db import database
 from app.models import AuditEvent, User
 from app.settings import ConfigError, load
-from tests.clocked_site import ClockedSite, location, submit
+from tests.client import Client
+from tests.clocked_site import ClockedSite
 from tests.conftest import PASSWORD, ROOT, base_env, wait_until
+from tests.test_pages import location, submit
 
 ENDED = 'your session has ended; log in again'
 
@@ -96,7 +99,6 @@ def test_an_ended_session_sends_the_page_to_log_in_and_back(site):
 
 
 def test_a_visitor_never_logged_in_sees_no_session_ended_message(site):
-    from tests.client import Client
     anon = Client(site.url)
     resp = anon.get('/patient')
     assert location(resp) == '/login?next=%2Fpatient'
@@ -110,7 +112,6 @@ def test_a_visitor_never_logged_in_sees_no_session_ended_message(site):
                                     '/%0d%0aSet-Cookie:x=1'.replace('%0d%0a', '\r\n')])
 def test_login_never_sends_the_user_off_site(site, target):
     email = site.user()
-    from tests.client import Client
     resp = submit(Client(site.url), '/login', {'email': email, 'password': PASSWORD,
                                                'next': target})
     assert resp.status == 303 and location(resp) == '/patient', target
@@ -155,7 +156,7 @@ def test_last_seen_moves_at_most_once_a_minute(site):
     assert sessions_of(client)['items'][0]['last_seen_at'] == first['created_at']
     site.set_time(minutes=3)
     seen = sessions_of(client)['items'][0]['last_seen_at']
-    assert seen == (site.start + __import__('datetime').timedelta(minutes=3)).isoformat()
+    assert seen == (site.start + datetime.timedelta(minutes=3)).isoformat()
 
 
 def test_sign_out_everywhere_else_keeps_only_this_session(site):
@@ -203,7 +204,6 @@ def test_changing_the_password_ends_the_other_sessions_but_not_this_one(site):
     assert resp.status == 200, resp
     assert me.get('/api/me').status == 200
     assert other.get('/api/me').status == 401
-    from tests.client import Client
     assert Client(site.url).post('/api/login', {'email': email,
                                                 'password': PASSWORD}).status == 401
     site.login(email, 'a-brand-new-secret')
