@@ -30,8 +30,11 @@ def day(offset=0):
 
 @contextlib.contextmanager
 def site(settings, now=NOW, **changes):
-    """The app at `now` with `changes` to its settings, on a free port."""
+    """The app at `now` with `changes` to its settings, on a free port.
+    Its sessions outlast the timeouts: tests carry one session between apps
+    whose clocks stand hours apart."""
     import tasks  # noqa: F401  (the views enqueue these)
+    changes = {'session_idle_minutes': 24 * 60, 'session_max_hours': 48, **changes}
     app = create_app(settings.with_changes(**changes), fixed_clock(settings.tz, now))
     server = ServerThread(app).start()
     try:

@@ -10,5 +10,5 @@ def up(migrator, db):
         migrator.add_column('session', 'client_address', CharField(max_length=64, null=True)),
         migrator.add_column('session', 'user_agent', CharField(max_length=300, null=True)),
     )
-    db.execute_sql('UPDATE session SET last_seen_at = created_at')
+    db.execute_sql('UPDATE "session" SET last_seen_at = created_at')
     migrator.migrate(migrator.add_not_null('session', 'last_seen_at'))
