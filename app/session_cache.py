@@ -4,8 +4,8 @@ Looking a session up costs more than everything else a cached read does
 (building the joined query is most of it), and an admin's dashboard polls.
 So a GET may reuse the session this process read less than RECHECK_SECONDS
 ago; its expiry is still checked on every use, and it is read again when
-its last-seen time is due to move (auth.LAST_SEEN_STEP). What is remembered is the
-immutable auth.LiveSession, so requests can share it.
+its last-seen time is due to move (auth.LAST_SEEN_STEP). What is
+remembered is the immutable auth.LiveSession, so requests can share it.
 
 What a stale entry could mean, and why it stays small:
 - A request that changes something (POST, PUT, ...) always reads the session
