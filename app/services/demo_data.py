@@ -4,13 +4,14 @@ Deterministic: one `random.Random(seed)` drives every choice, so a seed and a
 clinic day give the same rows. Doctors get varied weeks and the clinic some
 time off (app.services.demo_calendar); appointments start on their doctor's
 grid inside the hours, never on time off, and overlap no other visit of the
-doctor or of the patient. Everything is written in one transaction: the demo
-data is either all there or not at all.
+doctor or of the patient (app.services.demo_schedule). Everything is written
+in one transaction: the demo data is either all there or not at all. Rows
+are made and written a day at a time, into tables whose secondary indexes
+are built once at the end, so a million visits fit in a small process.
 """
-import collections
+import bisect
+import contextlib
 import datetime
-import itertools
-import math
 import random
 
 import peewee
@@ -20,30 +21,23 @@ from app.auth import hash_password
 from app.clock import naive_utc
 from app.db import database, is_sqlite
 from app.errors import bad_request, conflict
-from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User
-from app.services import demo_calendar, patient_search, stats
-from app.services.demo_calendar import GRAIN, hhmm
+from app.models import APPOINTMENT_STATUSES, Appointment, PatientSearchTerm, Treatment, User
+from app.services import demo_calendar, demo_schedule, patient_search, stats
+from app.services.demo_calendar import hhmm
 
 EMAIL_DOMAIN = 'demo.clinic'
-PAST_DAYS = 120
-FUTURE_DAYS = 21
-# Longest range we widen to when many appointments are asked of few doctors.
-MAX_DAYS = 3660
-# Share of the starts in the range that may be taken; the rest stays free, so
-# demo patients can still book and the schedule looks like a real one.
-MAX_FILL = 0.85
-# Appointments guaranteed today and on the next two days whatever the seed,
-# so the reminder job and the doctors' day views always have work.
-MINIMUM_AHEAD = (4, 2, 2)
 # Rows per INSERT: 10 columns x 1000 stays well below SQLite's 32,766 variables.
 CHUNK = 1000
-PROGRESS_EVERY = 10_000
+# Rows kept before they are written: a few days' worth.
+BATCH = 10_000
+PROGRESS_EVERY = 100_000
 
 PAST_STATUSES = ('completed', 'cancelled', 'no_show')
 PAST_CUM_WEIGHTS = (80, 92, 100)
 FUTURE_STATUSES = ('booked', 'cancelled')
 FUTURE_CUM_WEIGHTS = (90, 100)
-WEEKDAY_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 0.9, 0.4, 0.15)  # Monday .. Sunday
+# How long before its day a visit was booked.
+BOOKED_AHEAD = tuple(datetime.timedelta(days=n) for n in range(1, 29))
 
 FIRST_NAMES = (
     'Olivia', 'Liam', 'Emma', 'Noah', 'Amelia', 'Oliver', 'Sophia', 'Elijah', 'Isla',
@@ -169,12 +163,12 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
     today = now.date()
     weeks = demo_calendar.weeks(rng, doctors)
     time_off = demo_calendar.time_off(today, doctors)
-    first_day, slots = _fill(rng, today, now.hour * 60 + now.minute, weeks, time_off,
-                             patients, appointments)
+    schedule = _fill(rng, today, now.hour * 60 + now.minute, weeks, time_off, patients,
+                     appointments)
     # scrypt is slow on purpose (~0.1 s), so every demo account shares one hash.
     password_hash = hash_password(password)
     user_fields, users = _users(rng, weeks, patients, password_hash,
-                               _utc(clock.tz, first_day, '08:00'))
+                               _utc(clock.tz, schedule.days[0], '08:00'))
 
     # One transaction: all or nothing, and on SQLite its write lock keeps
     # the explicit appointment ids below ours until commit.
@@ -190,34 +184,30 @@ def generate(clock, *, doctors=8, patients=60, appointments=1500, seed=1,
         doctor_ids = [ids[f'doctor{n}@{EMAIL_DOMAIN}'] for n in range(1, doctors + 1)]
         patient_ids = [ids[f'patient{n}@{EMAIL_DOMAIN}'] for n in range(1, patients + 1)]
         demo_calendar.save(doctor_ids, weeks, time_off)
-        patient_search.reindex(_demo_users()
-                               .select(User.id, User.name, User.email, User.phone)
-                               .where(User.role == 'patient')
-                               .tuples())
+        # New patients: their terms are added, with nothing to replace.
+        patients_found = (_demo_users().select(User.id, User.name, User.email, User.phone)
+                          .where(User.role == 'patient').tuples())
+        for batch in peewee.chunked(patients_found.iterator(), CHUNK):
+            _insert(PatientSearchTerm, patient_search.TERM_FIELDS,
+                    patient_search.term_rows(batch))
         progress(f'accounts {doctors} doctors, {patients} patients')
         table = Appointment._meta.table_name
         if not is_sqlite():
             # Keep concurrent bookings from taking one of our explicit ids
-            # until the sequence is moved past them (reads still work).
+            # until the sequence is moved past them (dropping the indexes
+            # below holds off reads too, until commit).
             database.execute_sql(f'LOCK TABLE {table} IN EXCLUSIVE MODE')
         first_id = (Appointment.select(peewee.fn.MAX(Appointment.id)).scalar() or 0) + 1
-        (fields, rows), (treatment_fields, treatments) = _appointment_rows(
-            rng, clock, slots, today, first_id, weeks, doctor_ids, patient_ids)
-        _insert(Appointment, fields, rows, progress=progress, label='appointments')
-        _insert(Treatment, treatment_fields, treatments, progress=progress, label='treatments')
-        if rows and not is_sqlite():
+        with _indexes_built_after(Appointment, Treatment):
+            statuses, treatments = _write_appointments(
+                rng, clock, schedule, today, first_id, weeks, doctor_ids, patient_ids, progress)
+        if len(schedule) and not is_sqlite():
             database.execute_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                  f"(SELECT MAX(id) FROM {table}))")
 
-        statuses = dict(Appointment
-                        .select(Appointment.status, peewee.fn.COUNT(Appointment.id))
-                        .where(Appointment.id >= first_id)
-                        .group_by(Appointment.status)
-                        .tuples())
-
-    counts = {'doctors': doctors, 'patients': patients, 'appointments': len(rows)}
-    counts.update({status: statuses.get(status, 0) for status in APPOINTMENT_STATUSES})
-    counts['treatments'] = len(treatments)
+    counts = {'doctors': doctors, 'patients': patients, 'appointments': len(schedule)}
+    counts.update({status: statuses[status] for status in APPOINTMENT_STATUSES})
+    counts['treatments'] = treatments
     return counts
 
 
@@ -238,42 +228,25 @@ def _demo_users():
 
 
 def _too_many(appointments):
-    return bad_request('appointments', f'{appointments} do not fit in {MAX_DAYS} days; '
+    return bad_request('appointments', f'{appointments} do not fit in '
+                       f'{demo_schedule.MAX_DAYS} days; '
                        'add doctors and patients or ask for fewer appointments')
 
 
-def _day_count(weeks, patients, appointments):
-    """How many clinic days to fill: ~4 months back to 3 weeks ahead,
-    reaching further back when the requested appointments would not fit."""
-    per_day = sum(week.weekly_starts() for week in weeks) / 7
-    if patients < len(weeks):
-        per_day *= patients / len(weeks)  # fewer patients than doctors: they are the limit
-    count = max(PAST_DAYS + 1 + FUTURE_DAYS, math.ceil(appointments / (per_day * MAX_FILL)))
-    if count > MAX_DAYS:
-        raise _too_many(appointments)
-    return count
-
-
-def _days(today, count):
-    first = today + datetime.timedelta(days=FUTURE_DAYS - count + 1)
-    return [first + datetime.timedelta(days=n) for n in range(count)]
-
-
 def _fill(rng, today, now_minute, weeks, time_off, patients, appointments):
-    """The first day filled and the chosen (day, start minute, doctor index),
-    reaching further back when time off and the patients' own diaries left
-    too few starts free."""
-    count = _day_count(weeks, patients, appointments)
-    while True:
-        days = _days(today, count)
+    """The Schedule of every visit, reaching further back when time off
+    and the patients' own diaries left too few starts free."""
+    count = demo_schedule.day_count(weeks, patients, appointments)
+    while count is not None:
+        days = demo_schedule.days_ending_ahead(today, count)
         closures = demo_calendar.Closures(time_off, days)
-        slots = _choose_slots(rng, days, today, now_minute, weeks, closures, patients,
-                              appointments)
-        if len(slots) == appointments:
-            return days[0], slots
-        if count == MAX_DAYS:
-            raise _too_many(appointments)
-        count = min(MAX_DAYS, count + count // 4 + 1)
+        schedule = demo_schedule.plan(rng, days, today, now_minute, weeks, closures, patients,
+                                      appointments)
+        if len(schedule) == appointments:
+            return schedule
+        count = None if count == demo_schedule.MAX_DAYS else min(demo_schedule.MAX_DAYS,
+                                                                  count + count // 4 + 1)
+    raise _too_many(appointments)
 
 
 def _utc(tz, day, hhmm):
@@ -308,134 +281,145 @@ def _users(rng, weeks, patients, password_hash, created_at):
     return fields, rows
 
 
-def _day_weight(rng, day, today):
-    weight = WEEKDAY_WEIGHTS[day.weekday()]
-    ahead = (day - today).days
-    if ahead > 0:
-        # Bookings thin out further ahead: most are made a week or two before.
-        weight *= 1.0 - 0.7 * ahead / (FUTURE_DAYS + 1)
-    return weight * rng.uniform(0.8, 1.2)
-
-
-def _candidates(rng, days, today, weeks, closures):
-    """Every free start of every doctor on `days`, keyed for a weighted
-    sample without replacement (Efraimidis-Spirakis): busy weekdays, busier
-    and less busy doctors. Returns the keyed list and each day's span in it."""
-    busyness = [rng.uniform(0.5, 1.0) for _ in weeks]
-    keyed, spans = [], []
-    for d, day in enumerate(days):
-        day_weight = _day_weight(rng, day, today)
-        first, weekday, closed = len(keyed), day.weekday(), closures.by_day[day]
-        for doctor, week in enumerate(weeks):
-            power = 1.0 / (day_weight * busyness[doctor])
-            for start in week.starts[weekday]:
-                if closed and closures.blocks(day, doctor, start, week.minutes):
-                    continue
-                keyed.append((rng.random() ** power, d, start, doctor))
-        spans.append((first, len(keyed)))
-    return keyed, spans
-
-
-def _choose_slots(rng, days, today, now_minute, weeks, closures, patients, appointments):
-    """Sorted (day, start minute, doctor index) for at most `appointments`
-    visits: never one doctor twice at a start, and never more visits at
-    once than there are patients to sit in them."""
-    keyed, spans = _candidates(rng, days, today, weeks, closures)
-    today_index = days.index(today)
-    for offset, minimum in enumerate(MINIMUM_AHEAD):
-        if today_index + offset >= len(days):
-            break
-        first, last = spans[today_index + offset]
-        day_slots = sorted(keyed[first:last], reverse=True)
-        if offset == 0:
-            # Today's sure ones are still ahead when they can be: reminder work.
-            day_slots = [s for s in day_slots if s[2] > now_minute] or day_slots
-        for key, d, start, doctor in day_slots[:minimum]:
-            keyed.append((key + 1.0, d, start, doctor))  # keys are < 1: these win
-    keyed.sort(reverse=True)
-
-    # A doctor's visits never overlap, so only with fewer patients than
-    # doctors can too many happen at once; count them per GRAIN minutes.
-    limited = patients < len(weeks)
-    chosen, taken, at_once = [], set(), collections.Counter()
-    for key, d, start, doctor in keyed:
-        if len(chosen) == appointments:
-            break
-        if (d, start, doctor) in taken:
-            continue
-        if limited:
-            grains = [(d, g) for g in range(start // GRAIN,
-                                            (start + weeks[doctor].minutes) // GRAIN)]
-            if any(at_once[g] >= patients for g in grains):
-                continue
-            at_once.update(grains)
-        taken.add((d, start, doctor))
-        chosen.append((d, start, doctor))
-    chosen.sort()
-    return [(days[d], start, doctor) for d, start, doctor in chosen]
-
-
 def _patients_for_day(rng, slots, weeks, patients):
-    """Patient indexes for one day's slots (in start order): all different
+    """Patient indexes for one day's (start, doctor) slots (in start order): all different
     when there are enough patients, otherwise each one free at the start.
     Taking starts in order, someone is always free: never more visits run
     at once than there are patients."""
     if len(slots) <= patients:
         return rng.sample(range(patients), len(slots))
     free_at, chosen = [0] * patients, []
-    for _, start, doctor in slots:
+    for start, doctor in slots:
         patient = rng.choice([p for p in range(patients) if free_at[p] <= start])
         free_at[patient] = start + weeks[doctor].minutes
         chosen.append(patient)
     return chosen
 
 
-def _status(rng, day, today):
+def _statuses(day, today):
+    """The statuses a visit on `day` may have and their cumulative weights."""
     if day < today:
-        return rng.choices(PAST_STATUSES, cum_weights=PAST_CUM_WEIGHTS)[0]
+        return PAST_STATUSES, PAST_CUM_WEIGHTS
     if day == today:
         # All of today stays booked, also earlier hours: work for the
         # reminder job and for the doctor completing the day.
-        return 'booked'
-    return rng.choices(FUTURE_STATUSES, cum_weights=FUTURE_CUM_WEIGHTS)[0]
+        return ('booked',), (1,)
+    return FUTURE_STATUSES, FUTURE_CUM_WEIGHTS
 
 
-def _appointment_rows(rng, clock, slots, today, first_id, weeks, doctor_ids, patient_ids):
-    fields = (Appointment.id, Appointment.patient, Appointment.doctor, Appointment.date,
-              Appointment.time, Appointment.minutes, Appointment.status, Appointment.reason,
-              Appointment.created_at, Appointment.updated_at)
-    treatment_fields = (Treatment.appointment, Treatment.diagnosis, Treatment.treatment,
-                        Treatment.prescription, Treatment.created_at)
-    now = clock.utcnow()
-    rows, treatments = [], []
+APPOINTMENT_FIELDS = (Appointment.id, Appointment.patient, Appointment.doctor, Appointment.date,
+                      Appointment.time, Appointment.minutes, Appointment.status,
+                      Appointment.reason, Appointment.created_at, Appointment.updated_at)
+TREATMENT_FIELDS = (Treatment.appointment, Treatment.diagnosis, Treatment.treatment,
+                    Treatment.prescription, Treatment.created_at)
+
+
+def _write_appointments(rng, clock, schedule, today, first_id, weeks, doctor_ids, patient_ids,
+                        progress):
+    """Make and write the visits a day at a time; returns the count per
+    status and the number of treatments."""
+    statuses = dict.fromkeys(APPOINTMENT_STATUSES, 0)
+    rows, treatments, written, treated = [], [], 0, 0
     next_id = first_id
-    for day, day_slots in itertools.groupby(slots, key=lambda slot: slot[0]):
-        day_slots = list(day_slots)
-        who = _patients_for_day(rng, day_slots, weeks, len(patient_ids))
-        for (_, minute, doctor), patient in zip(day_slots, who):
-            time, minutes = hhmm(minute), weeks[doctor].minutes
-            start = _utc(clock.tz, day, time)
-            status = _status(rng, day, today)
-            reason, diagnosis, treatment, prescription = rng.choice(CASES[_specialization(doctor)])
-            created = min(now, start - datetime.timedelta(days=rng.randint(1, 28)))
-            if status in ('completed', 'no_show'):
-                updated = start + datetime.timedelta(minutes=minutes)
-            elif status == 'cancelled':
-                updated = max(created, min(now, start - datetime.timedelta(days=1)))
-            else:
-                updated = created
-            rows.append((next_id, patient_ids[patient], doctor_ids[doctor], day, time, minutes,
-                         status, reason, created, updated))
-            if status == 'completed':
-                treatments.append((next_id, diagnosis, treatment, prescription, updated))
-            next_id += 1
-    return (fields, rows), (treatment_fields, treatments)
+    for day, day_slots in schedule.by_day():
+        for row, treatment in _day_rows(rng, clock, day, day_slots, today, next_id, weeks,
+                                        doctor_ids, patient_ids):
+            rows.append(row)
+            statuses[row[6]] += 1
+            if treatment:
+                treatments.append(treatment)
+        next_id += len(day_slots)
+        if len(rows) >= BATCH:
+            written, treated = _flush(rows, treatments, written, treated, len(schedule), progress)
+    _, treated = _flush(rows, treatments, written, treated, len(schedule), progress)
+    return statuses, treated
 
 
-def _insert(model, fields, rows, progress=None, label=None):
-    done = 0
-    for chunk in peewee.chunked(rows, CHUNK):
-        model.insert_many(chunk, fields=fields).execute()
-        done += len(chunk)
-        if progress and (done % PROGRESS_EVERY == 0 or done == len(rows)):
-            progress(f'{label} {done}/{len(rows)}')
+def _flush(rows, treatments, written, treated, total, progress):
+    _insert(Appointment, APPOINTMENT_FIELDS, rows)
+    _insert(Treatment, TREATMENT_FIELDS, treatments)
+    written, treated = written + len(rows), treated + len(treatments)
+    if written // PROGRESS_EVERY > (written - len(rows)) // PROGRESS_EVERY or written == total:
+        progress(f'appointments {written}/{total}')
+    rows.clear()
+    treatments.clear()
+    return written, treated
+
+
+def _day_rows(rng, clock, day, day_slots, today, first_id, weeks, doctor_ids, patient_ids):
+    """(appointment row, treatment row or None) for each of one day's
+    (start, doctor) slots, ids from `first_id` on."""
+    # A million rows: plain draws from rng.random() instead of choices()
+    # and randint(), which cost several times as much.
+    draw = rng.random
+    now = clock.utcnow()
+    # Demo hours keep clear of the small hours, so the day has one UTC offset.
+    midnight = _utc(clock.tz, day, '12:00') - datetime.timedelta(hours=12)
+    statuses, cum_weights = _statuses(day, today)
+    who = _patients_for_day(rng, day_slots, weeks, len(patient_ids))
+    for n, ((minute, doctor), patient) in enumerate(zip(day_slots, who)):
+        minutes = weeks[doctor].minutes
+        start = midnight + datetime.timedelta(minutes=minute)
+        status = statuses[bisect.bisect(cum_weights, draw() * cum_weights[-1])]
+        cases = CASES[_specialization(doctor)]
+        reason, diagnosis, treatment, prescription = cases[int(draw() * len(cases))]
+        created = min(now, start - BOOKED_AHEAD[int(draw() * len(BOOKED_AHEAD))])
+        if status in ('completed', 'no_show'):
+            updated = start + datetime.timedelta(minutes=minutes)
+        elif status == 'cancelled':
+            updated = max(created, min(now, start - datetime.timedelta(days=1)))
+        else:
+            updated = created
+        row = (first_id + n, patient_ids[patient], doctor_ids[doctor], day, hhmm(minute),
+               minutes, status, reason, created, updated)
+        yield row, ((first_id + n, diagnosis, treatment, prescription, updated)
+                    if status == 'completed' else None)
+
+
+@contextlib.contextmanager
+def _indexes_built_after(*models):
+    """Drop the tables' secondary indexes and create them again from their
+    stored definitions on the way out (whatever migrations made them), so
+    the rows go in append-only and each index is built once by a sort. The
+    unique ones, built last, check that nobody was booked twice. On error
+    the transaction rolls the drop back with the rest."""
+    indexes = [index for model in models for index in _secondary_indexes(model)]
+    for index in indexes:
+        database.execute_sql(f'DROP INDEX "{index.name}"')
+    yield
+    for index in indexes:
+        database.execute_sql(index.sql)
+
+
+def _secondary_indexes(model):
+    table = model._meta.table_name
+    indexes = database.get_indexes(table)
+    if not is_sqlite():  # those behind a constraint (primary key) stay
+        owned = {name for name, in database.execute_sql(
+            'SELECT i.relname FROM pg_constraint c JOIN pg_class i ON i.oid = c.conindid '
+            'WHERE c.conrelid = %s::regclass', (table,))}
+        indexes = [index for index in indexes if index.name not in owned]
+    return [index for index in indexes if index.sql]
+
+
+def _insert(model, fields, rows):
+    if not rows:
+        return
+    if not is_sqlite():
+        for chunk in peewee.chunked(rows, CHUNK):
+            model.insert_many(chunk, fields=fields).execute()
+        return
+    # One prepared statement for every row: far cheaper than building each
+    # multi-row INSERT in Python. Plain SQL has to name the defaults peewee
+    # would fill in.
+    named = {field.name for field in fields}
+    defaults = [field for field in model._meta.sorted_fields
+                if field.name not in named and field.default is not None]
+    extra = tuple(field.db_value(field.default() if callable(field.default) else field.default)
+                  for field in defaults)
+    columns = ', '.join(f'"{field.column_name}"' for field in (*fields, *defaults))
+    marks = ', '.join('?' for _ in (*fields, *defaults))
+    with peewee.__exception_wrapper__:  # peewee's errors, as execute_sql raises
+        database.cursor().executemany(
+            f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})',
+            (row + extra for row in rows) if extra else rows)

@@ -93,7 +93,15 @@ def reindex(patients):
     for batch in peewee.chunked(rows, 500):
         ids = [row[0] for row in batch]
         PatientSearchTerm.delete().where(PatientSearchTerm.user.in_(ids)).execute()
-        new = [{'user': user_id, 'term': term} for user_id, name, email, phone in batch
-               for term in sorted(terms(name, email, phone))]
-        for chunk in peewee.chunked(new, 500):
-            PatientSearchTerm.insert_many(chunk).execute()
+        for chunk in peewee.chunked(term_rows(batch), 500):
+            PatientSearchTerm.insert_many(chunk, fields=TERM_FIELDS).execute()
+
+
+TERM_FIELDS = (PatientSearchTerm.user, PatientSearchTerm.term)
+
+
+def term_rows(patients):
+    """(user id, term) rows, in TERM_FIELDS order, for tuples of id, name,
+    email, phone of patients who have no terms yet."""
+    return [(user_id, term) for user_id, name, email, phone in patients
+            for term in sorted(terms(name, email, phone))]
