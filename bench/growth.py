@@ -67,17 +67,7 @@ def build(cache_dir, size):
     """A demo data dir of `size` appointments; its build time and peak RSS."""
     data_dir = cache_dir / str(size)
     data_dir.mkdir()
-    args = [f'--{key}={value}' for key, value in shape(size).items()]
-    started = time.perf_counter()
-    with open(data_dir / 'demo-data.log', 'wb') as log:
-        proc = subprocess.Popen([sys.executable, str(harness.ROOT / 'run.py'), 'demo-data',
-                                 f'--appointments={size}', *args], cwd=harness.ROOT,
-                                env=base_env(data_dir), stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit((data_dir / 'demo-data.log').read_text()[-2000:])
-    return data_dir, time.perf_counter() - started, usage.ru_maxrss / 1024
+    return (data_dir, *harness.run_demo_data(base_env(data_dir), size, **shape(size)))
 
 
 def median_time(action, runs):

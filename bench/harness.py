@@ -40,3 +40,18 @@ def wait_for_health(url, timeout=60):
             pass
         time.sleep(0.05)
     raise SystemExit('timed out waiting for the web server')
+
+
+def run_demo_data(env, appointments, doctors, patients):
+    """`python run.py demo-data` with `env`; its wall time and peak RSS (MB)."""
+    data_dir = Path(env['CLINIC_DATA_DIR'])
+    started = time.perf_counter()
+    with open(data_dir / 'demo-data.log', 'ab') as log:
+        proc = subprocess.Popen([sys.executable, str(ROOT / 'run.py'), 'demo-data',
+                                 f'--appointments={appointments}', f'--doctors={doctors}',
+                                 f'--patients={patients}'],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not all children's
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit((data_dir / 'demo-data.log').read_text()[-2000:])
+    return time.perf_counter() - started, usage.ru_maxrss / 1024

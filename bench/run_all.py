@@ -1,6 +1,9 @@
 """Run every bench of SPEC §7 in one go and print one table.
 
-    python bench/run_all.py [--only NAME ...]
+    python bench/run_all.py [--only NAME ...] [--growth]
+
+--growth adds bench/growth.py (every size up to 1,000,000 appointments: long)
+and prints its table after the others.
 
 Each bench script prints its figures on lines that name their bar (and the
 ratio against it); this runner collects those lines. Benches run one after another, never in
@@ -20,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     'startup_memory.py',
     'demo_data_100k.py',
+    'demo_data_100k.py --appointments 1000000',
     'export_p1.py',
     'export_p5.py',
     'reminders_p2.py',
@@ -55,6 +59,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--only', nargs='*', help='bench file names to run')
     parser.add_argument('--timeout', type=int, default=900)
+    parser.add_argument('--growth', action='store_true',
+                        help='also run bench/growth.py (10k, 100k and 1M databases: long)')
     args = parser.parse_args()
     chosen = [b for b in BENCHES
               if not args.only or b.split()[0] in args.only or b.split()[0][:-3] in args.only]
@@ -70,6 +76,11 @@ def main():
     print('|---|---|---|')
     for script, lines, seconds in rows:
         print(f'| {script} | {"<br>".join(lines)} | {seconds:.0f} |')
+    if args.growth:
+        print('running growth.py ...', file=sys.stderr, flush=True)
+        # Its own table (one row per operation, one column per size) follows.
+        subprocess.run([sys.executable, str(HERE / 'growth.py')], cwd=HERE.parent,
+                       timeout=args.timeout * 4)
 
 
 if __name__ == '__main__':
