@@ -234,3 +234,13 @@ def test_the_calendar_accepts_every_coming_demo_visit_where_it_is(fresh_db, tmp_
         # Raises the refusal (outside hours, off grid, time off, taken) if any.
         calendar.check_start(settings, clock, appt.doctor, appt.patient_id, appt.date,
                              appt.time, appt.minutes, exclude_id=appt.id)
+
+
+def test_the_tables_keep_every_index_they_had(fresh_db):
+    clock = fresh_db()
+    before = {table: database.get_indexes(table) for table in ('appointment', 'treatment')}
+    demo_data.generate(clock, seed=1, **SIZE)
+
+    after = {table: database.get_indexes(table) for table in ('appointment', 'treatment')}
+    assert after == before
+    assert any(index.unique for index in after['appointment'])
