@@ -29,6 +29,7 @@ from app.migrations import apply_migrations
 from app.models import WorkingHours
 from app.services import accounts
 from app.settings import load
+from app.web.server import web_server
 from tests.client import Client
 
 # Test modules import helpers from the browser plugin: let pytest rewrite its
@@ -289,8 +290,14 @@ def own_db(tmp_path, settings, backend_env, own_db_template):
 
 
 class ServerThread:
-    def __init__(self, app):
-        self.server = create_server(app, host='127.0.0.1', port=0, threads=8)
+    """Waitress in a thread on a free port; given the settings, built as
+    `run.py web` builds it (app.web.server), trusted proxy included."""
+
+    def __init__(self, app, settings=None):
+        if settings is None:
+            self.server = create_server(app, host='127.0.0.1', port=0, threads=8)
+        else:
+            self.server = web_server(app, settings, host='127.0.0.1', port=0, threads=8)
         self.url = f'http://127.0.0.1:{self.server.effective_port}'
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -329,7 +336,7 @@ class MovableClock(Clock):
 @pytest.fixture(scope='session')
 def server(settings):
     import tasks  # noqa: F401  (the views enqueue these)
-    srv = ServerThread(create_app(settings)).start()
+    srv = ServerThread(create_app(settings), settings).start()
     yield srv
     srv.stop()
 
