@@ -145,3 +145,11 @@ def test_reception_sees_no_lock_on_the_patient_page(site):
     page = get_page(reception, f'/patients/{patient.id}')
     assert 'login delayed' not in page.html and 'Clear lock' not in page.buttons
     assert reception.post(f'/patients/{patient.id}/login-lock').status == 403
+
+
+def test_failures_are_forgotten_a_day_after_the_last_one(site):
+    user = new_account()
+    delay(site, user)
+    site.clock.advance(24 * 3600 + 60)
+    assert try_login(site.url, user.email, 'typo-again', OWNER).status == 401
+    assert try_login(site.url, user.email, PASSWORD, OWNER).status == 200

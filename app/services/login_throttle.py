@@ -107,9 +107,10 @@ def reserve(email, address, now=None):
                 raise too_many(until, now)
 
 
-def succeeded(email, address):
+def succeeded(email, address, now=None):
     """The login was right: forget this account's tries from this address
     and hand the address its try back."""
+    now = now or utcnow()
     (account, addr, _), (_, _, free) = _keys(email, address)
     T = LoginThrottle
     with database.atomic():
@@ -117,6 +118,9 @@ def succeeded(email, address):
         only_address = _key_where(ADDRESS_ONLY, addr)
         T.update(tries=T.tries - 1).where(only_address, T.tries > 0).execute()
         T.update(delayed_until=None).where(only_address, T.tries < free).execute()
+    # Opportunistic cleanup, as for sessions: keys quiet long enough to be
+    # forgotten anyway.
+    T.delete().where(T.last_try_at < now - FORGET_AFTER - MAX_DELAY).execute()
 
 
 def delayed_until(user, now=None):
