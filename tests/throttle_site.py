@@ -6,23 +6,15 @@ import types
 
 import pytest
 
-from app.clock import UTC, Clock
+from app.clock import UTC
 from app.db import database
 from app.factory import create_app
 from app.models import AuditEvent, LoginThrottle, User
 from app.services import accounts
 from tests.client import Client
-from tests.conftest import PASSWORD, ServerThread, unique_email
+from tests.conftest import PASSWORD, MovableClock, ServerThread, unique_email
 
-
-class MovingClock(Clock):
-    """A clock stopped at a moment the test moves forward."""
-
-    def __init__(self, tz):
-        super().__init__(tz, fixed=datetime.datetime(2026, 5, 4, 9, 0, tzinfo=UTC))
-
-    def advance(self, seconds):
-        self._fixed += datetime.timedelta(seconds=seconds)
+START = datetime.datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -31,7 +23,7 @@ def make_site(own_db):
 
     def start(trusted_proxy='127.0.0.1'):
         settings = own_db.with_changes(trusted_proxy=trusted_proxy)
-        clock = MovingClock(settings.tz)
+        clock = MovableClock(settings.tz, START)
         srv = ServerThread(create_app(settings, clock), settings).start()
         servers.append(srv)
         return types.SimpleNamespace(url=srv.url, clock=clock, settings=settings)
