@@ -122,10 +122,9 @@ def _holder(data_dir):
 
 
 def cmd_web(settings, args):
-    import waitress
-
     from app.boot import boot
     from app.factory import create_app
+    from app.web.server import web_server
     import tasks  # noqa: F401  (registers the tasks the views enqueue)
 
     boot(settings)
@@ -133,9 +132,7 @@ def cmd_web(settings, args):
     _exit_on_term()
     if args.supervised:
         _watch_parent()
-    server = waitress.create_server(app, host=settings.host, port=settings.port,
-                                    threads=settings.web_threads, ident='ClinicDesk',
-                                    channel_timeout=60)
+    server = web_server(app, settings)
     # Said once the socket is bound: whoever waits for this line can connect.
     log.info('web listening on http://%s:%s', settings.host, settings.port)
     server.run()

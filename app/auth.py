@@ -1,4 +1,4 @@
-"""Passwords, server-side sessions, CSRF tokens and login throttling."""
+"""Passwords, server-side sessions and CSRF tokens."""
 import base64
 import dataclasses
 import datetime
@@ -6,8 +6,7 @@ import hashlib
 import hmac
 import secrets
 
-from app.errors import ApiError
-from app.models import LoginFailure, Session, User, utcnow
+from app.models import Session, User, utcnow
 
 SESSION_COOKIE = 'clinicdesk_session'
 # The defaults of SESSION_IDLE_MINUTES and SESSION_MAX_HOURS.
@@ -22,12 +21,6 @@ LAST_SEEN_STEP = datetime.timedelta(minutes=1)
 # later without breaking old hashes.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
-
-# Throttling: this many failures for one email (or, higher because a whole
-# clinic may share one address, from one client address) within the window
-# answer 429 until the window has passed.
-LOGIN_MAX_FAILURES = {'email': 5, 'ip': 100}
-LOGIN_WINDOW = datetime.timedelta(minutes=15)
 
 
 def _b64(raw):
@@ -70,43 +63,14 @@ def _token_hash(token):
     return hashlib.sha256(token.encode('ascii', 'replace')).hexdigest()
 
 
-def _throttle_keys(email, client_ip):
-    return [f'email:{email}', f'ip:{client_ip or "-"}']
-
-
-def check_throttle(email, client_ip, now=None):
-    now = now or utcnow()
-    recent = (LoginFailure.select(LoginFailure.key)
-              .where(LoginFailure.key.in_(_throttle_keys(email, client_ip)),
-                     LoginFailure.at > now - LOGIN_WINDOW))
-    by_key = {}
-    for row in recent:
-        by_key[row.key] = by_key.get(row.key, 0) + 1
-    if any(count >= LOGIN_MAX_FAILURES[key.split(':', 1)[0]] for key, count in by_key.items()):
-        raise ApiError(429, 'too many failed logins; please wait 15 minutes and try again')
-
-
-def record_failure(email, client_ip, now=None):
-    """Count one failed login (a wrong password or second-factor code)."""
-    LoginFailure.insert_many([{'key': key, 'at': now or utcnow()}
-                              for key in _throttle_keys(email, client_ip)]).execute()
-
-
-def authenticate(email, password, client_ip, now=None):
-    """The active user with these credentials, or ApiError 401/429."""
-    now = now or utcnow()
-    check_throttle(email, client_ip, now)
+def authenticate(email, password):
+    """The active user with these credentials, or None. Throttling is the
+    caller's (app.services.login_throttle)."""
     user = User.by_email(email)
     if user is None or not user.active:
         check_password(password, _dummy_hash())
-        ok = False
-    else:
-        ok = check_password(password, user.password_hash)
-    if not ok:
-        record_failure(email, client_ip, now)
-        raise ApiError(401, 'wrong email or password')
-    LoginFailure.delete().where(LoginFailure.key == f'email:{email}').execute()
-    return user
+        return None
+    return user if check_password(password, user.password_hash) else None
 
 
 @dataclasses.dataclass(frozen=True)

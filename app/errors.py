@@ -3,14 +3,16 @@ it into `{"error": ...}` for /api and into a page or a form message for HTML."""
 
 
 class ApiError(Exception):
-    """`extra`: more fields for the JSON answer, e.g. {"two_factor": true}."""
+    """`extra`: more fields for the JSON answer, e.g. {"two_factor": true};
+    `headers`: headers of the answer, e.g. Retry-After on a 429."""
 
-    def __init__(self, status, message, field=None, extra=None):
+    def __init__(self, status, message, field=None, extra=None, headers=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 def bad_request(field, message):

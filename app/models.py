@@ -121,10 +121,18 @@ class PasswordLink(BaseModel):
     used_at = pw.DateTimeField(null=True)
 
 
-class LoginFailure(BaseModel):
-    """Failed logins, for throttling; keyed by email and by client address."""
-    key = pw.CharField(max_length=300, index=True)
-    at = pw.DateTimeField(default=utcnow, index=True)
+class LoginThrottle(BaseModel):
+    """Login tries counted for throttling (app.services.login_throttle): one
+    row per (account email, client address), and one per client address
+    alone with account ''."""
+    account = pw.CharField(max_length=254)
+    address = pw.CharField(max_length=45)
+    tries = pw.IntegerField(default=0)
+    last_try_at = pw.DateTimeField()
+    delayed_until = pw.DateTimeField(null=True)
+
+    class Meta:
+        primary_key = pw.CompositeKey('account', 'address')
 
 
 class TwoFactor(BaseModel):
@@ -471,7 +479,7 @@ class AuditEvent(BaseModel):
         )
 
 
-MODELS = [User, Session, PasswordLink, LoginFailure, Appointment, WorkingHours, TimeOff,
+MODELS = [User, Session, PasswordLink, LoginThrottle, Appointment, WorkingHours, TimeOff,
           Treatment, TreatmentVersion, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport,
           Export, ScheduledReport, ReportExecution, WorkerHeartbeat, PeriodicJobState,
           TaskFailure, AuditEvent, PatientSearchTerm, TwoFactor, RecoveryCode, PendingLogin,

@@ -5,6 +5,7 @@ that line and exits before anything is started.
 """
 import dataclasses
 import datetime
+import ipaddress
 import os
 import re
 import secrets
@@ -70,6 +71,9 @@ class Settings:
     # long after login whatever happens.
     session_idle_minutes: int = 30
     session_max_hours: int = 12
+    # The one proxy whose X-Forwarded-For/-Proto Waitress believes (an
+    # address, or '*'); None: forwarded headers are ignored (app.web.server).
+    trusted_proxy: str | None = None
     secret_key: str = dataclasses.field(repr=False, default='')
 
     @property
@@ -155,6 +159,18 @@ def _alert_email(env):
         return validate.email(env, 'ALERT_EMAIL', required=False)
     except ApiError as exc:
         raise ConfigError(f'{exc.message}, got {env.get("ALERT_EMAIL")!r}')
+
+
+def _trusted_proxy(env):
+    raw = (env.get('TRUSTED_PROXY') or '').strip()
+    if not raw or raw == '*':
+        return raw or None
+    try:
+        # Waitress compares the peer address as text: keep it as written.
+        ipaddress.ip_address(raw)
+    except ValueError:
+        raise ConfigError(f"TRUSTED_PROXY: expected the proxy's IP address or *, got {raw!r}")
+    return raw
 
 
 def _secret_key(env, data_dir):
@@ -250,5 +266,6 @@ def load(env=None):
         alert_email=_alert_email(env),
         session_idle_minutes=_int(env, 'SESSION_IDLE_MINUTES', 30, 1, 1440),
         session_max_hours=_int(env, 'SESSION_MAX_HOURS', 12, 1, 720),
+        trusted_proxy=_trusted_proxy(env),
         secret_key=_secret_key(env, data_dir),
     )

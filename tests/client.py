@@ -46,6 +46,10 @@ class Client:
             data = data.encode('utf-8')
         if csrf and self.csrf_token and method not in ('GET', 'HEAD'):
             headers.setdefault('X-CSRF-Token', self.csrf_token)
+        if method not in ('GET', 'HEAD'):
+            # As a browser does on every POST; None leaves it out.
+            headers.setdefault('Origin', self.base_url)
+        headers = {name: value for name, value in headers.items() if value is not None}
         req = urllib.request.Request(self.base_url + path, data=data, method=method,
                                      headers=headers)
         try:

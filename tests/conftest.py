@@ -29,6 +29,7 @@ from app.migrations import apply_migrations
 from app.models import WorkingHours
 from app.services import accounts
 from app.settings import load
+from app.web.server import web_server
 from tests.client import Client
 
 # Test modules import helpers from the browser plugin: let pytest rewrite its
@@ -72,7 +73,9 @@ BACKEND_SENSITIVE = {
         # One open incident per (job, kind) is a partial unique index.
         'test_incidents.py',
         # Session timeouts and reset links compare stored timestamps in SQL.
-        'test_password_reset.py', 'test_sessions.py'],
+        'test_password_reset.py', 'test_sessions.py',
+        # Parallel guesses counted under PostgreSQL's row locks.
+        'test_login_throttle.py'],
 }
 # Every app under test keeps clinic time in this zone (base_env). The tests'
 # own clock reads it too, so a test's date.today() is the app's today
@@ -289,8 +292,14 @@ def own_db(tmp_path, settings, backend_env, own_db_template):
 
 
 class ServerThread:
-    def __init__(self, app):
-        self.server = create_server(app, host='127.0.0.1', port=0, threads=8)
+    """Waitress in a thread on a free port; given the settings, built as
+    `run.py web` builds it (app.web.server), trusted proxy included."""
+
+    def __init__(self, app, settings=None):
+        if settings is None:
+            self.server = create_server(app, host='127.0.0.1', port=0, threads=8)
+        else:
+            self.server = web_server(app, settings, host='127.0.0.1', port=0, threads=8)
         self.url = f'http://127.0.0.1:{self.server.effective_port}'
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -329,7 +338,7 @@ class MovableClock(Clock):
 @pytest.fixture(scope='session')
 def server(settings):
     import tasks  # noqa: F401  (the views enqueue these)
-    srv = ServerThread(create_app(settings)).start()
+    srv = ServerThread(create_app(settings), settings).start()
     yield srv
     srv.stop()
 

@@ -13,7 +13,7 @@ import pytest
 from app.clock import Clock
 from app.db import database
 from app.errors import ApiError
-from app.models import (Appointment, AuditEvent, Export, LoginFailure, MonthlyReport,
+from app.models import (Appointment, AuditEvent, Export, LoginThrottle, MonthlyReport,
                         OutboxAttachment, OutboxMessage, ReportExecution, ScheduledReport, User)
 from app.services import accounts, appointments, audit, report_runs
 from tests.client import Client
@@ -35,7 +35,7 @@ def forget_login_failures():
     started = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     yield
     with database.connection_context():
-        LoginFailure.delete().where(LoginFailure.at >= started).execute()
+        LoginThrottle.delete().where(LoginThrottle.last_try_at >= started).execute()
 
 
 @pytest.fixture

@@ -174,6 +174,7 @@ MATRIX = [
     ('GET', '/api/staff', None, refused(admin=200)),
     ('POST', '/api/staff', {}, refused(admin=400)),
     ('PUT', f'/api/staff/{NO_SUCH}', {'name': 'Nobody'}, refused(admin=404)),
+    ('DELETE', f'/api/admin/login-locks/{NO_SUCH}', None, refused(admin=404)),
     ('GET', '/api/reports', None, refused(admin=200)),
     ('POST', '/api/reports', {}, refused(admin=400)),
     ('GET', REPORT, None, refused(admin=404)),

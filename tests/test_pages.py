@@ -10,7 +10,7 @@ import pytest
 
 from app.clock import Clock
 from app.db import database
-from app.models import Appointment, LoginFailure, Treatment
+from app.models import Appointment, LoginThrottle, Treatment
 from tests.client import Client
 from tests.conftest import PASSWORD
 
@@ -124,7 +124,7 @@ def forget_login_failures():
     started = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     yield
     with database.connection_context():
-        LoginFailure.delete().where(LoginFailure.at >= started).execute()
+        LoginThrottle.delete().where(LoginThrottle.last_try_at >= started).execute()
 
 
 # ---- logging in -------------------------------------------------------------
@@ -176,7 +176,9 @@ def test_wrong_password_shows_an_error_on_the_form_and_keeps_the_email(
 def test_throttled_login_says_so_on_the_form(anon, patient):
     email = patient.user['email']
     with database.connection_context():
-        LoginFailure.insert_many([{'key': f'email:{email}'}] * 5).execute()
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        LoginThrottle.create(account=email, address='127.0.0.1', tries=5, last_try_at=now,
+                             delayed_until=now + datetime.timedelta(seconds=30))
     resp = submit(anon, '/login', {'email': email, 'password': PASSWORD})
     assert resp.status == 429
     assert 'Too many failed logins' in resp.text and '<form method="post" action="/login"' in resp.text

@@ -7,7 +7,7 @@ from app.auth import hash_password
 from app.db import database
 from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import Appointment, User, WorkingHours
-from app.services import audit, patient_search, stats, two_factor
+from app.services import audit, login_throttle, patient_search, stats, two_factor
 
 
 def _create_user(data, role, specialization=None):
@@ -107,18 +107,20 @@ def ensure_admin(email, password):
 def log_in(email, password, ip=None, otp=None, settings=None, clock=None, start=None):
     """Check the credentials and start a session (as `start`, an
     auth.SessionStart): (user, cookie token, Session), with a 'login' entry
-    in the session's transaction. A wrong password writes 'login.failed'; a
-    throttled attempt (429) never reaches the password check and writes
-    nothing. An account with two-factor also
-    needs `otp` (app.services.two_factor; settings and clock are for it)."""
-    try:
-        # Outside the transaction: the ~0.1 s password hash must not hold
-        # the write lock, and the counted failure must survive the 401.
-        user = auth.authenticate(email, password, ip)
-    except ApiError as exc:
-        if exc.status == 401:
-            _record_failed_login(email, ip)
-        raise
+    in the session's transaction. The try is counted before the password is
+    checked (login_throttle.reserve); a wrong password writes 'login.failed';
+    a delayed try (429) never reaches the password check and writes nothing.
+    An account with two-factor also needs `otp` (app.services.two_factor,
+    throttled on a key of its own; settings and clock are for it)."""
+    now = clock.utcnow() if clock else None
+    login_throttle.reserve(email, ip, now)
+    # Outside the transaction: the ~0.1 s password hash must not hold the
+    # write lock, and the counted try must survive the 401.
+    user = auth.authenticate(email, password)
+    if user is None:
+        record_failed_login(email, ip)
+        raise ApiError(401, 'wrong email or password')
+    login_throttle.succeeded(email, ip, now)
     two_factor.check_login(settings, user, otp, clock, ip)
     return open_session(user, ip, start)
 
@@ -132,7 +134,9 @@ def open_session(user, ip=None, start=None):
     return user, token, session
 
 
-def _record_failed_login(email, ip):
+def record_failed_login(email, ip):
+    """The 'login.failed' audit entry of a wrong password for `email`. The
+    try itself is counted by login_throttle.reserve, before the check."""
     account = User.by_email(email)
     if account is None:
         audit.record('login.failed', None, ip=ip)
@@ -144,18 +148,17 @@ def _record_failed_login(email, ip):
 def change_password(user, data, keep_token_hash, ip=None):
     """Set a new password once the current one is given; every other session
     of the account ends (the caller's, `keep_token_hash`, stays). A wrong
-    current password counts as a failed login and is a 400 naming the field."""
+    current password counts as a failed login (throttled like one: 429 while
+    delayed) and is a 400 naming the field."""
     current = data.get('current_password')
     if not isinstance(current, str) or not current or len(current) > 256:
         raise bad_request('current_password', 'is required')
     new = validate.password(data, 'new_password')
-    try:
-        auth.authenticate(user.email, current, ip)
-    except ApiError as exc:
-        if exc.status != 401:
-            raise
-        _record_failed_login(user.email, ip)
+    login_throttle.reserve(user.email, ip)
+    if auth.authenticate(user.email, current) is None:
+        record_failed_login(user.email, ip)
         raise bad_request('current_password', 'is not your current password')
+    login_throttle.succeeded(user.email, ip)
     with database.atomic():
         (User.update(password_hash=hash_password(new))
          .where(User.id == user.id)

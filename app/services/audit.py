@@ -8,6 +8,8 @@ Where each entry is written:
 - login, login.failed, logout: accounts.log_in / log_out;
 - password.change: accounts.change_password (a wrong current password is a
   login.failed);
+- login.unlock: login_throttle.clear (an admin clears an account's delay;
+  target 'user:<id>');
 - appointment.view, history.view: appointments.view (a doctor or admin
   opening one appointment), appointments.list_for (a doctor or admin listing
   one patient's appointments); a patient reading their own record and lists
@@ -55,6 +57,7 @@ ACTIONS = {
     'login': 'Logged in',
     'login.failed': 'Failed login (wrong password)',
     'login.failed_code': 'Failed login (wrong two-factor code)',
+    'login.unlock': 'Cleared a delay on failed logins',
     'logout': 'Logged out',
     'password.change': 'Changed their password',
     'appointment.view': 'Opened an appointment',

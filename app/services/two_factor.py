@@ -18,7 +18,7 @@ from app import auth
 from app.db import database
 from app.errors import ApiError, bad_request, conflict
 from app.models import PendingLogin, RecoveryCode, TwoFactor
-from app.services import audit
+from app.services import audit, login_throttle
 
 STAFF_ROLES = ('doctor', 'reception', 'admin')
 STEP_SECONDS = 30
@@ -153,8 +153,8 @@ def check_login(settings, user, otp, clock, ip=None):
 def _use_code(settings, user, row, code, clock, ip, recovery=True):
     """'totp' or 'recovery' when `code` is accepted (and now spent), else
     None, counted as a failed login. Throttled like a password."""
-    throttle_key = f'2fa:{user.email}'
-    auth.check_throttle(throttle_key, ip)
+    throttle_key = login_throttle.code_key(user.email)
+    login_throttle.reserve(throttle_key, ip, clock.utcnow())
     code = re.sub(r'[\s-]', '', code if isinstance(code, str) else '')[:40].lower()
     kind = None
     if TOTP_RE.fullmatch(code) and _spend_totp(row, code, clock):
@@ -163,8 +163,8 @@ def _use_code(settings, user, row, code, clock, ip, recovery=True):
                                                                       clock):
         kind = 'recovery'
         audit.record('two_factor.recovery_code', user, target=f'user:{user.id}', ip=ip)
-    if kind is None:
-        auth.record_failure(throttle_key, ip)
+    if kind is not None:
+        login_throttle.succeeded(throttle_key, ip, clock.utcnow())
     return kind
 
 

@@ -15,6 +15,7 @@ from app.services import two_factor
 from app.web.base import (UNSAFE_METHODS, current_session, current_user, error_response,
                           is_api_path, json_response, session_token, settings)
 from app.web.forms import flash
+from app.web.same_origin import from_this_site
 from app.web.templating import render
 from app.web.two_factor import ACCOUNT_PAGE
 
@@ -28,7 +29,9 @@ class ClinicPlugin:
     """Route options it reads: roles=(...) who may call it (None: anyone,
     'user': anyone logged in), csrf=False to exempt an unsafe route,
     enrolment=True to open it to staff that STAFF_2FA=required still makes
-    enrol a second factor (everything else sends them to enrol)."""
+    enrol a second factor (everything else sends them to enrol),
+    csrf='origin' for the posts that come before a session (log in,
+    register): app.web.same_origin instead of the session's token."""
     name = 'clinicdesk'
     api = 2
 
@@ -49,7 +52,7 @@ class ClinicPlugin:
             except bottle.HTTPResponse:
                 raise
             except ApiError as exc:
-                return self._failure(api, exc.status, exc.message, exc.extra)
+                return self._failure(api, exc.status, exc.message, exc.extra, exc.headers)
             except unreachable():
                 error = QueueUnavailable()
                 return self._failure(api, error.status, error.message)
@@ -83,7 +86,11 @@ class ClinicPlugin:
                                else 'not logged in')
             if roles != 'user' and user.role not in roles:
                 raise ApiError(403, 'your account cannot do this')
-        if csrf and request.method in UNSAFE_METHODS:
+        if csrf == 'origin' and request.method in UNSAFE_METHODS:
+            if not from_this_site(request):
+                raise ApiError(403, 'this form was sent from another site; '
+                                    'open the page on this site and try again')
+        elif csrf and request.method in UNSAFE_METHODS:
             supplied = (request.get_header('X-CSRF-Token')
                         or (request.forms.get('csrf_token') if not api else None))
             session = current_session()
@@ -100,7 +107,9 @@ class ClinicPlugin:
         raise ApiError(403, 'turn on two-factor sign-in first (STAFF_2FA=required)',
                        extra={'enrol_2fa': True})
 
-    def _failure(self, api, status, message, extra=None):
+    def _failure(self, api, status, message, extra=None, headers=None):
+        for name, value in (headers or {}).items():
+            bottle.response.set_header(name, value)
         if api:
             return error_response(status, message, extra)
         bottle.response.status = status

@@ -187,8 +187,9 @@ def unsubscribe_submit(patient_id, signature):
 ANYONE, USER, PATIENT = None, 'user', ('patient',)
 
 ROUTES = [
-    ('POST', '/api/register', register, ANYONE, {'csrf': False}),
-    ('POST', '/api/login', login, ANYONE, {'csrf': False}),
+    # Before a session there is no token to send: the origin is checked.
+    ('POST', '/api/register', register, ANYONE, {'csrf': 'origin'}),
+    ('POST', '/api/login', login, ANYONE, {'csrf': 'origin'}),
     ('POST', '/api/logout', logout, USER, {'enrolment': True}),
     ('GET', '/api/me', me, USER, {'enrolment': True}),
     ('PUT', '/api/me/reminders', set_reminders, PATIENT, {}),
@@ -196,10 +197,9 @@ ROUTES = [
     ('GET', '/login', login_page, ANYONE, {}),
     ('GET', '/reset', reset_page, ANYONE, {}),
     ('POST', '/reset', reset_submit, ANYONE, {}),
-    # Like /api/login: there is no session yet whose token a form could carry.
-    ('POST', '/login', login_submit, ANYONE, {'csrf': False}),
+    ('POST', '/login', login_submit, ANYONE, {'csrf': 'origin'}),
     ('GET', '/register', register_page, ANYONE, {}),
-    ('POST', '/register', register_submit, ANYONE, {'csrf': False}),
+    ('POST', '/register', register_submit, ANYONE, {'csrf': 'origin'}),
     # Anyone: an expired session still gets a clean way out.
     ('POST', '/logout', logout_submit, ANYONE, {}),
     ('POST', '/patient/reminders', reminders_submit, PATIENT, {}),

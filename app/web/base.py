@@ -62,6 +62,9 @@ def current_user_row():
 
 
 def client_ip():
+    """The client's address, the one place throttling, sessions and the
+    audit trail read it: the peer, or the forwarded client when the peer is
+    TRUSTED_PROXY (Waitress rewrites REMOTE_ADDR then; app.web.server)."""
     return bottle.request.environ.get('REMOTE_ADDR') or '-'
 
 

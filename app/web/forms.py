@@ -89,6 +89,8 @@ def form_failure(exc, template, context):
     if exc.status not in FORM_STATUSES:
         raise exc
     bottle.response.status = exc.status
+    for name, value in exc.headers.items():
+        bottle.response.set_header(name, value)
     context['errors'] = {**context.get('errors', {}), **field_errors(exc)}
     return page(template, **context)
 

@@ -7,6 +7,7 @@ import tasks
 from app import validate
 from app.errors import ApiError
 from app.services import accounts, patients
+from app.web import login_locks
 from app.web.appointments import patient_context
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
@@ -95,7 +96,8 @@ def _edit_form(patient):
 def patient_page(patient_id):
     patient = accounts.get_patient(patient_id)
     return page('patient_edit.html', patient=patient, form=_edit_form(patient),
-                has_password=patients.has_password(patient))
+                has_password=patients.has_password(patient),
+                login_delayed_until=login_locks.delay_for(patient))
 
 
 def patient_submit(patient_id):

@@ -6,6 +6,7 @@ import bottle
 import tasks
 from app.errors import ApiError
 from app.services import staff
+from app.web import login_locks
 from app.web.base import client_ip, current_user, json_body, json_response, page_of, paging, \
     query_params, settings
 from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
@@ -66,7 +67,8 @@ def invite_submit():
 
 def member_context(account, form_data=None, errors=None):
     return {'account': account, 'me': current_user(), 'errors': errors or {},
-            'form': form_data or {'name': account.name, 'active': account.active}}
+            'form': form_data or {'name': account.name, 'active': account.active},
+            'login_delayed_until': login_locks.delay_for(account)}
 
 
 def member_page(staff_id):

@@ -117,7 +117,7 @@ ROUTES = [
     ('POST', ACCOUNT_PAGE + '/confirm', confirm_submit, STAFF, ENROLMENT),
     ('POST', ACCOUNT_PAGE + '/disable', disable_submit, STAFF, ENROLMENT),
     ('GET', '/login/code', code_page, ANYONE, {}),
-    # As /login: no session yet. The pending cookie is SameSite=Lax, so a
-    # cross-site post arrives without it and logs nobody in.
-    ('POST', '/login/code', code_submit, ANYONE, {'csrf': False}),
+    # As /login: no session yet, so the origin is checked; the pending
+    # cookie is SameSite=Lax too, so a cross-site post arrives without it.
+    ('POST', '/login/code', code_submit, ANYONE, {'csrf': 'origin'}),
 ]
