@@ -13,7 +13,7 @@ from huey import crontab, signals as huey_signals
 from app import batch, runtime, smtp_delivery
 from app.db import database
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
-from app.services import exports, incidents, periodic, report_runs
+from app.services import exports, incidents, periodic, reminders, report_runs
 from app.services import housekeeping as housekeeping_service
 
 log = logging.getLogger('clinicdesk.tasks')
@@ -101,6 +101,15 @@ def run_job_now(name, body, today):
     today's reminders, last month's reports); (task, slot key or None)."""
     key = periodic.get(name).run_now_key(body, today)
     return enqueue(ON_DEMAND[name].s(key)), key
+
+
+@huey.periodic_task(crontab(), **JOB_RETRIES)
+def hours_before_reminders():
+    """Every minute: the REMINDER_HOURS_BEFORE reminders now due (off when
+    unset). The outbox keys and the reminder rows make any rerun a no-op."""
+    with database.connection_context():
+        result = reminders.send_hours_before(runtime.settings(), runtime.clock())
+    return _deliver_if_mail(result)
 
 
 @huey.task(retries=2, retry_delay=5)

@@ -5,7 +5,7 @@ from app.clock import Clock
 from app.db import database
 from app.web import accounts, admin, appointments, audit, booking_for_patient, calendar, \
     exports, health, jobs, login_locks, monthly_reports, my_account, outbox, password_reset, \
-    patients, reception, reports, reschedule, staff, treatments, two_factor
+    patients, reception, reminders, reports, reschedule, staff, treatments, two_factor
 from app.web.access import ClinicPlugin
 from app.web.base import error_response, is_api_path
 from app.web.templating import STATIC_DIR, render
@@ -19,7 +19,7 @@ SECURITY_HEADERS = {'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': ['
 # The web layer's features; each module holds its JSON routes and its pages.
 FEATURES = (health, accounts, my_account, password_reset, appointments, calendar, admin, exports,
             jobs, monthly_reports, outbox, reports, audit, reschedule, patients, reception,
-            booking_for_patient, staff, treatments, two_factor, login_locks)
+            booking_for_patient, staff, treatments, two_factor, login_locks, reminders)
 
 
 def _static(path):

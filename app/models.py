@@ -178,6 +178,10 @@ class Appointment(BaseModel):
     rescheduled_from_date = pw.DateField(null=True)
     rescheduled_from_time = pw.CharField(max_length=5, null=True)
     checked_in_at = pw.DateTimeField(null=True)
+    # Set by the patient's Confirm link in a reminder (SPEC §11).
+    confirmed_at = pw.DateTimeField(null=True)
+    # The .ics SEQUENCE: bumped on every move so calendar apps move the event.
+    ics_sequence = pw.IntegerField(default=0, constraints=[pw.SQL('DEFAULT 0')])
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -293,6 +297,24 @@ class OutboxMessage(BaseModel):
     # so two runs never send one message; see app.mail.
     claimed_by = pw.CharField(max_length=120, null=True)
     claimed_at = pw.DateTimeField(null=True)
+
+
+class Reminder(BaseModel):
+    """What became of one kind of reminder for one appointment (SPEC §11):
+    the answer to "why wasn't this patient reminded?". A queued reminder
+    points at its message, whose delivery gives sent, pending or failed; a
+    reminder never queued is skipped or failed here with its reason. The
+    unique pair is what makes each kind at most once per appointment, and
+    the index the minute-by-minute hours_before pass probes."""
+    appointment = pw.ForeignKeyField(Appointment, backref='reminders', on_delete='CASCADE')
+    kind = pw.CharField(max_length=12)      # same_day / day_before / hours_before
+    status = pw.CharField(max_length=10)    # pending (queued) / failed / skipped
+    reason = pw.CharField(max_length=300, null=True)
+    at = pw.DateTimeField(default=utcnow)
+    message = pw.ForeignKeyField(OutboxMessage, null=True, on_delete='SET NULL', backref='+')
+
+    class Meta:
+        indexes = ((('appointment', 'kind'), True),)
 
 
 class OutboxAttachment(BaseModel):
@@ -483,4 +505,4 @@ MODELS = [User, Session, PasswordLink, LoginThrottle, Appointment, WorkingHours,
           Treatment, TreatmentVersion, OutboxMessage, OutboxAttachment, JobRun, MonthlyReport,
           Export, ScheduledReport, ReportExecution, WorkerHeartbeat, PeriodicJobState,
           TaskFailure, AuditEvent, PatientSearchTerm, TwoFactor, RecoveryCode, PendingLogin,
-          Incident, FailureStreak]
+          Incident, FailureStreak, Reminder]

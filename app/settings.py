@@ -74,6 +74,11 @@ class Settings:
     # The one proxy whose X-Forwarded-For/-Proto Waitress believes (an
     # address, or '*'); None: forwarded headers are ignored (app.web.server).
     trusted_proxy: str | None = None
+    # SPEC §11: the evening-before reminder (clinic time) and the one a fixed
+    # number of hours before each visit; None turns either off.
+    reminder_day_before: datetime.time | None = None
+    reminder_hours_before: int | None = None
+    clinic_phone: str = ''
     secret_key: str = dataclasses.field(repr=False, default='')
 
     @property
@@ -128,6 +133,20 @@ def _clock_time(env, name, default):
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ConfigError(f'{name}: expected HH:MM (00:00-23:59), got {raw!r}')
     return datetime.time(int(match[1]), int(match[2]))
+
+
+def _optional_clock_time(env, name):
+    return _clock_time(env, name, '') if (env.get(name) or '').strip() else None
+
+
+def _hours(env, name):
+    """Whole hours in ASCII digits (int() would also take '２' or '1_0'), or None."""
+    raw = (env.get(name) or '').strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r'[0-9]{1,3}', raw) or not 1 <= int(raw) <= 168:
+        raise ConfigError(f'{name}: expected whole hours from 1 to 168, got {raw!r}')
+    return int(raw)
 
 
 def _zone(env, name, default):
@@ -267,5 +286,8 @@ def load(env=None):
         session_idle_minutes=_int(env, 'SESSION_IDLE_MINUTES', 30, 1, 1440),
         session_max_hours=_int(env, 'SESSION_MAX_HOURS', 12, 1, 720),
         trusted_proxy=_trusted_proxy(env),
+        reminder_day_before=_optional_clock_time(env, 'REMINDER_DAY_BEFORE'),
+        reminder_hours_before=_hours(env, 'REMINDER_HOURS_BEFORE'),
+        clinic_phone=(env.get('CLINIC_PHONE') or '').strip(),
         secret_key=_secret_key(env, data_dir),
     )

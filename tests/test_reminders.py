@@ -196,8 +196,9 @@ def test_reminder_job_reads_with_a_fixed_number_of_queries(own_db):
                 slot = n * visits_each + index
                 book(who, with_doctor, day, f'{slot // 12:02d}:{slot % 12 * 5:02d}')
         # Read the day, find reminders already queued, insert the messages,
-        # insert their attachments: the same four for 2 or 120 appointments.
-        with assert_query_count(4):
+        # their attachments and the reminder rows: the same five for 2 or
+        # 120 appointments.
+        with assert_query_count(5):
             result = reminders.send_for_day(own_db, day, BEFORE)
         assert result['queued'] == patients
 

@@ -16,8 +16,8 @@ import peewee
 from app import mail, validate
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict, not_found
-from app.models import APPOINTMENT_STATUSES, Appointment, Treatment, User, utcnow
-from app.services import accounts, audit, calendar, stats
+from app.models import APPOINTMENT_STATUSES, Appointment, Reminder, Treatment, User, utcnow
+from app.services import accounts, audit, calendar, ics, stats
 from app.templating import render_email
 
 STAFF = ('doctor', 'admin')
@@ -79,6 +79,11 @@ def in_order(ids):
     return list(_query()
                 .where(Appointment.id.in_(list(ids)))
                 .order_by(Appointment.date, Appointment.time, Appointment.id))
+
+
+def of_patient(patient_id):
+    """The appointments of one patient, with doctor and patient."""
+    return _query().where(Appointment.patient == patient_id)
 
 
 def _visibility(user):
@@ -318,12 +323,15 @@ def reschedule(settings, clock, user, appointment_id, data, ip=None):
             moved = (Appointment
                      .update(date=day, time=time, doctor=doctor.id, minutes=minutes,
                              rescheduled_from_date=appt.date, rescheduled_from_time=appt.time,
-                             updated_at=utcnow())
+                             ics_sequence=Appointment.ics_sequence + 1, updated_at=utcnow())
                      .where(Appointment.id == appt.id, Appointment.status == 'booked',
                             Appointment.date == appt.date, Appointment.time == appt.time)
                      .execute())
             if not moved:
                 raise conflict('the appointment changed meanwhile; reload and try again')
+            # Reminders are for the new time now: each kind may remind it afresh
+            # (the outbox keys still keep a day's email to one per patient).
+            Reminder.delete().where(Reminder.appointment == appt.id).execute()
             audit.record('appointment.reschedule', user, appt.patient.id, _target(appt), ip,
                          detail=f'{appt.date.isoformat()} {appt.time} -> '
                                 f'{day.isoformat()} {time}')
@@ -352,8 +360,14 @@ def _queue_moved_email(settings, appt, before, doctor, day, time):
                         clinic_name=settings.clinic_name, clinic_address=settings.clinic_address,
                         link=f'{settings.base_url}/patient')
     key = f'reschedule:{appt.id}:{day.isoformat()}T{time}:{utcnow():%Y%m%d%H%M%S%f}'
+    minutes = appt.minutes if doctor.id == appt.doctor.id else doctor.slot_minutes
+    # The bumped SEQUENCE under the same UID: calendar apps move the event.
+    event = ics.Event(appt.id, doctor.name, doctor.specialization or '',
+                      calendar.slots.instant(day, datetime.time.fromisoformat(time), settings.tz),
+                      minutes, appt.ics_sequence + 1)
     mail.queue_message(key, patient.email, f'Appointment moved to {spoken_when(day, time)}',
-                       text)
+                       text, attachments=[('appointment.ics', ics.CONTENT_TYPE,
+                                           ics.calendar(settings, [event], utcnow()))])
 
 
 def _transition(user, appt, new_status, action, ip, **changes):

@@ -64,6 +64,7 @@ ACTIONS = {
     'history.view': 'Listed the patient\'s appointments',
     'appointment.book': 'Booked an appointment',
     'appointment.cancel': 'Cancelled an appointment',
+    'appointment.confirm': 'Confirmed an appointment from a reminder',
     'appointment.reschedule': 'Moved an appointment',
     'treatment.record': 'Recorded diagnosis and treatment',
     'treatment.amend': 'Amended a recorded visit',

@@ -31,6 +31,10 @@ class PeriodicJob:
     default_key: Callable   # default_key(today): the slot an on-demand run covers by default
     run_now_key: Callable   # run_now_key(body, today): the slot "Run now" asks for, or 400
 
+    def enabled(self, settings):
+        """Whether its time is set (REMINDER_DAY_BEFORE may be unset: off)."""
+        return getattr(settings, self.time_setting) is not None
+
     def job(self, settings):
         return schedule.Job(self.name, settings.tz, getattr(settings, self.time_setting),
                             monthly=self.monthly, late=self.late)
@@ -39,6 +43,12 @@ class PeriodicJob:
 def _reminders(settings, key):
     day = datetime.date.fromisoformat(key)  # a bad key fails here, before the ledger
     return lambda: reminders.send_for_day(settings, day)
+
+
+def _day_before_reminders(settings, key):
+    # The slot is the evening's date; its reminders are for the day after.
+    day = datetime.date.fromisoformat(key) + datetime.timedelta(days=1)
+    return lambda: reminders.send_for_day(settings, day, kind='day_before')
 
 
 def _monthly_reports(settings, key):
@@ -68,6 +78,10 @@ JOBS = {row.name: row for row in (
     PeriodicJob('daily_reminders', 'reminder_time', monthly=False, late=False,
                 work=_reminders, default_key=lambda today: today.isoformat(),
                 run_now_key=_reminders_day),
+    # Tomorrow's reminders at REMINDER_DAY_BEFORE (unset: off); the slot is today.
+    PeriodicJob('day_before_reminders', 'reminder_day_before', monthly=False, late=False,
+                work=_day_before_reminders, default_key=lambda today: today.isoformat(),
+                run_now_key=_reminders_day),
     # Last month's reports on the 1st at MONTHLY_REPORT_TIME, or any time later.
     PeriodicJob('monthly_reports', 'monthly_report_time', monthly=True, late=True,
                 work=_monthly_reports, default_key=schedule.previous_month,
@@ -87,13 +101,15 @@ def get(name):
 
 
 def jobs(settings):
-    """{name: schedule.Job} as `settings` time them."""
-    return {name: row.job(settings) for name, row in JOBS.items()}
+    """{name: schedule.Job} as `settings` time them; jobs turned off are left out."""
+    return {name: row.job(settings) for name, row in JOBS.items() if row.enabled(settings)}
 
 
 def run_due(name, settings, now):
     """The periodic run: the latest slot of `name`, once, if still meaningful."""
     row = JOBS[name]
+    if not row.enabled(settings):
+        return {'job': name, 'skipped': f'off: {row.time_setting.upper()} is not set'}
     return schedule.run_due(row.job(settings), now,
                             lambda slot: row.work(settings, slot.key)())
 
@@ -111,6 +127,8 @@ def clinic_cron(name):
     `name` in clinic time is due and not done. Huey passes naive UTC."""
     def is_due(utc_naive):
         try:
+            if not JOBS[name].enabled(runtime.settings()):
+                return False
             with database.connection_context():
                 current = JOBS[name].job(runtime.settings())
                 return schedule.due_slot(current, utc_naive.replace(tzinfo=UTC)) is not None

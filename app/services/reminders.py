@@ -1,31 +1,46 @@
-"""Daily reminders: one email per patient with booked appointments on a
-clinic day, listing them all, with an .ics file and a one-click unsubscribe.
+"""Reminders (SPEC §3.1, §11): the same-day email at REMINDER_TIME, the
+evening-before one at REMINDER_DAY_BEFORE (for tomorrow's visits) and one
+REMINDER_HOURS_BEFORE hours before each visit, checked every minute.
 
-A visit whose start has passed when the job runs is left out (SPEC §8): a
-late catch-up reminds only what is still ahead. The dedupe key is per
-patient and day, so a visit moved to another day is reminded on its new
-day, and one moved within a day already reminded is not reminded twice
-(the move's own email gives the new time).
+A day-based reminder is one email per patient and day listing that day's
+visits; its outbox dedupe key is per (patient, day, kind), so a rerun, a
+second worker or a killed one never sends a second. A visit moved to
+another day is reminded on its new day; one moved within a day already
+reminded is not (the move's own email gives the new time). The
+hours_before email is per visit, keyed by its start.
 
-One query reads the day (appointments joined to patients and doctors); per
-500 patients one more finds reminders already queued and two insert the new
-ones, so the query count grows with batches, never per appointment.
+Each appointment gets a Reminder row per kind, written in the transaction
+that queues its email: queued (then the message tells sent or failed),
+skipped with why, or failed with why when its email could not be made. One
+bad record (an address that cannot be a header, a template that fails) is
+marked failed and the others go out.
 """
 import dataclasses
 import datetime
 import itertools
-from urllib.parse import urlparse
+import logging
 
 import peewee
 
 from app import mail
 from app.auth import sign, verify_signature
 from app.clock import UTC, Clock, naive_utc
-from app.models import Appointment, OutboxMessage, User
+from app.db import database
+from app.mime import one_line
+from app.models import Appointment, OutboxMessage, Reminder, User
 from app.recurrence import local_instant
+from app.services import ics, reminder_links
 from app.templating import render_email
 
+log = logging.getLogger('clinicdesk.reminders')
+
 PATIENTS_PER_BATCH = 500
+KINDS = ('same_day', 'day_before', 'hours_before')
+OFF = 'reminders off'
+BOOKED_LATE = 'booked after the reminder time'
+STARTED = 'appointment already started'
+CANCELLED = 'cancelled'
+NO_EMAIL = 'no email address'
 
 Doctor = User.alias('doctor')
 Patient = User.alias('patient')
@@ -39,80 +54,238 @@ class Visit:
     specialization: str
     starts: datetime.datetime     # aware, clinic time
     minutes: int
+    sequence: int = 0
+    status: str = 'booked'
+    created_at: datetime.datetime | None = None  # naive UTC
+    links: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
 class Recipient:
     id: int
-    email: str
+    email: str | None
     name: str
     visits: list
+    reminders_enabled: bool = True
 
 
-def dedupe_key(patient_id, day):
-    return f'reminder:{patient_id}:{day.isoformat()}'
+def dedupe_key(patient_id, day, kind='same_day'):
+    # same_day keeps the key it had before there were other kinds.
+    prefix = 'reminder' if kind == 'same_day' else f'reminder-{kind}'
+    return f'{prefix}:{patient_id}:{day.isoformat()}'
 
 
-def recipients(day, tz):
-    """Patients with an email, reminders on and booked appointments on
-    `day`, each with that day's visits in time order. One query."""
-    rows = (Appointment
-            .select(Appointment.patient, Patient.email, Patient.name, Appointment.id,
-                    Appointment.time, Appointment.minutes, Doctor.name, Doctor.specialization)
+def visit_key(visit):
+    return f'reminder-hours_before:{visit.id}:{visit.starts:%Y-%m-%dT%H:%M}'
+
+
+def _columns():
+    return (Appointment.patient, Patient.email, Patient.name, Patient.reminders_enabled,
+            Appointment.id, Appointment.date, Appointment.time, Appointment.minutes,
+            Appointment.ics_sequence, Appointment.status, Appointment.created_at,
+            Doctor.name, Doctor.specialization)
+
+
+def _select(*columns):
+    return (Appointment.select(*columns)
             .join(Patient, on=(Appointment.patient == Patient.id)).switch(Appointment)
-            .join(Doctor, on=(Appointment.doctor == Doctor.id))
-            .where(Appointment.date == day,
-                   Appointment.status == 'booked',
-                   Patient.reminders_enabled == True,  # noqa: E712
-                   Patient.active == True,  # noqa: E712
-                   Patient.email.is_null(False))  # a walk-in may have no email
-            .order_by(Appointment.patient, Appointment.time, Appointment.id)
-            .tuples())
+            .join(Doctor, on=(Appointment.doctor == Doctor.id)))
+
+
+def _grouped(rows, tz):
+    """Recipients from rows of _columns(), grouped by patient in row order."""
     found = []
-    for (patient_id, email, name), group in itertools.groupby(rows, key=lambda r: r[:3]):
+    for (patient_id, email, name, enabled), group in itertools.groupby(rows, key=lambda r: r[:4]):
         visits = [Visit(appt_id, time, doctor, specialization or '',
-                        local_instant(day, datetime.time.fromisoformat(time), tz), minutes)
-                  for _, _, _, appt_id, time, minutes, doctor, specialization in group]
-        found.append(Recipient(patient_id, email, name, visits))
+                        local_instant(day, datetime.time.fromisoformat(time), tz), minutes,
+                        sequence, status, created_at)
+                  for (_, _, _, _, appt_id, day, time, minutes, sequence, status, created_at,
+                       doctor, specialization) in group]
+        found.append(Recipient(patient_id, email, name, visits, enabled))
     return found
 
 
-def still_ahead(everyone, now):
-    """The recipients with only their visits that start after `now` (aware),
-    and how many visits were left out for having started."""
+def recipients(day, tz):
+    """The patients with booked or cancelled appointments on `day`, each
+    with that day's visits in time order. One query."""
+    rows = (_select(*_columns())
+            .where(Appointment.date == day,
+                   Appointment.status.in_(('booked', 'cancelled')),
+                   Patient.active == True)  # noqa: E712
+            .order_by(Appointment.patient, Appointment.time, Appointment.id)
+            .tuples())
+    return _grouped(rows, tz)
+
+
+def why_not(patient, visit, now):
+    """Why `visit` gets no reminder at `now` (aware), or None."""
+    if visit.status == 'cancelled':
+        return CANCELLED
+    if not patient.reminders_enabled:
+        return OFF
+    if not patient.email:
+        return NO_EMAIL  # a walk-in may have no email
     # Aware datetimes sharing a zone compare by wall time, fold ignored: in
     # an autumn repeat that would call a started visit ahead. UTC does not.
-    now = now.astimezone(UTC)
-    ahead, started = [], 0
+    if visit.starts.astimezone(UTC) <= now.astimezone(UTC):
+        return STARTED
+    return None
+
+
+def sort_out(everyone, now):
+    """(recipients with only the visits to remind, [(visit id, reason)] skipped)."""
+    ahead, skipped = [], []
     for patient in everyone:
-        visits = [visit for visit in patient.visits if visit.starts.astimezone(UTC) > now]
-        started += len(patient.visits) - len(visits)
+        visits = []
+        for visit in patient.visits:
+            reason = why_not(patient, visit, now)
+            if reason:
+                skipped.append((visit.id, reason))
+            else:
+                visits.append(visit)
         if visits:
             ahead.append(dataclasses.replace(patient, visits=visits))
-    return ahead, started
+    return ahead, skipped
 
 
-def send_for_day(settings, day, clock=None):
-    """Queue the reminders for clinic date `day` in the outbox, for the
-    visits still ahead at `clock`'s now. Idempotent: a patient already
-    reminded for `day` is skipped."""
+def _record_rows(kind, now_utc, outcomes):
+    return [{'appointment': appt_id, 'kind': kind, 'status': status, 'reason': reason,
+             'at': now_utc, 'message': message_id}
+            for appt_id, status, reason, message_id in outcomes]
+
+
+def record(kind, now_utc, outcomes):
+    """Write (appointment id, status, reason, message id) outcomes of `kind`;
+    an appointment that has a row of that kind already keeps it."""
+    for chunk in peewee.chunked(_record_rows(kind, now_utc, outcomes), 200):
+        Reminder.insert_many(chunk).on_conflict_ignore().execute()
+
+
+def _existing(keys):
+    return {key for (key,) in (OutboxMessage.select(OutboxMessage.dedupe_key)
+                               .where(OutboxMessage.dedupe_key.in_(list(keys)))
+                               .tuples()
+                               .iterator())}
+
+
+def _try_compose(settings, patient, day, kind, now_utc, key):
+    """(message, None) or (None, reason): one bad record fails alone."""
+    try:
+        one_line(patient.email, 'address')
+        return compose(settings, patient, day, now_utc, kind, key), None
+    except Exception as exc:
+        log.warning('a %s reminder could not be made (%s)', kind, type(exc).__name__)
+        return None, f'could not be sent: {exc}'[:300]
+
+
+def _queue(settings, batch, kind, now_utc, day_of):
+    """Queue one message per (key, patient) of `batch` not in the outbox yet
+    and record every visit's outcome; (queued, failed) counts."""
+    done = _existing([key for key, _ in batch])
+    todo, outcomes, failed = {}, [], 0
+    for key, patient in batch:
+        if key in done:
+            # Reminded already: a visit without a row came after that email.
+            outcomes += [(v.id, 'skipped', BOOKED_LATE, None) for v in patient.visits]
+            continue
+        message, error = _try_compose(settings, patient, day_of(patient), kind, now_utc, key)
+        if error:
+            outcomes += [(v.id, 'failed', error, None) for v in patient.visits]
+            failed += len(patient.visits)
+        else:
+            todo[key] = (message, patient)
+    inserted = mail.queue_messages([message for message, _ in todo.values()], now_utc)
+    for message in inserted:
+        outcomes += [(v.id, 'pending', None, message.id) for v in todo[message.dedupe_key][1].visits]
+    record(kind, now_utc, outcomes)
+    return len(inserted), failed
+
+
+def send_for_day(settings, day, clock=None, kind='same_day'):
+    """Queue the `kind` reminders for clinic date `day` in the outbox, for
+    the visits still ahead at `clock`'s now, and record every visit's
+    outcome. Idempotent: a patient already reminded for `day` is skipped."""
     now = (clock or Clock(settings.tz)).now()
     now_utc = naive_utc(now)
-    everyone, started = still_ahead(recipients(day, settings.tz), now)
-    queued = 0
+    everyone, skipped = sort_out(recipients(day, settings.tz), now)
+    queued = failed = 0
     for batch in peewee.chunked(everyone, PATIENTS_PER_BATCH):
-        keys = {dedupe_key(patient.id, day): patient for patient in batch}
-        done = set(OutboxMessage.select(OutboxMessage.dedupe_key)
-                   .where(OutboxMessage.dedupe_key.in_(list(keys)))
-                   .tuples()
-                   .iterator())
-        todo = [compose(settings, patient, day, now_utc)
-                for key, patient in keys.items() if (key,) not in done]
-        if todo:
-            queued += len(mail.queue_messages(todo, now_utc))
+        with database.atomic():
+            keyed = [(dedupe_key(patient.id, day, kind), patient) for patient in batch]
+            sent, bad = _queue(settings, keyed, kind, now_utc, lambda _: day)
+        queued, failed = queued + sent, failed + bad
+    if skipped:
+        record(kind, now_utc, [(appt_id, 'skipped', reason, None) for appt_id, reason in skipped])
     return {'date': day.isoformat(), 'patients': len(everyone),
             'appointments': sum(len(p.visits) for p in everyone), 'queued': queued,
-            'started': started}
+            'started': sum(1 for _, reason in skipped if reason == STARTED),
+            **({'kind': kind} if kind != 'same_day' else {}),
+            **({'failed': failed} if failed else {})}
+
+
+# Wall-time slack around the hours_before window: a DST change moves wall
+# time by up to an hour against the instants; the exact test is in Python.
+DST_SLACK = datetime.timedelta(hours=1)
+
+
+def _wall_window(first, last):
+    """Rows whose (date, time) wall time lies between aware `first` and `last`."""
+    low, high = first.replace(tzinfo=None), last.replace(tzinfo=None)
+    after = (Appointment.date > low.date()) | (Appointment.time >= f'{low:%H:%M}')
+    before = (Appointment.date < high.date()) | (Appointment.time <= f'{high:%H:%M}')
+    return Appointment.date.between(low.date(), high.date()) & after & before
+
+
+def hours_before_due(settings, now):
+    """Visits starting within REMINDER_HOURS_BEFORE of `now` (aware) with no
+    hours_before row yet, by patient. One query on the (date, status) index
+    and the (appointment, kind) index of the rows: cheap when nothing is due."""
+    tz = settings.tz
+    horizon = now + datetime.timedelta(hours=settings.reminder_hours_before)
+    window = _wall_window((now - DST_SLACK).astimezone(tz), (horizon + DST_SLACK).astimezone(tz))
+    rows = (_select(*_columns())
+            .join(Reminder, peewee.JOIN.LEFT_OUTER,
+                  on=((Reminder.appointment == Appointment.id)
+                      & (Reminder.kind == 'hours_before')))
+            .where(window,
+                   Appointment.status.in_(('booked', 'cancelled')),
+                   Reminder.id.is_null(),
+                   Patient.active == True)  # noqa: E712
+            .order_by(Appointment.patient, Appointment.date, Appointment.time, Appointment.id)
+            .tuples())
+    horizon_utc = horizon.astimezone(UTC)
+    return [dataclasses.replace(p, visits=[v for v in p.visits
+                                           if v.starts.astimezone(UTC) <= horizon_utc])
+            for p in _grouped(rows, tz)]
+
+
+def send_hours_before(settings, clock=None):
+    """The every-minute pass: one email per visit that starts within
+    REMINDER_HOURS_BEFORE hours, if it was booked before its reminder was
+    due; every visit in the window gets its row once. Off when unset."""
+    if not settings.reminder_hours_before:
+        return {'kind': 'hours_before', 'skipped': 'off'}
+    now = (clock or Clock(settings.tz)).now()
+    now_utc = naive_utc(now)
+    lead = datetime.timedelta(hours=settings.reminder_hours_before)
+    todo, skipped = [], []
+    for patient in hours_before_due(settings, now):
+        for visit in patient.visits:
+            reason = why_not(patient, visit, now)
+            if reason is None and visit.created_at > naive_utc(visit.starts - lead):
+                reason = BOOKED_LATE
+            if reason:
+                skipped.append((visit.id, 'skipped', reason, None))
+            else:
+                todo.append((visit_key(visit), dataclasses.replace(patient, visits=[visit])))
+    queued = failed = 0
+    for batch in peewee.chunked(todo, PATIENTS_PER_BATCH):
+        with database.atomic():
+            sent, bad = _queue(settings, batch, 'hours_before', now_utc,
+                                  lambda patient: patient.visits[0].starts.date())
+        queued, failed = queued + sent, failed + bad
+    record('hours_before', now_utc, skipped)
+    return {'kind': 'hours_before', 'queued': queued, 'skipped': len(skipped), 'failed': failed}
 
 
 def nice_day(day):
@@ -126,69 +299,27 @@ def subject_for(patient, day):
     return f'Reminder: your {len(patient.visits)} appointments on {day:%a} {day.day} {day:%b}'
 
 
-def compose(settings, patient, day, now_utc):
-    """The outbox message (queue_messages form) reminding `patient`."""
+def compose(settings, patient, day, now_utc, kind='same_day', key=None):
+    """The outbox message (queue_messages form) reminding `patient`. Only
+    the doctor, day and time of each visit: never its reason or record."""
+    for visit in patient.visits:
+        visit.links = reminder_links.urls(settings, visit.id, patient.id, visit.starts)
     link = unsubscribe_url(settings, patient.id)
     context = {'name': patient.name, 'visits': patient.visits, 'day': nice_day(day),
                'clinic_name': settings.clinic_name, 'clinic_address': settings.clinic_address,
-               'unsubscribe_url': link}
+               'clinic_phone': settings.clinic_phone, 'unsubscribe_url': link}
     filename = 'appointment.ics' if len(patient.visits) == 1 else 'appointments.ics'
     return {
-        'dedupe_key': dedupe_key(patient.id, day),
+        'dedupe_key': key or dedupe_key(patient.id, day, kind),
         'to': patient.email,
         'subject': subject_for(patient, day),
         'text': render_email('mail/reminder.txt', **context),
         'html': render_email('mail/reminder.html', **context),
-        'attachments': [(filename, 'text/calendar; charset=utf-8; method=PUBLISH',
-                         calendar(settings, patient.visits, now_utc))],
+        'attachments': [(filename, ics.CONTENT_TYPE,
+                         ics.calendar(settings, patient.visits, now_utc))],
         'headers': {'List-Unsubscribe': f'<{link}>',
                     'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click'},
     }
-
-
-def _ics_text(value):
-    return (value.replace('\\', '\\\\').replace(';', '\\;').replace(',', '\\,')
-            .replace('\r\n', '\\n').replace('\n', '\\n'))
-
-
-def _ics_time(instant):
-    return instant.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')
-
-
-def _fold(line):
-    """Lines of at most 75 octets; continuations start with a space."""
-    raw, parts, limit = line.encode('utf-8'), [], 75
-    while len(raw) > limit:
-        cut = limit
-        while cut and (raw[cut] & 0xC0) == 0x80:  # never split a UTF-8 sequence
-            cut -= 1
-        parts.append(raw[:cut])
-        raw, limit = b' ' + raw[cut:], 75
-    parts.append(raw)
-    return b'\r\n'.join(parts)
-
-
-def calendar(settings, visits, now_utc):
-    """An .ics with one VEVENT per visit, times in UTC, CRLF line ends."""
-    host = urlparse(settings.base_url).hostname or 'clinicdesk'
-    stamp = _ics_time(now_utc.replace(tzinfo=UTC))
-    lines = ['BEGIN:VCALENDAR', 'VERSION:2.0',
-             f'PRODID:-//{_ics_text(settings.clinic_name)}//Reminders//EN',
-             'CALSCALE:GREGORIAN', 'METHOD:PUBLISH']
-    for visit in visits:
-        title = f'Appointment with {visit.doctor}'
-        if visit.specialization:
-            title += f' ({visit.specialization})'
-        lines += ['BEGIN:VEVENT', f'UID:appointment-{visit.id}@{host}', f'DTSTAMP:{stamp}',
-                  f'DTSTART:{_ics_time(visit.starts)}',
-                  f'DTEND:{_ics_time(visit.starts + datetime.timedelta(minutes=visit.minutes))}',
-                  f'SUMMARY:{_ics_text(title)}',
-                  f'DESCRIPTION:{_ics_text(settings.clinic_name + ": " + title)}']
-        if settings.clinic_address:
-            lines.append(f'LOCATION:{_ics_text(settings.clinic_address)}')
-        lines += ['STATUS:CONFIRMED', 'END:VEVENT']
-    lines.append('END:VCALENDAR')
-    return b''.join(_fold(line) + b'\r\n' for line in lines)
 
 
 def _unsubscribe_message(patient_id):

@@ -12,7 +12,7 @@ import bottle
 
 from app import validate
 from app.errors import ApiError
-from app.services import accounts, appointments
+from app.services import accounts, appointments, reminder_history
 from app.web.base import client_ip, clock, current_user, query_params, settings
 from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
     redirect_with
@@ -31,9 +31,10 @@ def day_path(day):
     return f'/reception?date={day.isoformat()}'
 
 
-def row(appt, now):
+def row(appt, now, reminders=()):
     """What the desk sees of one appointment: no diagnosis, treatment or
-    prescription, whatever the appointment carries."""
+    prescription, whatever the appointment carries; its reminders answer
+    "why wasn't this patient reminded?"."""
     waiting = appt.status == 'booked' and appt.checked_in_at is None
     starts = appointments.starts_at(settings(), appt)
     return {'id': appt.id, 'date': appt.date, 'time': appt.time, 'minutes': appt.minutes,
@@ -41,6 +42,9 @@ def row(appt, now):
             'patient': {'name': appt.patient.name, 'phone': appt.patient.phone},
             'doctor': {'name': appt.doctor.name},
             'checked_in': clock().localize(appt.checked_in_at),
+            'confirmed': clock().localize(appt.confirmed_at),
+            'reminders': [dict(item, at=clock().localize(_naive(item['at'])))
+                          for item in reminders],
             'late': waiting and now >= starts + LATE_AFTER,
             'reschedule': f'/appointments/{appt.id}/reschedule?next='
                           + quote(day_path(appt.date), safe='')}
@@ -49,7 +53,12 @@ def row(appt, now):
 def day_rows(user, day):
     _, found = appointments.list_for(user, {'date': day.isoformat()}, DAY_LIMIT, 0)
     now = clock().now()
-    return [row(a, now) for a in found]
+    sent = reminder_history.of_appointments([a.id for a in found])
+    return [row(a, now, sent.get(a.id, ())) for a in found]
+
+
+def _naive(stamp):
+    return datetime.datetime.fromisoformat(stamp).replace(tzinfo=None) if stamp else None
 
 
 def search(params):

@@ -1,0 +1,121 @@
+"""An appointment's reminders as JSON (its patient, reception, admins), and
+the page a reminder's Confirm, Cancel and Reschedule links open: /r/<token>,
+no login, made for a phone.
+
+The signed token is the authority for its one action, so the forms carry no
+session CSRF token; a POST must also come from our own pages (Origin, else
+Referer), so another site cannot make a patient's browser act."""
+from urllib.parse import urlparse
+
+import bottle
+
+import tasks
+from app import validate
+from app.errors import ApiError, not_found
+from app.services import appointments, reminder_history, reminder_links
+from app.web.base import client_ip, clock, current_user, settings
+from app.web.forms import form, page
+from app.web.templating import nice_date
+
+LINK = '/r/<token>'
+
+
+def appointment_reminders(appointment_id):
+    user = current_user()
+    if user.role == 'doctor':
+        raise not_found('appointment not found')  # SPEC §11: patient, reception, admin
+    appt = appointments.get_for(user, appointment_id)
+    return reminder_history.of_appointment(appt.id)
+
+
+def _origin(url):
+    parts = urlparse(url or '')
+    return f'{parts.scheme}://{parts.netloc}' if parts.scheme and parts.netloc else None
+
+
+def from_our_pages():
+    request = bottle.request
+    ours = {_origin(settings().base_url), _origin(request.url)}
+    sent = request.get_header('Origin') or _origin(request.get_header('Referer'))
+    return sent is None or sent in ours  # no header: not a browser acting for someone
+
+
+def _tokens(appt, link):
+    starts = appointments.starts_at(settings(), appt)
+    return {purpose: reminder_links.token(settings(), purpose, appt.id, link.patient_id, starts)
+            for purpose in reminder_links.PURPOSES}
+
+
+def _page(status=200, **context):
+    bottle.response.status = status
+    context.setdefault('clinic_phone', settings().clinic_phone)
+    context.setdefault('clinic_address', settings().clinic_address)
+    return page('reminder_link.html', status=status, **context)
+
+
+def _refusal(exc):
+    return _page(exc.status, failure=exc.message)
+
+
+def _open(token):
+    link = reminder_links.parse(settings(), token)
+    return link, reminder_links.appointment_for(settings(), clock(), link)
+
+
+def _shown(link, appt, **extra):
+    slots = []
+    if link.purpose == 'reschedule' and appt.status == 'booked':
+        slots = reminder_links.next_free(settings(), clock(), appt)
+    return _page(extra.pop('status', 200), appt=appt, day_text=nice_date(appt.date),
+                 tokens=_tokens(appt, link), purpose=link.purpose, slots=slots, **extra)
+
+
+def link_page(token):
+    try:
+        link, appt = _open(token)
+    except ApiError as exc:
+        return _refusal(exc)
+    return _shown(link, appt)
+
+
+def _act(link, appt):
+    """Do what the link is for; the flash-like sentence for the page."""
+    if link.purpose == 'confirm':
+        reminder_links.confirm(clock(), appt, client_ip())
+        return 'Thank you: your appointment is confirmed. See you then.'
+    if link.purpose == 'cancel':
+        reminder_links.cancel(settings(), clock(), appt, client_ip())
+        return 'Your appointment is cancelled. The time is free for someone else now.'
+    data = form('date', 'time')
+    validate.date(data, 'date')
+    validate.time(data, 'time')
+    moved = reminder_links.reschedule(settings(), clock(), appt, data['date'], data['time'],
+                                      client_ip())
+    tasks.queue_delivery()
+    return f'Your appointment is moved to {nice_date(moved.date)}, {moved.time}.'
+
+
+def link_submit(token):
+    try:
+        link, appt = _open(token)
+    except ApiError as exc:
+        return _refusal(exc)
+    if not from_our_pages():
+        return _page(403, failure='This form was sent from another site. Open the link '
+                                  'from your email again.')
+    try:
+        done = _act(link, appt)
+    except ApiError as exc:
+        return _shown(link, appt, status=exc.status, failure=exc.message)
+    return _shown(link, reminder_links.linked_appointment(link), done=done)
+
+
+PATIENT_OR_DESK = ('patient', 'reception', 'admin', 'doctor')
+
+ROUTES = [
+    ('GET', '/api/appointments/<appointment_id:int>/reminders', appointment_reminders,
+     PATIENT_OR_DESK, {}),
+    ('GET', LINK, link_page, None, {}),
+    # The signed token is the authority; see from_our_pages().
+    ('POST', LINK, link_submit, None, {'csrf': False}),
+]
