@@ -31,8 +31,8 @@ def _item(row):
 
 def of_appointments(ids):
     """{appointment id: [item]} for `ids`, kinds in the order they are sent. One query."""
-    rows = (Reminder.select(Reminder, OutboxMessage.status, OutboxMessage.error,
-                            OutboxMessage.sent_at)
+    rows = (Reminder.select(Reminder, OutboxMessage.id, OutboxMessage.status,
+                            OutboxMessage.error, OutboxMessage.sent_at)
             .join(OutboxMessage, peewee.JOIN.LEFT_OUTER,
                   on=(Reminder.message == OutboxMessage.id), attr='message')
             .where(Reminder.appointment.in_(list(ids))))

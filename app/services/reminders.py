@@ -240,7 +240,8 @@ def hours_before_due(settings, now):
     """Visits starting within REMINDER_HOURS_BEFORE of `now` (aware) with no
     hours_before row yet, by patient. One query on the (date, status) index
     and the (appointment, kind) index of the rows: cheap when nothing is due."""
-    tz = settings.tz
+    # In UTC: aware arithmetic in a zone with DST adds wall time, not hours.
+    tz, now = settings.tz, now.astimezone(UTC)
     horizon = now + datetime.timedelta(hours=settings.reminder_hours_before)
     window = _wall_window((now - DST_SLACK).astimezone(tz), (horizon + DST_SLACK).astimezone(tz))
     rows = (_select(*_columns())
@@ -253,9 +254,8 @@ def hours_before_due(settings, now):
                    Patient.active == True)  # noqa: E712
             .order_by(Appointment.patient, Appointment.date, Appointment.time, Appointment.id)
             .tuples())
-    horizon_utc = horizon.astimezone(UTC)
     return [dataclasses.replace(p, visits=[v for v in p.visits
-                                           if v.starts.astimezone(UTC) <= horizon_utc])
+                                           if v.starts.astimezone(UTC) <= horizon])
             for p in _grouped(rows, tz)]
 
 
@@ -272,7 +272,7 @@ def send_hours_before(settings, clock=None):
     for patient in hours_before_due(settings, now):
         for visit in patient.visits:
             reason = why_not(patient, visit, now)
-            if reason is None and visit.created_at > naive_utc(visit.starts - lead):
+            if reason is None and visit.created_at > naive_utc(visit.starts.astimezone(UTC) - lead):
                 reason = BOOKED_LATE
             if reason:
                 skipped.append((visit.id, 'skipped', reason, None))
