@@ -27,6 +27,7 @@ BENCHES = [
     'export_p1.py',
     'export_p5.py',
     'reminders_p2.py',
+    'reminders_hours_before.py',
     'monthly_reports_p3.py',
     'stats_p4.py',
     'stats_p4.py --redis',
