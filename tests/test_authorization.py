@@ -132,6 +132,8 @@ MATRIX = [
     ('GET', '/api/appointments/{own}/treatment/history', None,
      refused(patient=200, doctor=200, admin=200)),
     ('GET', '/api/appointments/{other}/treatment/history', None, dict(patient=404, doctor=404)),
+    ('GET', '/api/appointments/{own}/reminders', None, logged_in(200, doctor=404)),
+    ('GET', '/api/appointments/{other}/reminders', None, logged_in(200, patient=404, doctor=404)),
     ('GET', '/api/doctors/{doctor_user}/hours', None, logged_in(200)),
     ('GET', '/api/doctors/{patient_user}/hours', None, dict(patient=404, admin=404,
                                                             reception=404)),

@@ -116,7 +116,7 @@ def periodic(settings, clock, huey, now, stats=None):
         if name in ledger_jobs:
             item = _ledger_job(ledger_jobs[name], settings, clock, now)
         elif name in clinic_jobs.JOBS:
-            item = _off_job(clinic_jobs.JOBS[name])
+            continue  # turned off: its time setting is unset
         else:
             item = _cron_job(task_class, stats, clock, now)
         if name in running and item['last_status'] != 'running':
@@ -139,13 +139,6 @@ def _ledger_job(job, settings, clock, now):
         'next_run_at': _iso(job.next_slot(now).at),
         'run_now': True,
     }
-
-
-def _off_job(row):
-    """A clinic-time job whose time setting is unset."""
-    return {'schedule': f'off ({row.time_setting.upper()} is not set)', 'last_run_at': None,
-            'last_status': None, 'last_error': None, 'last_summary': None,
-            'next_run_at': None, 'run_now': False}
 
 
 def _summary(run):
