@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.clock import UTC, fixed_clock
-from app.db import database
+from app.db import database, init_database
+from app.migrations import apply_migrations
 from app.models import Appointment, OutboxMessage, Treatment, User
 from app.services import periodic, reminder_history, reminders
 from app.settings import ConfigError, load
-from tests.conftest import base_env
+from tests.conftest import WorkerProcess, base_env, wait_until
+from tests.test_reminders import scalar
 
 NEW_YORK = ZoneInfo('America/New_York')
 LONDON = ZoneInfo('Europe/London')
@@ -270,3 +272,67 @@ def test_reminder_mail_names_doctor_day_time_and_clinic_never_the_visit_record(c
     for body in (message.subject, message.text_body, message.html_body, ics):
         for clinical in ('Chest pain', 'Angina', 'Nitrates', 'GTN'):
             assert clinical not in body
+
+
+def fill_coming_hours(settings, count):
+    """`count` patients, each with one visit in the coming hours (real time),
+    booked long ago; their addresses."""
+    init_database(settings.database_url)
+    apply_migrations()
+    start = datetime.datetime.now(settings.tz).replace(second=0, microsecond=0)
+    start += datetime.timedelta(minutes=65 - start.minute % 5)
+    with database.connection_context():
+        tag = uuid.uuid4().hex[:6]
+        User.insert_many([{'email': f'hb-{tag}-d{n}@example.test', 'password_hash': '-',
+                           'name': f'Doctor {n}', 'role': 'doctor'}
+                          for n in range(count // 100 + 1)]).execute()
+        User.insert_many([{'email': f'hb-{tag}-p{n}@example.test', 'password_hash': '-',
+                           'name': f'Patient {n}', 'role': 'patient'}
+                          for n in range(count)]).execute()
+        doctors = [u.id for u in User.select().where(User.role == 'doctor').order_by(User.id)]
+        people = [u.id for u in User.select().where(User.role == 'patient').order_by(User.id)]
+        rows = []
+        for n, patient_id in enumerate(people):
+            when = start + datetime.timedelta(minutes=5 * (n % 100))
+            rows.append({'patient': patient_id, 'doctor': doctors[n // 100], 'date': when.date(),
+                         'time': f'{when:%H:%M}', 'created_at': LONG_AGO})
+        for chunk in range(0, len(rows), 500):
+            Appointment.insert_many(rows[chunk:chunk + 500]).execute()
+        return [u.email for u in User.select().where(User.role == 'patient')]
+
+
+def test_two_workers_and_a_killed_one_send_each_hours_before_reminder_once(
+        tmp_path, smtp, settings):
+    # The morning reminder is kept out of the way: its slot is not due yet.
+    env = base_env(tmp_path / 'hb', smtp.port, REMINDER_HOURS_BEFORE='12', WORKERS='2',
+                   REMINDER_TIME='23:59')
+    own = load(env)
+    try:
+        addresses = fill_coming_hours(own, 1500)
+    finally:
+        init_database(settings.database_url)
+    db_path = own.data_dir / 'clinic.db'
+    queued = "SELECT COUNT(*) FROM outbox_message WHERE dedupe_key LIKE 'reminder-hours%'"
+
+    first, second = WorkerProcess(env).start(), WorkerProcess(env).start()
+    try:
+        wait_until(lambda: scalar(db_path, queued) > 0, 90, interval=0.01,
+                   message='the first hours_before pass')
+        first.kill()
+        wait_until(lambda: scalar(db_path, "SELECT COUNT(*) FROM reminder "
+                                           "WHERE kind = 'hours_before'") == 1500, 90,
+                   message='every visit recorded')
+        wait_until(lambda: scalar(db_path, "SELECT COUNT(*) FROM outbox_message WHERE status "
+                                           "NOT IN ('sent', 'failed')") == 0, 60,
+                   message='outbox settled')
+    finally:
+        first.stop()
+        second.stop()
+
+    assert scalar(db_path, queued) == 1500
+    assert scalar(db_path, "SELECT COUNT(DISTINCT appointment_id) FROM reminder "
+                           "WHERE kind = 'hours_before' AND message_id IS NOT NULL") == 1500
+    failed = scalar(db_path, "SELECT COUNT(*) FROM outbox_message WHERE status = 'failed'")
+    received = {address: len(smtp.to(address)) for address in addresses}
+    assert max(received.values()) == 1, 'someone got a reminder twice'
+    assert sum(received.values()) >= 1500 - failed and failed <= 1
