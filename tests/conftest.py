@@ -60,6 +60,8 @@ CALENDAR_SENSITIVE = [
     'test_booking_pages.py',
     'test_calendar_pages.py',
     'test_demo_data.py',
+    'test_reminder_kinds.py',
+    'test_reminder_links.py',
     'test_reminders.py',
 ]
 BACKEND_SENSITIVE = {
