@@ -272,7 +272,8 @@ def send_hours_before(settings, clock=None):
     for patient in hours_before_due(settings, now):
         for visit in patient.visits:
             reason = why_not(patient, visit, now)
-            if reason is None and visit.created_at > naive_utc(visit.starts.astimezone(UTC) - lead):
+            due = naive_utc(visit.starts.astimezone(UTC) - lead)
+            if reason is None and visit.created_at and visit.created_at > due:
                 reason = BOOKED_LATE
             if reason:
                 skipped.append((visit.id, 'skipped', reason, None))

@@ -10,7 +10,6 @@ from urllib.parse import urlparse
 import bottle
 
 import tasks
-from app import validate
 from app.errors import ApiError, not_found
 from app.services import appointments, reminder_history, reminder_links
 from app.web.base import client_ip, clock, current_user, settings
@@ -87,8 +86,6 @@ def _act(link, appt):
         reminder_links.cancel(settings(), clock(), appt, client_ip())
         return 'Your appointment is cancelled. The time is free for someone else now.'
     data = form('date', 'time')
-    validate.date(data, 'date')
-    validate.time(data, 'time')
     moved = reminder_links.reschedule(settings(), clock(), appt, data['date'], data['time'],
                                       client_ip())
     tasks.queue_delivery()
