@@ -30,8 +30,10 @@ def at(day, hhmm, tz=UTC):
     return fixed_clock(tz, datetime.datetime.combine(day, datetime.time.fromisoformat(hhmm)))
 
 
-def utc_clock(tz, *when):
-    return fixed_clock(tz, datetime.datetime(*when, tzinfo=UTC))
+def hours_before_at(settings, tz, *when):
+    """What the hours_before pass queues at UTC `when` in clinic zone `tz`."""
+    clock = fixed_clock(tz, datetime.datetime(*when, tzinfo=UTC))
+    return reminders.send_hours_before(settings, clock)['queued']
 
 
 def person(role, name, **fields):
@@ -67,7 +69,8 @@ def ada(own_db):
 
 def test_settings_take_a_clinic_time_and_whole_ascii_hours_and_both_default_to_off(tmp_path):
     off = load(base_env(tmp_path / 'a'))
-    assert (off.reminder_day_before, off.reminder_hours_before, off.clinic_phone) == (None, None, '')
+    assert (off.reminder_day_before, off.reminder_hours_before) == (None, None)
+    assert off.clinic_phone == ''
     on = load(base_env(tmp_path / 'b', REMINDER_DAY_BEFORE='18:00', REMINDER_HOURS_BEFORE='2',
                        CLINIC_PHONE='+1 555 0100'))
     assert (on.reminder_day_before, on.reminder_hours_before) == (datetime.time(18, 0), 2)
@@ -176,9 +179,9 @@ def test_hours_before_counts_real_hours_across_the_spring_change(clinic, ada):
     clinic, day = clinic.with_changes(tz=NEW_YORK), datetime.date(2026, 3, 8)
     grace = person('patient', 'Grace Hopper')
     book(grace, ada, day, '03:30')
-    assert reminders.send_hours_before(clinic, utc_clock(NEW_YORK, 2026, 3, 8, 5, 29))['queued'] == 0
-    assert reminders.send_hours_before(clinic, utc_clock(NEW_YORK, 2026, 3, 8, 5, 30))['queued'] == 1
-    assert reminders.send_hours_before(clinic, utc_clock(NEW_YORK, 2026, 3, 8, 6, 30))['queued'] == 0
+    assert hours_before_at(clinic, NEW_YORK, 2026, 3, 8, 5, 29) == 0
+    assert hours_before_at(clinic, NEW_YORK, 2026, 3, 8, 5, 30) == 1
+    assert hours_before_at(clinic, NEW_YORK, 2026, 3, 8, 6, 30) == 0
     assert len(mail_to(grace)) == 1
 
 
@@ -189,10 +192,10 @@ def test_hours_before_counts_real_hours_across_the_autumn_change(clinic, ada):
     clinic, day = clinic.with_changes(tz=LONDON), datetime.date(2026, 10, 25)
     grace = person('patient', 'Grace Hopper')
     book(grace, ada, day, '02:30')
-    assert reminders.send_hours_before(clinic, utc_clock(LONDON, 2026, 10, 24, 23, 31))['queued'] == 0
-    assert reminders.send_hours_before(clinic, utc_clock(LONDON, 2026, 10, 25, 0, 29))['queued'] == 0
-    assert reminders.send_hours_before(clinic, utc_clock(LONDON, 2026, 10, 25, 0, 30))['queued'] == 1
-    assert reminders.send_hours_before(clinic, utc_clock(LONDON, 2026, 10, 25, 1, 30))['queued'] == 0
+    assert hours_before_at(clinic, LONDON, 2026, 10, 24, 23, 31) == 0
+    assert hours_before_at(clinic, LONDON, 2026, 10, 25, 0, 29) == 0
+    assert hours_before_at(clinic, LONDON, 2026, 10, 25, 0, 30) == 1
+    assert hours_before_at(clinic, LONDON, 2026, 10, 25, 1, 30) == 0
     assert len(mail_to(grace)) == 1
 
 

@@ -31,7 +31,8 @@ def clinic(settings):
 def visit(base_url):
     """A booked visit on MONDAY at 15:00 with Dr Rosa Quill, and its patient."""
     owner = create_user(base_url, 'patient', name='Pat Owner')
-    doctor_id = new_doctor(week=tuple((d, '09:00', '17:00') for d in range(7)), name='Dr Rosa Quill')
+    every_day = tuple((day, '09:00', '17:00') for day in range(7))
+    doctor_id = new_doctor(week=every_day, name='Dr Rosa Quill')
     with database.connection_context():
         appt = Appointment.create(patient=owner.user['id'], doctor=doctor_id, date=MONDAY,
                                   time='15:00', created_at=datetime.datetime(2031, 1, 1))

@@ -48,7 +48,8 @@ def token(settings, purpose, appointment_id, patient_id, starts):
 
 def urls(settings, appointment_id, patient_id, starts):
     """{purpose: URL} of the three links of one visit."""
-    return {purpose: f'{settings.base_url}/r/{token(settings, purpose, appointment_id, patient_id, starts)}'
+    return {purpose: settings.base_url + '/r/'
+            + token(settings, purpose, appointment_id, patient_id, starts)
             for purpose in PURPOSES}
 
 

@@ -196,7 +196,8 @@ def _queue(settings, batch, kind, now_utc, day_of):
             todo[key] = (message, patient)
     inserted = mail.queue_messages([message for message, _ in todo.values()], now_utc)
     for message in inserted:
-        outcomes += [(v.id, 'pending', None, message.id) for v in todo[message.dedupe_key][1].visits]
+        visits = todo[message.dedupe_key][1].visits
+        outcomes += [(v.id, 'pending', None, message.id) for v in visits]
     record(kind, now_utc, outcomes)
     return len(inserted), failed
 
