@@ -26,6 +26,8 @@ def _item(row):
             status, at = 'sent', message.sent_at or at
         elif message.status == 'failed':
             status, reason, at = 'failed', message.error, message.sent_at or at
+        elif message.error:
+            reason = message.error  # e.g. uncertain: cut off mid-send, may have arrived
     return {'kind': row.kind, 'status': status, 'reason': reason, 'at': _stamp(at)}
 
 
