@@ -81,7 +81,7 @@ def queue_messages(messages, now_utc=None):
 
 
 def _insert_chunk(rows):
-    created = _insert(OutboxMessage, [row for row, _ in rows.values()],
+    created = insert_rows(OutboxMessage, [row for row, _ in rows.values()],
                       ' ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key')
     messages, files = [], []
     for message_id, dedupe_key in created:
@@ -90,11 +90,11 @@ def _insert_chunk(rows):
         files.extend({'message': message_id, 'filename': name, 'content_type': kind,
                       'content': content} for name, kind, content in attachments)
     for chunk in peewee.chunked(files, INSERT_CHUNK):
-        _insert(OutboxAttachment, chunk)
+        insert_rows(OutboxAttachment, chunk)
     return messages
 
 
-def _insert(model, rows, suffix=''):
+def insert_rows(model, rows, suffix=''):
     """A multi-row INSERT of `rows` (dicts keyed by field name). Written out:
     the query builder spent longer on 100 rows than SQLite did (SPEC §7 P2).
     ON CONFLICT ... RETURNING reads the same on SQLite 3.35+ and PostgreSQL."""
@@ -105,7 +105,7 @@ def _insert(model, rows, suffix=''):
            + ', '.join([one_row] * len(rows)) + suffix)
     params = [field.db_value(row[field.name]) for row in rows for field in fields]
     cursor = database.execute_sql(sql, params)
-    return cursor.fetchall() if suffix else cursor
+    return cursor.fetchall() if 'RETURNING' in suffix else cursor
 
 
 def queue_message(dedupe_key, to, subject, text, html=None, attachments=(), headers=None):

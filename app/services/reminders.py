@@ -158,7 +158,8 @@ def record(kind, now_utc, outcomes):
     """Write (appointment id, status, reason, message id) outcomes of `kind`;
     an appointment that has a row of that kind already keeps it."""
     for chunk in peewee.chunked(_record_rows(kind, now_utc, outcomes), 200):
-        Reminder.insert_many(chunk).on_conflict_ignore().execute()
+        # Written out like the outbox's rows: the query builder costs more (SPEC P2).
+        mail.insert_rows(Reminder, chunk, ' ON CONFLICT (appointment_id, kind) DO NOTHING')
 
 
 def _existing(keys):
