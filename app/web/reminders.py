@@ -3,15 +3,14 @@ the page a reminder's Confirm, Cancel and Reschedule links open: /r/<token>,
 no login, made for a phone.
 
 The signed token is the authority for its one action, so the forms carry no
-session CSRF token; a POST must also come from our own pages (Origin, else
-Referer), so another site cannot make a patient's browser act."""
-from urllib.parse import urlparse
-
+session CSRF token; a POST must also come from our own pages (the login
+forms' same-origin rule), so another site cannot make a patient's browser act."""
 import bottle
 
 import tasks
 from app.errors import ApiError, not_found
 from app.services import appointments, reminder_history, reminder_links
+from app.web import same_origin
 from app.web.base import client_ip, clock, current_user, settings
 from app.web.forms import form, page
 from app.web.templating import nice_date
@@ -25,18 +24,6 @@ def appointment_reminders(appointment_id):
         raise not_found('appointment not found')  # SPEC §11: patient, reception, admin
     appt = appointments.get_for(user, appointment_id)
     return reminder_history.of_appointment(appt.id)
-
-
-def _origin(url):
-    parts = urlparse(url or '')
-    return f'{parts.scheme}://{parts.netloc}' if parts.scheme and parts.netloc else None
-
-
-def from_our_pages():
-    request = bottle.request
-    ours = {_origin(settings().base_url), _origin(request.url)}
-    sent = request.get_header('Origin') or _origin(request.get_header('Referer'))
-    return sent is None or sent in ours  # no header: not a browser acting for someone
 
 
 def _tokens(appt, link):
@@ -97,7 +84,7 @@ def link_submit(token):
         link, appt = _open(token)
     except ApiError as exc:
         return _refusal(exc)
-    if not from_our_pages():
+    if not same_origin.from_this_site(bottle.request):
         return _page(403, failure='This form was sent from another site. Open the link '
                                   'from your email again.')
     try:
@@ -113,6 +100,6 @@ ROUTES = [
     ('GET', '/api/appointments/<appointment_id:int>/reminders', appointment_reminders,
      PATIENT_OR_DESK, {}),
     ('GET', LINK, link_page, None, {}),
-    # The signed token is the authority; see from_our_pages().
+    # The signed token is the authority, with the same-origin rule of app.web.same_origin.
     ('POST', LINK, link_submit, None, {'csrf': False}),
 ]
