@@ -6,15 +6,11 @@ from app.db import database
 from app.web import accounts, admin, appointments, audit, booking_for_patient, calendar, \
     exports, health, jobs, login_locks, monthly_reports, my_account, outbox, password_reset, \
     patients, reception, reminders, reports, reschedule, staff, treatments, two_factor
-from app.web.access import ClinicPlugin
-from app.web.base import error_response, is_api_path
-from app.web.templating import STATIC_DIR, render
+from app.web.access import SECURITY_HEADERS, ClinicBottle, ClinicPlugin
+from app.web.templating import STATIC_DIR
 
 # Request bodies larger than this are refused before they are read.
 bottle.BaseRequest.MEMFILE_MAX = 1024 * 1024
-
-SECURITY_HEADERS = {'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': ['DENY'],
-                    'Referrer-Policy': ['same-origin']}
 
 # The web layer's features; each module holds its JSON routes and its pages.
 FEATURES = (health, accounts, my_account, password_reset, appointments, calendar, admin, exports,
@@ -28,19 +24,8 @@ def _static(path):
     return response
 
 
-def _default_error(error):
-    if is_api_path(bottle.request.path):
-        message = {404: 'not found', 405: 'method not allowed'}.get(
-            error.status_code, error.body if isinstance(error.body, str) else 'error')
-        return error_response(error.status_code, message)
-    return render('error.html', status=error.status_code,
-                  message={404: 'Page not found.', 405: 'Method not allowed.',
-                           413: 'What was sent is larger than 1 MB.'}.get(
-                      error.status_code, 'Something went wrong.'))
-
-
 def create_app(settings, clock=None):
-    app = bottle.Bottle()
+    app = ClinicBottle()
     app.config['clinicdesk.settings'] = settings
     app.config['clinicdesk.clock'] = clock or Clock(settings.tz)
 
@@ -53,7 +38,6 @@ def create_app(settings, clock=None):
         headers = bottle.response._headers  # plain dict: a hot path (SPEC P4)
         headers.update(SECURITY_HEADERS)
 
-    app.default_error_handler = _default_error
     # Ids in paths take ASCII digits only: Bottle's <name:int> matches \d,
     # so '/appointments/١/reschedule' was appointment 1 under a second name.
     app.router.add_filter('int', lambda conf: (r'-?[0-9]+', int, lambda x: str(int(x))))

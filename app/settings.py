@@ -5,6 +5,7 @@ that line and exits before anything is started.
 """
 import dataclasses
 import datetime
+import email.utils
 import ipaddress
 import os
 import re
@@ -101,13 +102,15 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+DECIMAL_RE = re.compile(r'[0-9]{1,9}(\.[0-9]{1,9})?')
+
+
 def _int(env, name, default, low=None, high=None):
     raw = env.get(name)
     if raw in (None, ''):
         return default
-    try:
-        value = int(raw)
-    except ValueError:
+    value = validate.whole_number(raw)
+    if value is None:
         raise ConfigError(f'{name}: expected a whole number, got {raw!r}')
     if (low is not None and value < low) or (high is not None and value > high):
         raise ConfigError(f'{name}: {value} is out of range ({low}..{high})')
@@ -118,10 +121,10 @@ def _float(env, name, default, low=0.0):
     raw = env.get(name)
     if raw in (None, ''):
         return default
-    try:
-        value = float(raw)
-    except ValueError:
+    # ASCII only, and no 'nan' or 'inf' (float() takes all of them).
+    if not DECIMAL_RE.fullmatch(raw.strip()):
         raise ConfigError(f'{name}: expected a number, got {raw!r}')
+    value = float(raw)
     if value < low:
         raise ConfigError(f'{name}: must be at least {low}')
     return value
@@ -129,7 +132,7 @@ def _float(env, name, default, low=0.0):
 
 def _clock_time(env, name, default):
     raw = env.get(name) or default
-    match = re.fullmatch(r'(\d{1,2}):(\d{2})', raw.strip())
+    match = re.fullmatch(r'([0-9]{1,2}):([0-9]{2})', raw.strip())
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ConfigError(f'{name}: expected HH:MM (00:00-23:59), got {raw!r}')
     return datetime.time(int(match[1]), int(match[2]))
@@ -147,6 +150,17 @@ def _hours(env, name):
     if not re.fullmatch(r'[0-9]{1,3}', raw) or not 1 <= int(raw) <= 168:
         raise ConfigError(f'{name}: expected whole hours from 1 to 168, got {raw!r}')
     return int(raw)
+
+
+def _mail_from(env):
+    """MAIL_FROM: an address, optionally with a display name ('Clinic
+    <no-reply@clinic.example>'), on one line. The address is ASCII: the
+    clinic's own sender must reach servers without SMTPUTF8 too."""
+    raw = env.get('MAIL_FROM') or 'ClinicDesk <no-reply@clinicdesk.local>'
+    name, address = email.utils.parseaddr(raw)
+    if '\n' in raw or '\r' in raw or not (address.isascii() and validate.is_addr_spec(address)):
+        raise ConfigError(f'MAIL_FROM: expected an email address, got {raw!r}')
+    return raw
 
 
 def _zone(env, name, default):
@@ -243,9 +257,10 @@ def load(env=None):
     if staff_2fa not in ('optional', 'required'):
         raise ConfigError(f'STAFF_2FA: expected optional or required, got {staff_2fa!r}')
 
-    mail_from = env.get('MAIL_FROM') or 'ClinicDesk <no-reply@clinicdesk.local>'
-    if '@' not in mail_from:
-        raise ConfigError(f'MAIL_FROM: expected an email address, got {mail_from!r}')
+    mail_from = _mail_from(env)
+    admin_email = env.get('ADMIN_EMAIL') or None
+    if admin_email is not None and not validate.is_addr_spec(admin_email.strip().lower()):
+        raise ConfigError(f'ADMIN_EMAIL: expected one address (user@host), got {admin_email!r}')
 
     return Settings(
         data_dir=data_dir,
@@ -264,7 +279,7 @@ def load(env=None):
         smtp_password=env.get('SMTP_PASSWORD') or None,
         smtp_security=security,
         mail_from=mail_from,
-        admin_email=env.get('ADMIN_EMAIL') or None,
+        admin_email=admin_email,
         admin_password=env.get('ADMIN_PASSWORD') or None,
         stats_cache_seconds=_int(env, 'STATS_CACHE_SECONDS', 300, 0),
         export_retention_days=_int(env, 'EXPORT_RETENTION_DAYS', 7, 1),

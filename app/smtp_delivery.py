@@ -14,6 +14,7 @@ import uuid
 from app import mail, workers
 from app.db import database
 from app.mime import mime_bytes, sender
+from app.validate import is_addr_spec
 
 log = logging.getLogger('clinicdesk.mail')
 
@@ -144,8 +145,8 @@ def _send_batch(smtp, batch, token, mail_from, report):
     mail.set_status(batch[0], token, mail.SENDING)
     for index, message in enumerate(batch):
         following = batch[index + 1] if index + 1 < len(batch) else None
-        raw = mime_bytes(message, attachments.get(message.id, ()), mail_from)
-        outcome, error = _send_one(smtp, envelope_from, message.to, raw)
+        outcome, error = _compose_and_send(smtp, envelope_from, message,
+                                           attachments.get(message.id, ()), mail_from)
         if outcome in ('sent', 'failed'):
             mail.record(message, token, outcome, error, following)
             report[outcome] += 1
@@ -161,11 +162,33 @@ def _send_batch(smtp, batch, token, mail_from, report):
     return True
 
 
-def _send_one(smtp, envelope_from, to, raw):
+def _compose_and_send(smtp, envelope_from, message, attachments, mail_from):
+    """_send_one's outcome, or 'failed' before sending when this message
+    cannot be sent as it is: its own fault fails it alone, never the batch."""
+    if not is_addr_spec(message.to):
+        return 'failed', f'the recipient {message.to!r} is not a plain email address'
+    try:
+        raw = mime_bytes(message, attachments, mail_from)
+    except (ValueError, UnicodeError) as exc:
+        return 'failed', f'the message cannot be encoded: {exc}'
+    options = []
+    if not (message.to.isascii() and envelope_from.isascii()):
+        try:
+            smtp.ehlo_or_helo_if_needed()
+        except (OSError, smtplib.SMTPException) as exc:
+            return 'lost', f'connection to the SMTP server lost: {exc}'
+        if not smtp.has_extn('smtputf8'):
+            return 'failed', ('the mail server does not accept international addresses '
+                              '(it does not offer SMTPUTF8)')
+        options = ['SMTPUTF8']
+    return _send_one(smtp, envelope_from, message.to, raw, options)
+
+
+def _send_one(smtp, envelope_from, to, raw, options=()):
     """('sent'|'failed'|'deferred'|'lost', error). 5xx is permanent, 4xx
     and network trouble are transient; 'lost' means reconnect first."""
     try:
-        smtp.sendmail(envelope_from, [to], raw)
+        smtp.sendmail(envelope_from, [to], raw, mail_options=list(options))
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
         return _by_code(code, reply)

@@ -6,13 +6,21 @@ import unicodedata
 
 from app.errors import bad_request
 
-EMAIL_RE = re.compile(r'^[^@\s<>"\',;]+@[^@\s<>"\',;]+\.[^@\s<>"\',;]+$')
+# A plain addr-spec (RFC 5321/6531): a dot-atom, one @, a host name. No
+# display name, quotes, comments, brackets, ':' (a 'Bcc:x@y' prefix), ',' or
+# ';' (a second address). Letters beyond ASCII are welcome (josé@…) and are
+# sent with SMTPUTF8.
+LOCAL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
+                      r"(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+)*")
+LABEL_RE = re.compile(r'[A-Za-z0-9\u0080-\U0010ffff]([A-Za-z0-9\-\u0080-\U0010ffff]{0,61}'
+                      r'[A-Za-z0-9\u0080-\U0010ffff])?')
 # ASCII digits only: Python's \d also matches '０' or '٣', which would pass
 # the check and then break every later datetime parse of the stored value.
 TIME_RE = re.compile(r'^([01][0-9]|2[0-3]):([0-5][0-9])$')
 DATE_RE = re.compile(r'^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
 MONTH_RE = re.compile(r'^([0-9]{4})-(0[1-9]|1[0-2])$')
 PHONE_RE = re.compile(r'[0-9+\-(). ]+')
+WHOLE_RE = re.compile(r'-?[0-9]{1,12}')
 EARLIEST_BIRTH = datetime.date(1900, 1, 1)
 
 
@@ -46,9 +54,27 @@ def email(data, field='email', required=True):
     if value is None:
         return None
     value = value.lower()
-    if not EMAIL_RE.match(value):
+    if not is_addr_spec(value):
         raise bad_request(field, 'is not a valid email address')
     return value
+
+
+def is_addr_spec(value):
+    """True for one plain address, user@host.tld, as a recipient or sender."""
+    if not isinstance(value, str) or len(value) > 254 or value.count('@') != 1:
+        return False
+    local, domain = value.split('@')
+    labels = domain.split('.')
+    return (0 < len(local) <= 64 and LOCAL_RE.fullmatch(local) is not None
+            and len(labels) >= 2 and not labels[-1].isdigit()
+            and all(LABEL_RE.fullmatch(label) for label in labels)
+            and all(_letter_like(ch) for ch in value if not ch.isascii()))
+
+
+def _letter_like(ch):
+    # Beyond ASCII only letters, marks and digits: no spaces, invisible
+    # formatting or look-alike punctuation ('＠', '；').
+    return unicodedata.category(ch)[0] in 'LMN'
 
 
 def phone(data, field='phone'):
@@ -131,8 +157,8 @@ def integer(data, field, *, required=True, low=None, high=None):
         return None
     if isinstance(raw, bool):
         raise bad_request(field, 'must be a whole number')
-    if isinstance(raw, str) and re.fullmatch(r'-?[0-9]{1,12}', raw.strip()):
-        raw = int(raw.strip())
+    if isinstance(raw, str):
+        raw = whole_number(raw)
     if not isinstance(raw, int):
         raise bad_request(field, 'must be a whole number')
     if low is not None and raw < low:
@@ -140,6 +166,15 @@ def integer(data, field, *, required=True, low=None, high=None):
     if high is not None and raw > high:
         raise bad_request(field, f'must be at most {high}')
     return raw
+
+
+def whole_number(raw, max_digits=12):
+    """`raw` as an int when it is ASCII digits (an optional minus, up to
+    `max_digits`), else None. int() alone takes '٣', '１' and '1_0'."""
+    raw = raw.strip()
+    if len(raw) > max_digits + 1 or not WHOLE_RE.fullmatch(raw):
+        return None
+    return int(raw)
 
 
 def identifier(data, field, required=True):

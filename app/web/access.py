@@ -1,8 +1,12 @@
 """The plugin every route runs through: login, role and CSRF rules before
 the view, and one way out for what goes wrong: an ApiError (or the queue
 being down) becomes JSON under /api and an error page elsewhere; anything
-else is logged by route rule and answers 500 the same way."""
+else is logged by route rule and answers 500 the same way. Bottle's own
+errors (404, 405, 413) and whatever escapes a route, a hook or the error
+path itself take the same way out (ClinicBottle), with the security headers."""
+import json
 import logging
+import sys
 import traceback
 from urllib.parse import quote
 
@@ -23,6 +27,75 @@ log = logging.getLogger('clinicdesk.web')
 
 SESSION_ENDED = ('Your session ended (after a while without activity, or signed out from '
                  'elsewhere). Log in again to continue where you were.')
+SECURITY_HEADERS = {'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': ['DENY'],
+                    'Referrer-Policy': ['same-origin']}
+BOTTLE_MESSAGES = {404: ('not found', 'Page not found.'),
+                   405: ('method not allowed', 'Method not allowed.'),
+                   413: ('body: larger than 1 MB', 'What was sent is larger than 1 MB.')}
+LAST_RESORT_PAGE = (b'<!doctype html><title>Error</title>'
+                    b'<h1>Something went wrong</h1><p>It has been logged.</p>')
+
+
+def body_bytes(body):
+    """A text body as UTF-8. A lone surrogate (sent as "\\ud800" in JSON and
+    echoed in a message) cannot be encoded; it is written as the escape it
+    came as, which is still valid JSON, instead of failing the response."""
+    return body.encode('utf-8', 'backslashreplace') if isinstance(body, str) else body
+
+
+class ClinicBottle(bottle.Bottle):
+    """Bottle whose last resort is ours: an exception that escapes Bottle
+    (a hook, the error path itself, a body that cannot be encoded) answers
+    500 in our JSON or page shape with the security headers, instead of
+    Bottle's "Critical error" page without them."""
+
+    def __init__(self):
+        super().__init__()
+        self.config['catchall'] = False
+        self.default_error_handler = bottle_error
+
+    def wsgi(self, environ, start_response):
+        try:
+            return super().wsgi(environ, start_response)
+        except Exception:
+            route = environ.get('bottle.route')
+            log.error('unhandled error on %s %s\n%s', environ.get('REQUEST_METHOD'),
+                      route.rule if route else '(no route)', traceback.format_exc())
+            status, headers, body = last_resort(environ)
+            start_response(status, headers, sys.exc_info())
+            return [body]
+
+
+def bottle_error(error):
+    """Bottle's own errors (no route, wrong method, body too large) and
+    HTTPErrors in our one shape."""
+    status = error.status_code
+    default = (error.body if isinstance(error.body, str) and error.body else 'error',
+               'Something went wrong.')
+    api_message, page_message = BOTTLE_MESSAGES.get(status, default)
+    return failure(is_api_path(bottle.request.path), status, api_message, page_message)
+
+
+def failure(api, status, message, page_message=None, extra=None):
+    if api:
+        return body_bytes(error_response(status, message, extra))
+    bottle.response.status = status
+    return body_bytes(render('error.html', status=status, message=page_message or message))
+
+
+def last_resort(environ):
+    """(status line, headers, body) when even the error path failed:
+    built without templates or the database."""
+    path = environ.get('PATH_INFO', '')
+    if is_api_path(path):
+        content_type = 'application/json; charset=utf-8'
+        body = json.dumps({'error': 'internal error; it has been logged'}).encode()
+    else:
+        content_type, body = 'text/html; charset=utf-8', LAST_RESORT_PAGE
+    headers = [('Content-Type', content_type), ('Content-Length', str(len(body))),
+               ('Cache-Control', 'no-store')]
+    headers += [(name, values[0]) for name, values in SECURITY_HEADERS.items()]
+    return '500 Internal Server Error', headers, body
 
 
 class ClinicPlugin:
@@ -63,8 +136,8 @@ class ClinicPlugin:
                           route.rule, traceback.format_exc())
                 return self._failure(api, 500, 'internal error; it has been logged')
             if api and isinstance(result, (dict, list)):
-                return json_response(result)
-            return result
+                return body_bytes(json_response(result))
+            return body_bytes(result)
         return wrapper
 
     def _check_access(self, roles, csrf, api):
@@ -110,7 +183,4 @@ class ClinicPlugin:
     def _failure(self, api, status, message, extra=None, headers=None):
         for name, value in (headers or {}).items():
             bottle.response.set_header(name, value)
-        if api:
-            return error_response(status, message, extra)
-        bottle.response.status = status
-        return render('error.html', status=status, message=message)
+        return failure(api, status, message, extra=extra)

@@ -6,7 +6,7 @@ from app import auth, validate
 from app.errors import ApiError, bad_request, not_found
 from app.services import accounts, password_links, reminders, two_factor
 from app.web.base import client_ip, clock, current_session, current_user, current_user_row, \
-    json_body, json_response, query_params, session_start, settings
+    json_body, json_response, own_session_tokens, query_params, session_start, settings
 from app.web.forms import field_errors, form, form_failure, home_for, page, redirect_with, \
     safe_next
 from app.web.templating import render
@@ -47,9 +47,16 @@ def login():
     return json_response({'user': user.public(), 'csrf_token': session.csrf_token})
 
 
-def logout():
-    accounts.log_out(bottle.request.get_cookie(auth.SESSION_COOKIE), client_ip())
+def end_own_sessions():
+    """Logout: end every session cookie of the requester it carries, and
+    clear the cookie whatever state those sessions were in."""
+    for token in own_session_tokens():
+        accounts.log_out(token, client_ip())
     bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
+
+
+def logout():
+    end_own_sessions()
     return {'status': 'logged out'}
 
 
@@ -150,8 +157,7 @@ def register_submit():
 
 
 def logout_submit():
-    accounts.log_out(bottle.request.get_cookie(auth.SESSION_COOKIE), client_ip())
-    bottle.response.delete_cookie(auth.SESSION_COOKIE, path='/')
+    end_own_sessions()
     redirect_with('/login', 'You are logged out.')
 
 

@@ -4,6 +4,7 @@ section of /patient). A patient's view leaves out their own actions and
 the staff's client addresses."""
 import bottle
 
+from app import validate
 from app.errors import ApiError
 from app.models import User
 from app.services import audit
@@ -45,9 +46,10 @@ def my_audit():
 
 
 def _person(user_id, role=None):
-    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 9:
+    number = validate.whole_number(user_id, max_digits=9)
+    if number is None or number < 1:
         return None
-    query = User.select().where(User.id == int(user_id))
+    query = User.select().where(User.id == number)
     if role:
         query = query.where(User.role == role)
     return query.first()

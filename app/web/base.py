@@ -5,7 +5,7 @@ import json
 
 import bottle
 
-from app import auth, session_cache
+from app import auth, session_cache, validate
 from app.errors import ApiError
 from app.models import User
 
@@ -21,26 +21,66 @@ def clock():
     return bottle.request.app.config['clinicdesk.clock']
 
 
-def session_token(environ):
-    """The session cookie's value. Read straight from the header: Bottle's
-    full cookie parse (http.cookies) costs more than the rest of a cached
-    read (SPEC P4), and our token is URL-safe so needs no unquoting."""
-    prefix = auth.SESSION_COOKIE + '='
+# More than this many cookies of one name in one request are not looked at.
+MAX_SAME_NAME_COOKIES = 4
+
+
+def cookie_values(environ, name):
+    """Every value of cookie `name` the request carries, in order, read
+    straight from the header: the one way the app reads a cookie.
+    http.cookies drops every cookie after one it cannot parse (a consent
+    banner's JSON), and its full parse costs more than the rest of a cached
+    read (SPEC P4). Our values are URL-safe so need no unquoting."""
+    prefix = name + '='
+    values = []
     for part in environ.get('HTTP_COOKIE', '').split(';'):
         part = part.strip()
-        if part.startswith(prefix):
-            return part[len(prefix):].strip('"')
-    return None
+        if part.startswith(prefix) and len(values) < MAX_SAME_NAME_COOKIES:
+            values.append(part[len(prefix):].strip('"'))
+    return values
+
+
+def session_tokens(environ):
+    return cookie_values(environ, auth.SESSION_COOKIE)
+
+
+def session_token(environ):
+    """The first session cookie the request carries, or None."""
+    return next(iter(session_tokens(environ)), None)
 
 
 def current_session():
+    """The first live session among the request's session cookies: a stale
+    duplicate (another path or domain) must not hide the live one."""
     environ = bottle.request.environ
     if 'clinicdesk.session' not in environ:
-        config = settings()
-        environ['clinicdesk.session'] = session_cache.lookup(
-            session_token(environ), environ['REQUEST_METHOD'], clock().utcnow(),
-            config.session_idle, config.session_max_age)
+        session = None
+        for token in session_tokens(environ):
+            session = _live_session(token, environ['REQUEST_METHOD'])
+            if session is not None:
+                break
+        environ['clinicdesk.session'] = session
     return environ['clinicdesk.session']
+
+
+def _live_session(token, method):
+    config = settings()
+    return session_cache.lookup(token, method, clock().utcnow(), config.session_idle,
+                                config.session_max_age)
+
+
+def own_session_tokens():
+    """The request's session tokens that belong to the signed-in user, the
+    ones a logout ends; another account's token it may carry is left alone."""
+    user = current_user()
+    if user is None:
+        return []
+    tokens = []
+    for token in session_tokens(bottle.request.environ):
+        session = _live_session(token, 'POST')  # not from the cache: it is about to end
+        if session is not None and session.user.id == user.id:
+            tokens.append(token)
+    return tokens
 
 
 def session_start():
@@ -106,6 +146,9 @@ def json_body():
         data = json.loads(raw.decode('utf-8'))
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, 'body: not valid JSON')
+    except RecursionError:
+        # '[[[[…' thousands deep: the parser gives up before we would.
+        raise ApiError(400, 'body: JSON nested too deeply')
     if not isinstance(data, dict):
         raise ApiError(400, 'body: expected a JSON object')
     return data
@@ -126,18 +169,9 @@ def query_params():
 
 def paging(params=None):
     params = query_params() if params is None else params
-    limit, offset = 100, 0
-    for field in ('limit', 'offset'):
-        raw = params.get(field)
-        if raw in (None, ''):
-            continue
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-            raise ApiError(400, f'{field}: must be a whole number ≥ 0', field=field)
-        if field == 'limit':
-            limit = max(1, min(int(raw), 1000))
-        else:
-            offset = int(raw)
-    return limit, offset
+    limit = validate.integer(params, 'limit', required=False, low=0, high=10 ** 9)
+    offset = validate.integer(params, 'offset', required=False, low=0, high=10 ** 9)
+    return (100 if limit is None else max(1, min(limit, 1000))), offset or 0
 
 
 def page_of(items, total, limit, offset, **extra):

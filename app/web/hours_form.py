@@ -111,9 +111,10 @@ def placed(exc, fields):
     """The service's error put next to the row it names ('hours[3]')."""
     errors = field_errors(exc)
     field = exc.field or ''
-    if field.startswith('hours[') and field.endswith(']') and field[6:-1].isdigit():
-        index = int(field[6:-1])
-        if index < len(fields):
+    index = (validate.whole_number(field[6:-1])
+             if field.startswith('hours[') and field.endswith(']') else None)
+    if index is not None:
+        if 0 <= index < len(fields):
             return {fields[index]: errors[field]}
     if field.startswith('hours'):
         return {'': exc.message}
