@@ -169,10 +169,11 @@ class SmtpSink:
 
 
 @contextlib.contextmanager
-def smtp_sink(sink=None):
-    """An aiosmtpd server on a free port delivering to `sink`."""
+def smtp_sink(sink=None, **options):
+    """An aiosmtpd server on a free port delivering to `sink`; `options`
+    go to its Controller (enable_SMTPUTF8=True)."""
     sink = sink or SmtpSink()
-    controller = Controller(sink, hostname='127.0.0.1', port=free_port())
+    controller = Controller(sink, hostname='127.0.0.1', port=free_port(), **options)
     controller.start()
     sink.port = controller.port
     try:

@@ -213,7 +213,8 @@ def requests_for(route, actor, ids):
     path = _path(route.rule, ids)
     csrf = {'X-CSRF-Token': actor.csrf} if actor.csrf else {}
     if '<' in route.rule:
-        for hostile_id in rng.sample(UNICODE_DIGITS, 2) + [rng.choice(('%ED%A0%80', '99999999999999'))]:
+        odd_ids = rng.sample(UNICODE_DIGITS, 2) + [rng.choice(('%ED%A0%80', '99999999999999'))]
+        for hostile_id in odd_ids:
             yield dict(method=method, path=_path(route.rule, ids, quote(hostile_id, safe='%')),
                        headers=csrf)
     yield dict(method=method, path=path, query=_hostile_query(rng), headers=csrf)

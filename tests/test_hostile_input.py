@@ -7,9 +7,12 @@ import random
 import pytest
 
 from app.db import database
+from app.factory import create_app
 from app.models import Appointment, TimeOff, User, WorkingHours
+from app.settings import ConfigError, load
 from tests.client import Client
-from tests.conftest import create_user
+from tests.conftest import ServerThread, base_env, create_user
+from tests.test_reports import report_body
 
 DAY = (datetime.date.today() + datetime.timedelta(days=40)).isoformat()
 
@@ -231,3 +234,65 @@ def test_the_ends_of_the_calendar_never_500(actors):
         assert resp.status in (201, 400), (date, resp)
         if resp.status == 201:
             assert users['admin'].delete(f"/api/time-off/{resp.json['id']}").status == 200
+
+
+def test_json_nested_thirty_thousand_deep_is_a_400(actors):
+    users, _ = actors
+    for deep in (b'[' * 30_000 + b']' * 30_000, b'{"a":' * 10_000 + b'1' + b'}' * 10_000):
+        resp = users['admin'].request('POST', '/api/patients', data=deep,
+                                      headers={'Content-Type': 'application/json'})
+        assert resp.status == 400, resp
+        assert resp.json['error'] == 'body: JSON nested too deeply'
+        assert resp.headers['X-Frame-Options'] == 'DENY'
+
+
+def test_a_lone_surrogate_echoed_in_an_error_answers_our_json_with_the_headers(actors):
+    users, _ = actors
+    body = json.dumps(report_body(recipients=['\ud800@x.io'])).encode()
+    assert b'\\ud800' in body
+    resp = users['admin'].request('POST', '/api/reports', data=body,
+                                  headers={'Content-Type': 'application/json'})
+    assert resp.status == 400, resp
+    assert resp.json['error'].startswith('recipients:')
+    assert 'Critical error' not in resp.text
+    assert resp.headers['X-Content-Type-Options'] == 'nosniff'
+
+
+def test_non_ascii_digits_in_paging_and_ids_are_refused(actors):
+    users, ids = actors
+    for query in ('limit=٥', 'offset=１', 'limit=²', 'offset=1_0', 'limit=%20٣'):
+        resp = users['admin'].get('/api/patients?' + query.replace('٥', '%D9%A5')
+                                  .replace('１', '%EF%BC%91').replace('²', '%C2%B2')
+                                  .replace('٣', '%D9%A3'))
+        assert resp.status == 400, (query, resp)
+    resp = users['patient'].get('/api/appointments/%D9%A1')
+    assert resp.status == 404, resp
+
+
+@pytest.mark.parametrize('name, value', [
+    ('PORT', '٨٠٨٠'), ('WORKERS', '２'), ('BACKUP_KEEP', '1_0'), ('REMINDER_TIME', '٠٨:٠٠'),
+    ('BACKUP_TIME', '０２:３０'), ('QUEUE_POLL_MIN', 'nan'), ('SHUTDOWN_TIMEOUT', 'inf'),
+    ('HEARTBEAT_SECONDS', '٥')])
+def test_settings_take_ascii_digits_only(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name):
+        load(base_env(tmp_path, **{name: value}))
+
+
+def test_what_escapes_bottle_answers_our_500_with_the_security_headers(settings):
+    """A failure outside any route (here a hook) gets our JSON or page, not
+    Bottle's "Critical error" page without the headers."""
+    app = create_app(settings)
+
+    @app.hook('before_request')
+    def _fail():
+        raise RuntimeError('a bug outside any route')
+    server = ServerThread(app).start()
+    try:
+        for path, kind in (('/api/me', 'application/json'), ('/login', 'text/html')):
+            resp = Client(server.url).get(path)
+            assert resp.status == 500, resp
+            assert resp.headers['Content-Type'].startswith(kind)
+            assert resp.headers['X-Frame-Options'] == 'DENY'
+            assert b'Critical error' not in resp.body and b'Traceback' not in resp.body
+    finally:
+        server.stop()
