@@ -170,7 +170,7 @@ class RedisCache:
         data = message.get('data')
         text = data.decode() if isinstance(data, bytes) else str(data)
         family, _, generation = text.rpartition(' ')
-        if generation.isdigit():
+        if generation.isascii() and generation.isdigit():  # int() fails on "²"
             self._announce(family, int(generation))
 
     def _listen(self):

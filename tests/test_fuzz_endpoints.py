@@ -275,10 +275,27 @@ def fuzz(app, call, actors, ids, routes=None):
     return problems
 
 
+CLOCK_TIME = re.compile(r'([01][0-9]|2[0-3]):[0-5][0-9]')
+STORED_TIMES = ((Appointment, ('time', 'rescheduled_from_time')), (WorkingHours, ('start', 'end')),
+                (TimeOff, ('start_time', 'end_time')), (ScheduledReport, ('time',)))
+
+
+def odd_stored_times():
+    """Clock times a later job would fail to read (a '٠٩:٣٠' let through)."""
+    odd = []
+    for model, fields in STORED_TIMES:
+        for row in model.select():
+            odd += [f'{model.__name__} {row.id} {name}={getattr(row, name)!r}' for name in fields
+                    if getattr(row, name) is not None
+                    and not CLOCK_TIME.fullmatch(getattr(row, name))]
+    return odd
+
+
 def test_every_route_survives_hostile_input_from_every_role(site):
     app, call, actors, ids = site
     problems = fuzz(app, call, actors, ids)
     assert not problems, '\n'.join(problems)
+    assert not odd_stored_times()
 
 
 def test_the_fuzz_fails_when_a_route_answers_500(site):
