@@ -49,6 +49,11 @@ def session_token(environ):
     return next(iter(session_tokens(environ)), None)
 
 
+def cookie(name):
+    """The first value of cookie `name` in the current request, or None."""
+    return next(iter(cookie_values(bottle.request.environ, name)), None)
+
+
 def current_session():
     """The first live session among the request's session cookies: a stale
     duplicate (another path or domain) must not hide the live one."""

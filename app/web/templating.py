@@ -84,7 +84,7 @@ def render(name, **context):
     request = bottle.request
     try:
         session = base.current_session()
-        flash = unquote(next(iter(base.cookie_values(request.environ, 'flash')), ''))
+        flash = unquote(base.cookie('flash') or '')
         app_settings = base.settings()
     except (KeyError, RuntimeError):
         session, flash, app_settings = None, None, None

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from app.errors import ApiError
 from app.services import accounts, two_factor
 from app.web.accounts import PENDING_COOKIE, set_session_cookie
-from app.web.base import client_ip, clock, current_user, json_body, query_params, \
+from app.web.base import client_ip, clock, cookie, current_user, json_body, query_params, \
     session_start, settings
 from app.web.forms import form, form_failure, home_for, page, redirect_with, safe_next
 
@@ -81,7 +81,7 @@ def disable_submit():
 
 
 def code_page():
-    if two_factor.pending_login_user(bottle.request.get_cookie(PENDING_COOKIE), clock()) is None:
+    if two_factor.pending_login_user(cookie(PENDING_COOKIE), clock()) is None:
         bottle.redirect('/login')
     return page('login_code.html', next=safe_next(query_params().get('next')))
 
@@ -89,7 +89,7 @@ def code_page():
 def code_submit():
     data = form('otp', 'next')
     next_url = safe_next(data['next'])
-    token = bottle.request.get_cookie(PENDING_COOKIE)
+    token = cookie(PENDING_COOKIE)
     user = two_factor.pending_login_user(token, clock())
     if user is None:
         redirect_with('/login', 'That took too long; please log in again.')
