@@ -53,6 +53,7 @@ class ClinicBottle(bottle.Bottle):
         super().__init__()
         self.config['catchall'] = False
         self.default_error_handler = bottle_error
+        self.add_hook('before_request', refuse_undecodable_path)
 
     def wsgi(self, environ, start_response):
         try:
@@ -64,6 +65,15 @@ class ClinicBottle(bottle.Bottle):
             status, headers, body = last_resort(environ)
             start_response(status, headers, sys.exc_info())
             return [body]
+
+
+def refuse_undecodable_path():
+    """Bottle drops bytes of a path that are not UTF-8, so '/x/1%ED%A0%80'
+    would be '/x/1' under a second name; such a path is a 400."""
+    try:
+        bottle.request.environ['bottle.raw_path'].encode('latin1').decode('utf-8')
+    except UnicodeError:
+        raise bottle.HTTPError(400, 'path: not valid UTF-8')
 
 
 def bottle_error(error):
