@@ -69,11 +69,11 @@ class ClinicBottle(bottle.Bottle):
 
 def refuse_undecodable_path():
     """Bottle drops bytes of a path that are not UTF-8, so '/x/1%ED%A0%80'
-    would be '/x/1' under a second name; such a path is a 400."""
+    would be '/x/1' under a second name; no page has such a name (404)."""
     try:
         bottle.request.environ['bottle.raw_path'].encode('latin1').decode('utf-8')
     except UnicodeError:
-        raise bottle.HTTPError(400, 'path: not valid UTF-8')
+        raise bottle.HTTPError(404, 'not found')
 
 
 def bottle_error(error):
