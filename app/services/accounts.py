@@ -58,6 +58,10 @@ def update_doctor(clock, doctor_id, data):
         with database.atomic():
             database.after_commit(stats.invalidate)
             User.update(**changes).where(User.id == doctor.id).execute()
+            if changes.get('active') is False:
+                # As for any staff account: a deactivated doctor is signed out
+                # at once, and reactivating does not bring old sessions back.
+                session_cache.end_user_sessions(doctor.id)
         for field, value in changes.items():
             setattr(doctor, field, value)
     return doctor, [] if doctor.active else future_bookings(clock, doctor)
