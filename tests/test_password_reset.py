@@ -10,6 +10,7 @@ import pytest
 
 from app.db import database
 from app.models import OutboxMessage, User
+from app.services import login_throttle
 from app.web.password_reset import ANSWER_SECONDS
 from tests.client import Client
 from tests.clocked_site import ClockedSite
@@ -157,3 +158,29 @@ def test_the_login_page_leads_to_the_forgot_form(site):
     site.login(email, NEW_PASSWORD)
     bad = submit(Client(site.url), '/forgot', {'email': 'nope'})
     assert bad.status == 400 and 'not a valid email address' in bad.text
+
+
+def test_an_address_asking_for_many_links_waits_and_is_answered_at_once(site):
+    # Each request holds a web thread for ANSWER_SECONDS: without a limit a
+    # handful of clients could keep every thread asleep, and flood mailboxes.
+    known = site.user()
+    free = login_throttle.FREE_TRIES['reset_request']
+    for n in range(free):
+        email = known if n == 0 else f'nobody-{n}@example.test'
+        assert Client(site.url).post('/api/password/forgot', {'email': email}).status == 202
+    answers = []
+    for email in (known, 'nobody-else@example.test'):
+        started = time.monotonic()
+        resp = Client(site.url).post('/api/password/forgot', {'email': email})
+        answers.append((resp.status, resp.body, time.monotonic() - started))
+        assert int(resp.headers['Retry-After']) > 0
+    assert answers[0][:2] == answers[1][:2] and answers[0][0] == 429
+    assert 'too many password reset requests' in answers[0][1].decode()
+    assert all(a[2] < ANSWER_SECONDS for a in answers), answers
+    form = submit(Client(site.url), '/forgot', {'email': known})
+    assert form.status == 429 and 'too many password reset requests' in form.text.lower()
+    assert len(reset_mails(known)) == 1
+    site.login(known, PASSWORD)  # logging in from the address is not delayed
+    site.set_time(minutes=2)
+    assert Client(site.url).post('/api/password/forgot', {'email': known}).status == 202
+    assert len(reset_mails(known)) == 2

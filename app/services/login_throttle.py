@@ -24,7 +24,9 @@ from app.services import audit
 ADDRESS_ONLY = ''  # the account of the per-address row
 # Tries checked before the delay starts: one person's typos on one account
 # from one address; and everyone's behind one address (a clinic's NAT).
-FREE_TRIES = {'account': 5, 'address': 50}
+FREE_TRIES = {'account': 5, 'address': 50, 'reset_request': 10}
+# The account key of an address's count of password-reset requests.
+RESET_REQUESTS = 'reset-request'
 FIRST_DELAY = datetime.timedelta(seconds=30)
 MAX_DELAY = datetime.timedelta(minutes=15)
 # A key quiet this long starts again from nothing.
@@ -49,8 +51,12 @@ def _accounts_of(user):
     return [user.email or '', code_key(user.email or '')]
 
 
+def _address(address):
+    return (address or '-')[:45]
+
+
 def _keys(email, address):
-    address = (address or '-')[:45]
+    address = _address(address)
     return [((email or '')[:254], address, FREE_TRIES['account']),
             (ADDRESS_ONLY, address, FREE_TRIES['address'])]
 
@@ -86,10 +92,10 @@ def retry_after(until, now):
     return max(1, math.ceil((until - now).total_seconds()))
 
 
-def too_many(until, now):
+def too_many(until, now, what='failed logins'):
     seconds = retry_after(until, now)
     wait = f'{seconds} seconds' if seconds < 120 else f'{math.ceil(seconds / 60)} minutes'
-    return ApiError(429, f'too many failed logins from here; try again in {wait}',
+    return ApiError(429, f'too many {what} from here; try again in {wait}',
                     headers={'Retry-After': str(seconds)})
 
 
@@ -105,6 +111,23 @@ def reserve(email, address, now=None):
                          .where(_key_where(account, addr))
                          .scalar())
                 raise too_many(until, now)
+
+
+def reserve_reset_request(address, now=None):
+    """Count a request for a password-reset link from this address, or
+    raise ApiError 429 while the address is delayed. Each request holds a
+    web thread for a fixed time (so timing tells nobody who has an account)
+    and may write a mail: an address gets a few, then waits as after failed
+    logins, and a delayed request is answered at once, the same for every
+    email."""
+    now = now or utcnow()
+    address = _address(address)
+    with database.atomic():
+        if not _count(RESET_REQUESTS, address, FREE_TRIES['reset_request'], now, refuse=True):
+            until = (LoginThrottle.select(LoginThrottle.delayed_until)
+                     .where(_key_where(RESET_REQUESTS, address))
+                     .scalar())
+            raise too_many(until, now, 'password reset requests')
 
 
 def succeeded(email, address, now=None):

@@ -8,8 +8,8 @@ import bottle
 import tasks
 from app import validate
 from app.errors import ApiError
-from app.services import password_links
-from app.web.base import clock, json_body, json_response, settings
+from app.services import login_throttle, password_links
+from app.web.base import client_ip, clock, json_body, json_response, settings
 from app.web.forms import form, form_failure, page
 
 SENT = ('If an account uses this email, a link to choose a new password is on its way. '
@@ -20,6 +20,7 @@ ANSWER_SECONDS = 0.3
 
 
 def _request_reset(email):
+    login_throttle.reserve_reset_request(client_ip(), clock().utcnow())
     started = time.monotonic()
     if password_links.request_reset(settings(), email, clock().utcnow()):
         tasks.queue_delivery()
@@ -45,10 +46,9 @@ def forgot_page():
 def forgot_submit():
     data = form('email')
     try:
-        email = validate.email(data)
+        _request_reset(validate.email(data))
     except ApiError as exc:
         return form_failure(exc, 'forgot.html', {'form': data, 'sent': False})
-    _request_reset(email)
     return page('forgot.html', sent=True, message=SENT)
 
 
