@@ -21,7 +21,7 @@ import time
 
 from app import auth
 from app.db import database
-from app.models import Session, utcnow
+from app.models import PendingLogin, Session, utcnow
 
 RECHECK_SECONDS = 2.0
 MAX_ENTRIES = 10_000
@@ -74,11 +74,19 @@ def drop_user(user_id):
             del _entries[token]
 
 
+def end_pending_logins(user_id):
+    """Logins of this user that gave the password and wait for a two-factor
+    code are sessions in the making: what ends the sessions ends them too,
+    or a code would still open one after the password changed."""
+    PendingLogin.delete().where(PendingLogin.user == user_id).execute()
+
+
 def end_user_sessions(user_id):
     """End every session of a user (password set, account deactivated): the
     rows go in the caller's transaction, this process's copies right after
     its commit, so a read racing it cannot remember the user again."""
     Session.delete().where(Session.user == user_id).execute()
+    end_pending_logins(user_id)
     database.after_commit(lambda: drop_user(user_id))
 
 
@@ -88,5 +96,6 @@ def end_other_sessions(user_id, keep_token_hash):
     ended = (Session.delete()
              .where(Session.user == user_id, Session.token_hash != keep_token_hash)
              .execute())
+    end_pending_logins(user_id)
     database.after_commit(lambda: drop_user(user_id))
     return ended

@@ -218,3 +218,22 @@ def test_staff_2fa_setting_is_checked_at_start(tmp_path):
     assert load(base_env(tmp_path / 'b', STAFF_2FA='required')).staff_2fa == 'required'
     with pytest.raises(ConfigError, match='STAFF_2FA'):
         load(base_env(tmp_path / 'c', STAFF_2FA='sometimes'))
+
+
+def test_a_password_change_ends_a_login_still_waiting_for_its_code(app_url, clock):
+    # Someone with the old password got as far as the code; the owner
+    # changes the password: a code must not open a session for them now.
+    client, secret, _ = enrolled(app_url, clock)
+    form = {'Content-Type': 'application/x-www-form-urlencoded'}
+    intruder = Client(app_url)
+    first = intruder.post('/login', data=f'email={client.user["email"]}&password={PASSWORD}',
+                          headers=form)
+    assert first.status == 200 and intruder.cookie('clinicdesk_2fa') is not None
+    changed = client.put('/api/me/password', {'current_password': PASSWORD,
+                                              'new_password': 'a-new-password-7'})
+    assert changed.status == 200, changed
+    clock.advance(30)
+    late = intruder.post('/login/code', data=f'otp={code_at(secret, clock)}', headers=form)
+    assert late.status == 303 and urlsplit(late.headers['Location']).path == '/login'
+    assert intruder.cookie('clinicdesk_session') is None
+    assert intruder.get('/api/me').status == 401
