@@ -324,3 +324,22 @@ def test_consumer_delivers_once_when_smtp_comes_back(tmp_path, settings):
         controller.stop()
     assert outbox()[:2] == ('sent', 2)
     assert [m['to'] for m in late.messages] == [[to]]
+
+
+def test_with_smtp_an_admin_reading_a_message_cannot_use_its_live_links(own_db):
+    token, signed = 'k3yT0ken-_x', 'confirm.12.34.2000000000.c2lnbmF0dXJl'
+    body = (f'Set your password: https://clinic.example/reset?token={token}\n'
+            f'Confirm: https://clinic.example/r/{signed}\n')
+    message = mail.queue_message(f'test:{uuid.uuid4().hex}', address(), 'Links', body,
+                                 html=f'<a href="https://clinic.example/r/{signed}">Confirm</a>')
+    email = address('admin')
+    accounts.create_or_reset_admin(email, PASSWORD)
+    for smtp_host, hidden in (('127.0.0.1', True), (None, False)):
+        site = ServerThread(create_app(own_db.with_changes(smtp_host=smtp_host))).start()
+        try:
+            view = Client(site.url).login(email, PASSWORD).get(f'/admin/outbox/{message.id}')
+        finally:
+            site.stop()
+        assert view.status == 200 and 'Set your password' in view.text
+        assert (token in view.text) is not hidden and (signed in view.text) is not hidden
+        assert ('only the recipient can use this link' in view.text) is hidden

@@ -44,6 +44,19 @@ def subject_patient(message):
             .scalar())
 
 
+# The single-use and signed links a message carries: a set-password link
+# (/reset?token=...) and a reminder's confirm/cancel/reschedule (/r/...).
+LIVE_LINK = re.compile(r'(/reset\?token=|/r/)[A-Za-z0-9._~%-]+')
+HIDDEN = '(hidden: only the recipient can use this link)'
+
+
+def without_live_links(body):
+    """`body` with its live links cut off. An admin reading a sent message
+    must not be able to take over the recipient's account with its reset
+    link, or cancel their visit with its reminder link."""
+    return LIVE_LINK.sub(lambda match: match.group(1) + HIDDEN, body) if body else body
+
+
 def open_message(user, message_id, ip=None):
     message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
     if message is None:

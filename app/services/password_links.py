@@ -1,7 +1,9 @@
 """Single-use links that set a password (SPEC §9 invitations, §10 resets).
 
-The token goes out once, in an email; the table keeps only its SHA-256, so a
-copy of the database opens no account. A link works once, until it expires
+The token goes out once, in an email; this table keeps only its SHA-256. The
+email itself stays in the outbox until housekeeping prunes it (so an
+uncertain one can be sent again); the admin's outbox page hides the link
+when mail goes out by SMTP. A link works once, until it expires
 (72 hours for an invitation, 1 hour for a reset), for an active account, and
 only while the account still has the password it had when the link was
 issued: setting a password any way voids every older link. Setting one ends

@@ -78,9 +78,15 @@ def outbox_message_page(message_id):
                          peewee.fn.LENGTH(OutboxAttachment.content).alias('size'))
                  .where(OutboxAttachment.message == message.id)
                  .order_by(OutboxAttachment.id))
+    # Without SMTP the outbox is where mail arrives (a trial install), and
+    # there an admin passes a set-password link on by hand.
+    hide = bool(settings().smtp_host)
+    shown = outbox.without_live_links if hide else (lambda body: body)
     return render('outbox.html', message=message, summary=outbox_json(message),
                   headers=message.headers or {}, attachments=files,
-                  smtp_host=settings().smtp_host, resendable=message.status in mail.RESENDABLE)
+                  text_body=shown(message.text_body), html_body=shown(message.html_body),
+                  links_hidden=hide, smtp_host=settings().smtp_host,
+                  resendable=message.status in mail.RESENDABLE)
 
 
 def resend_message(message_id):
