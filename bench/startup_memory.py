@@ -59,8 +59,9 @@ def group_rss(root_pid):
     for line in out.splitlines():
         pid, args = line.split(None, 1)
         words = args.split()
-        name = words[words.index(str(ROOT / 'run.py')) + 1] if str(ROOT / 'run.py') in words \
-            else words[-1]
+        script = str(ROOT / 'run.py')
+        after = words[words.index(script) + 1:] if script in words else words[-1:]
+        name = next((word for word in after if not word.startswith('-')), 'child')
         while name in found:
             name += "'"
         found[name] = rss_kb(int(pid)) / 1024
