@@ -62,10 +62,10 @@ def run_demo_data(env, appointments, doctors, patients):
 def demo_data_dir(appointments, doctors=50, patients=2000):
     """A data dir holding `run.py demo-data` at this size, built once and kept
     under the temp dir (a million appointments takes minutes to build); the
-    newest migration is part of its name, so a schema change rebuilds it.
+    migrations are part of its name, so a schema change rebuilds it.
     Callers copy it (copy_data_dir) rather than change it."""
     migrations = sorted(p.stem for p in (ROOT / 'app' / 'migrations').glob('0*.py'))
-    name = f'clinicdesk-bench-{appointments}-{doctors}-{patients}-{migrations[-1]}'
+    name = f'clinicdesk-bench-{appointments}-{doctors}-{patients}-{len(migrations)}-{migrations[-1]}'
     cached = Path(tempfile.gettempdir()) / name
     if (cached / 'ready').exists():
         return cached
