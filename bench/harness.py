@@ -65,7 +65,8 @@ def demo_data_dir(appointments, doctors=50, patients=2000):
     migrations are part of its name, so a schema change rebuilds it.
     Callers copy it (copy_data_dir) rather than change it."""
     migrations = sorted(p.stem for p in (ROOT / 'app' / 'migrations').glob('0*.py'))
-    name = f'clinicdesk-bench-{appointments}-{doctors}-{patients}-{len(migrations)}-{migrations[-1]}'
+    name = (f'clinicdesk-bench-{appointments}-{doctors}-{patients}'
+            f'-{len(migrations)}-{migrations[-1]}')
     cached = Path(tempfile.gettempdir()) / name
     if (cached / 'ready').exists():
         return cached

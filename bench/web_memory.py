@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import copy_data_dir, demo_data_dir, free_port, run_py, wait_for_health  # noqa: E402
+from bench.harness import (  # noqa: E402
+    copy_data_dir, demo_data_dir, free_port, run_py, wait_for_health)
 from tests.client import Client  # noqa: E402
 
 GROWTH_BAR_MB = 30
