@@ -123,6 +123,7 @@ class ExportLoad(threading.Thread):
         self.rows = None
         self.running = threading.Event()
         self.seen = set()
+        self.error = None
 
     def run(self):
         try:
@@ -130,6 +131,8 @@ class ExportLoad(threading.Thread):
         except (OSError, http.client.HTTPException):
             if not self.stop.is_set():
                 raise  # the server went away during the windows, not at the end
+        except SystemExit as exc:  # a thread ends quietly on it: keep it for the report
+            self.error = str(exc)
 
     def _loop(self):
         while not self.stop.is_set():
@@ -323,6 +326,8 @@ def main():
         print(f'exports during the windows: {load.done} done ({load.rows or 0:,} rows each), '
               f'{load.failed} failed; an export was queued or running '
               f'{100 * min(coverage):.0f}-{100 * max(coverage):.0f}% of each window')
+        if load.error:
+            print(f'the export load stopped early: {load.error}')
         if redis_port:
             print(f'redis cache round trips during the stats windows: {mgets:,} for about '
                   f'{served:,.0f} requests ({100 * (1 - mgets / max(served, 1)):.1f}% served '
