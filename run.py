@@ -27,6 +27,10 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger('clinicdesk.run')
 # mallopt(3) parameter number, from glibc's malloc.h.
 M_ARENA_MAX = -8
+# The worker's batch jobs (exports, reports) yield the CPU to web requests
+# when both want it: with an export running on two cores, cached stats p99
+# went from 53-90 ms to 41-46 ms (SPEC P4). Idle CPU is still all theirs.
+WORKER_NICENESS = 10
 
 
 def setup_logging():
@@ -145,6 +149,7 @@ def cmd_worker(settings, args):
     from app.consumer import run_consumer
     import tasks  # noqa: F401  (registers the tasks and periodic jobs)
 
+    os.nice(WORKER_NICENESS)
     boot(settings)
     if args.supervised:
         _watch_parent()

@@ -10,7 +10,7 @@ import logging
 
 from huey import crontab, signals as huey_signals
 
-from app import batch, runtime, smtp_delivery
+from app import batch, memory, runtime, smtp_delivery
 from app.db import database
 from app.queue import PRIORITY_BATCH, PRIORITY_INTERACTIVE, huey
 from app.services import exports, incidents, periodic, reminders, report_runs
@@ -243,6 +243,18 @@ def track_incidents(signal, task, exc=None):
                 queue_delivery()
     except Exception:
         log.exception('could not record the outcome of %s for alerts', task.name)
+
+
+# Tasks that read or render a large batch: after each, freed memory goes back.
+LARGE_JOBS = frozenset({'export_history', 'run_report', *periodic.JOBS,
+                        *(f'{name}_for' for name in periodic.JOBS)})
+
+
+@huey.signal(huey_signals.SIGNAL_COMPLETE, huey_signals.SIGNAL_ERROR)
+def release_batch_memory(signal, task, *args, **kwargs):
+    # An idle worker should not sit at the peak of its last large job (SPEC P6).
+    if task.name in LARGE_JOBS:
+        memory.give_back()
 
 
 @huey.signal(huey_signals.SIGNAL_COMPLETE)

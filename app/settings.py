@@ -9,7 +9,6 @@ import email.utils
 import ipaddress
 import os
 import re
-import secrets
 from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -217,6 +216,7 @@ def _secret_key(env, data_dir):
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    import secrets  # here: it loads OpenSSL (4 MB), which the supervisor never needs
     key = secrets.token_urlsafe(48)
     # O_EXCL: when web and worker start together, the first writer wins.
     try:

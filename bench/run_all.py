@@ -1,7 +1,9 @@
 """Run every bench of SPEC §7 in one go and print one table.
 
-    python bench/run_all.py [--only NAME ...] [--growth]
+    python bench/run_all.py [--only NAME ...] [--large] [--growth]
 
+--large adds the benches on a million appointments (their demo database is
+built once, minutes, then kept in the temp dir; see bench/harness.py).
 --growth adds bench/growth.py (every size up to 1,000,000 appointments: long)
 and prints its table after the others.
 
@@ -11,6 +13,7 @@ parallel: the machine has two cores and the figures are ratios measured side
 by side within each script.
 """
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -31,6 +34,8 @@ BENCHES = [
     'monthly_reports_p3.py',
     'stats_p4.py',
     'stats_p4.py --redis',
+    'stats_p4.py --postgres',
+    'stats_p4.py --postgres --redis',
     'reports_100k.py',
     'backup_100k.py',
     'calendar_slots.py',
@@ -38,7 +43,32 @@ BENCHES = [
     'reception_day.py',
 ]
 
+# On a million appointments: each needs minutes.
+LARGE = [
+    'web_memory.py',
+    'export_p1.py --appointments 1000000 --runs 3',
+]
+
 LINE = re.compile(r'\bbar\b', re.I)
+# "bar <= 2.5x", "bar: >= 0.8", "bar 120 MB": the operator (<= when none) and the value.
+BAR = re.compile(r'\bbar:?\s*(<=|>=|<|>)?\s*([\d.]+)\s*(x\b|ms\b|MB\b|s\b)?')
+# "ratio 0.84", "ratio 20 / 250 ms = 0.08", "ratio (median of runs): 2.30x"
+RATIO = re.compile(r'\bratio(?:[^=;(]*=)?\s*([\d.]+)|\bratio\D*?([\d.]+)')
+
+
+def verdict(line):
+    """'pass' or 'FAIL' when the line states a bar and a ratio, else ''.
+    A bar in x or without a unit is the ratio's own bar; one in ms, MB or s
+    is met by a ratio (figure / bar) within 1."""
+    bar, ratio = BAR.search(line), RATIO.search(line.split('bar', 1)[-1]) or RATIO.search(line)
+    if not bar or not ratio:
+        return ''
+    op, value, unit = bar.group(1) or '<=', float(bar.group(2).rstrip('.')), bar.group(3)
+    limit = 1.0 if unit in ('ms', 'MB', 's') else value
+    figure = float((ratio.group(1) or ratio.group(2)).rstrip('.'))
+    met = {'<=': figure <= limit, '<': figure < limit,
+           '>=': figure >= limit, '>': figure > limit}[op]
+    return 'pass' if met else 'FAIL'
 
 
 def run(script, timeout):
@@ -60,10 +90,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--only', nargs='*', help='bench file names to run')
     parser.add_argument('--timeout', type=int, default=900)
+    parser.add_argument('--large', action='store_true',
+                        help='also the benches on a million appointments')
     parser.add_argument('--growth', action='store_true',
                         help='also run bench/growth.py (10k, 100k and 1M databases: long)')
     args = parser.parse_args()
-    chosen = [b for b in BENCHES
+    chosen = [b for b in BENCHES + (LARGE if args.large else [])
               if not args.only or b.split()[0] in args.only or b.split()[0][:-3] in args.only]
     rows = []
     for script in chosen:
@@ -73,10 +105,13 @@ def main():
         print(f'running {script} ...', file=sys.stderr, flush=True)
         lines, seconds = run(script, args.timeout)
         rows.append((script, lines, seconds))
-    print('| bench | figures (each with its bar and ratio) | s |')
-    print('|---|---|---|')
+    print(f'load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end')
+    print('| bench | figure (with its bar and ratio) | verdict | s |')
+    print('|---|---|---|---|')
     for script, lines, seconds in rows:
-        print(f'| {script} | {"<br>".join(lines)} | {seconds:.0f} |')
+        for n, line in enumerate(lines):
+            print(f'| {script if n == 0 else ""} | {line} | {verdict(line)} | '
+                  f'{f"{seconds:.0f}" if n == 0 else ""} |')
     if args.growth:
         print('running growth.py ...', file=sys.stderr, flush=True)
         # Its own table (one row per operation, one column per size) follows.

@@ -1,16 +1,20 @@
 """SPEC §7 P4: GET /api/admin/stats (cached) under 32 concurrent connections
-while an all-data export of 100,000 appointments runs reaches at least 0.7x
-the requests/s of a bare Bottle "hello" route on the same Waitress settings,
-with p99 at most 50 ms.
+while an all-data export of 100,000 appointments runs reaches at least 0.8x
+the requests/s of a bare Bottle "hello" route on the same Waitress settings
+(SPEC says 0.7x; 0.8x is the target now), with p99 at most 50 ms.
 
-Fills a fresh SQLite database in a temporary data dir, starts the real web
+Copies a demo database (SQLite, built once by `run.py demo-data`) into a
+temporary data dir, or fills a throwaway PostgreSQL cluster (--postgres),
+starts the real web
 server (`run.py web`) and consumer (`run.py worker`), and a bare Bottle app
 under Waitress with the same thread count. An admin keeps an all-data export
 running through the whole measurement (a new one as soon as the last is
 done). wrk drives both servers in alternating windows, so each gets the same
-machine and the same export load; the ratio is of the medians.
+machine and the same export load; the ratio is of the medians. With Redis
+it also counts the cache's round trips (Redis's own MGET count), so a near
+copy that never hits shows up as a number.
 
-    python bench/stats_p4.py [--seconds S] [--rounds N] [--appointments N] [--redis]
+    python bench/stats_p4.py [--seconds S] [--rounds N] [--appointments N] [--redis] [--postgres]
 """
 import argparse
 import http.client
@@ -30,7 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RATIO_BAR = 0.7
+from bench.harness import copy_data_dir, demo_data_dir  # noqa: E402
+
+RATIO_BAR = 0.8
 P99_BAR_MS = 50.0
 ADMIN, PASSWORD = 'bench@example.test', 'bench-pass-123'
 
@@ -93,6 +99,16 @@ def wait_for(port, path, timeout=30):
     raise SystemExit(f'nothing answered on port {port}')
 
 
+def retire_export(task_id):
+    """Mark a finished export expired, as the clean-up job would: a click
+    within a minute of the last export gets that one back instead of a new
+    run (exports.REUSE_DONE), and the load must be a real export each time."""
+    from app.db import database
+    from app.models import Export, utcnow
+    with database.connection_context():
+        Export.update(expired_at=utcnow()).where(Export.task_id == task_id).execute()
+
+
 class ExportLoad(threading.Thread):
     """Keeps one all-data export queued or running until stopped; records
     when each ran, so the report can say how much of each window had one."""
@@ -106,6 +122,8 @@ class ExportLoad(threading.Thread):
         self.failed = 0
         self.rows = None
         self.running = threading.Event()
+        self.seen = set()
+        self.error = None
 
     def run(self):
         try:
@@ -113,6 +131,8 @@ class ExportLoad(threading.Thread):
         except (OSError, http.client.HTTPException):
             if not self.stop.is_set():
                 raise  # the server went away during the windows, not at the end
+        except SystemExit as exc:  # a thread ends quietly on it: keep it for the report
+            self.error = str(exc)
 
     def _loop(self):
         while not self.stop.is_set():
@@ -121,6 +141,9 @@ class ExportLoad(threading.Thread):
             if status != 202:
                 raise SystemExit(f'export refused: {status} {data}')
             url = data['status_url']
+            if data['task_id'] in self.seen:
+                raise SystemExit('the export load got a finished export back, not a new one')
+            self.seen.add(data['task_id'])
             while True:
                 _, _, info = self.session.call('GET', url)
                 if info['status'] == 'running':
@@ -129,6 +152,7 @@ class ExportLoad(threading.Thread):
                     break
                 time.sleep(0.2)
             self.busy.append((started, time.monotonic()))
+            retire_export(data['task_id'])
             if info['status'] == 'done':
                 self.done += 1
                 self.rows = info['rows']
@@ -158,18 +182,40 @@ def wrk(url, seconds, connections, cookie=None):
 
 
 def fill(env, appointments):
+    """Settings for `env`; a PostgreSQL database is filled here, a SQLite
+    one was copied in already."""
     from app.boot import boot
     from app.clock import Clock
     from app.db import database
     from app.services.demo_data import generate
     from app.settings import load
     settings = boot(load(env))
+    if not env.get('DATABASE_URL'):
+        return settings
     started = time.perf_counter()
     with database.connection_context():
         generate(Clock(settings.tz), doctors=50, patients=2000, appointments=appointments)
     print(f'demo data: {appointments:,} appointments in {time.perf_counter() - started:.1f} s',
           flush=True)
     return settings
+
+
+def postgres_cluster():
+    """A started throwaway cluster (the one the tests use), or None when no
+    PostgreSQL binary is installed."""
+    import pytest
+    from tests.conftest import PostgresCluster
+    try:
+        return PostgresCluster().start()
+    except pytest.skip.Exception:
+        return None
+
+
+def redis_mgets(port):
+    out = subprocess.run(['redis-cli', '-p', str(port), 'info', 'commandstats'],
+                         capture_output=True, text=True, check=True).stdout
+    found = re.search(r'^cmdstat_mget:calls=(\d+)', out, re.M)
+    return int(found[1]) if found else 0
 
 
 def start(argv, env, log_path):
@@ -184,6 +230,8 @@ def main():
     parser.add_argument('--appointments', type=int, default=100_000)
     parser.add_argument('--connections', type=int, default=32)
     parser.add_argument('--redis', action='store_true', help='queue and cache on redis-server')
+    parser.add_argument('--postgres', action='store_true',
+                        help='on a throwaway PostgreSQL cluster instead of SQLite')
     parser.add_argument('--no-export', action='store_true',
                         help='measure without the export load (for comparison only)')
     parser.add_argument('--serve-hello', nargs=2, type=int, metavar=('PORT', 'THREADS'),
@@ -194,13 +242,24 @@ def main():
     if not shutil.which('wrk'):
         raise SystemExit('wrk is not installed (apt-get install wrk)')
 
-    data_dir = Path(tempfile.mkdtemp(prefix='stats-p4-'))
+    cluster = None
+    if args.postgres:
+        cluster = postgres_cluster()
+        if cluster is None:
+            print('P4 postgres: skipped, no PostgreSQL binary installed (no bar measured)')
+            return 0
+        data_dir = Path(tempfile.mkdtemp(prefix='stats-p4-'))
+    else:
+        data_dir = copy_data_dir(demo_data_dir(args.appointments))
     children = []
+    redis_port = None
     try:
         env = {**os.environ, 'CLINIC_DATA_DIR': str(data_dir), 'ADMIN_EMAIL': ADMIN,
                'ADMIN_PASSWORD': PASSWORD, 'PORT': str(free_port()), 'WORKERS': '2'}
         env.pop('DATABASE_URL', None)
         env.pop('REDIS_URL', None)
+        if cluster is not None:
+            env['DATABASE_URL'] = cluster.url
         if args.redis:
             redis_port = free_port()
             children.append(start(['redis-server', '--port', str(redis_port), '--bind',
@@ -236,12 +295,17 @@ def main():
         hello_url = f'http://127.0.0.1:{hello_port}/hello'
         results = {'hello': [], 'stats': []}
         coverage = []
+        served = mgets = 0
         for n in range(args.rounds):
             for name, url, cookie in (('hello', hello_url, None),
                                       ('stats', stats_url, admin.cookie)):
                 began = time.monotonic()
+                before = redis_mgets(redis_port) if redis_port and name == 'stats' else 0
                 rps, p99 = wrk(url, args.seconds, args.connections, cookie)
                 coverage.append(load.coverage(began, time.monotonic()))
+                if redis_port and name == 'stats':
+                    served += rps * args.seconds
+                    mgets += redis_mgets(redis_port) - before
                 results[name].append((rps, p99))
                 print(f'round {n + 1} {name:5}: {rps:8.0f} req/s, p99 {p99:6.1f} ms', flush=True)
         load.stop.set()
@@ -254,19 +318,28 @@ def main():
         worst_p99 = max(p for _, p in results['stats'])
         hello_p99 = statistics.median(p for _, p in results['hello'])
         ratio = stats_rps / hello_rps
-        print(f'\nbackend: {"redis" if args.redis else "sqlite + in-process cache"}; '
+        backend = ('postgresql' if args.postgres else 'sqlite') + (
+            ' + redis' if args.redis else ' + in-process cache')
+        print(f'\nbackend: {backend}; '
               f'waitress threads {threads}; {args.connections} connections; '
               f'{args.rounds} x {args.seconds} s windows each')
         print(f'exports during the windows: {load.done} done ({load.rows or 0:,} rows each), '
               f'{load.failed} failed; an export was queued or running '
               f'{100 * min(coverage):.0f}-{100 * max(coverage):.0f}% of each window')
-        print(f'P4 stats requests/s: {stats_rps:.0f} vs hello {hello_rps:.0f}; '
+        if load.error:
+            print(f'the export load stopped early: {load.error}')
+        if redis_port:
+            print(f'redis cache round trips during the stats windows: {mgets:,} for about '
+                  f'{served:,.0f} requests ({100 * (1 - mgets / max(served, 1)):.1f}% served '
+                  f'from the near copy)')
+        print(f'P4 stats ({backend}) requests/s: {stats_rps:.0f} vs hello {hello_rps:.0f}; '
               f'bar >= {RATIO_BAR}; ratio {ratio:.2f}')
-        print(f'P4 stats p99: {stats_p99:.1f} ms median (worst window {worst_p99:.1f} ms; '
+        print(f'P4 stats ({backend}) p99: {stats_p99:.1f} ms median '
+              f'(worst window {worst_p99:.1f} ms; '
               f'hello {hello_p99:.1f} ms in the same rounds); bar <= {P99_BAR_MS:.0f} ms; '
               f'ratio {stats_p99 / P99_BAR_MS:.2f}')
         ok = ratio >= RATIO_BAR and stats_p99 <= P99_BAR_MS
-        print('P4', 'PASS' if ok else 'FAIL', f'(load average {os.getloadavg()[0]:.1f} '
+        print(f'P4 {backend}', 'PASS' if ok else 'FAIL', f'(load average {os.getloadavg()[0]:.1f} '
               f'on {os.cpu_count()} cores)')
         return 0 if ok else 1
     finally:
@@ -278,6 +351,8 @@ def main():
                 except subprocess.TimeoutExpired:
                     child.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == '__main__':
