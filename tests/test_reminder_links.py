@@ -191,6 +191,7 @@ def test_expired_forged_tampered_and_other_patients_links_show_nothing_of_the_vi
         for path in (good, link(clinic, appt, 'cancel'), link(clinic, appt, 'reschedule')):
             resp = anon.get(path)
             assert resp.status == 410 and 'expired' in resp.text
+            assert 'call the clinic on <a href="tel:+442079460000">' in resp.text
             assert 'Rosa Quill' not in resp.text
             assert post(anon, path).status == 410
     row = fresh(appt)
