@@ -1,6 +1,7 @@
 """Login throttling that cannot be turned against users (SPEC §10), over
 real HTTP: a counted, growing delay per (account, address) and per address,
 never a lock for the right password from an address that has not failed."""
+import datetime
 from concurrent.futures import ThreadPoolExecutor
 
 from app.db import database
@@ -45,18 +46,22 @@ def test_delay_grows_with_each_failure_and_says_when_to_come_back(site):
     user = new_account()
     for n in range(LIMIT):
         assert try_login(site.url, user.email, f'guess-{n}', ATTACKER).status == 401
-    waits = []
+    waits, words = [], []
     for _ in range(3):
         refused = try_login(site.url, user.email, 'guess-x', ATTACKER)
         assert refused.status == 429 and 'too many failed logins' in refused.json['error']
         waits.append(int(refused.headers['Retry-After']))
+        words.append(refused.json['error'].split('try again in ')[1])
         site.clock.advance(waits[-1])
         assert try_login(site.url, user.email, 'guess-y', ATTACKER).status == 401
     assert waits == [30, 60, 120]
-    # The form says so too, with the same header.
+    assert words == ['30 seconds', 'a minute', '2 minutes']
+    # The form says so too, with the same header, and when by the clinic's clock.
     page = Client(site.url).post('/login', data=f'email={user.email}&password=x',
                                  headers={'X-Forwarded-For': ATTACKER}, csrf=False)
     assert page.status == 429 and 'Too many failed logins' in page.text
+    back = site.clock.now() + datetime.timedelta(seconds=240)
+    assert f'try again in 4 minutes (at {back:%H:%M})' in page.text
     assert page.headers['Retry-After'] == '240'
 
 

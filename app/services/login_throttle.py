@@ -92,10 +92,17 @@ def retry_after(until, now):
     return max(1, math.ceil((until - now).total_seconds()))
 
 
+def wait_words(seconds):
+    """'30 seconds', 'a minute', '4 minutes': a wait as a person says it."""
+    if seconds < 60:
+        return f'{seconds} seconds'
+    minutes = math.ceil(seconds / 60)
+    return 'a minute' if minutes == 1 else f'{minutes} minutes'
+
+
 def too_many(until, now, what='failed logins'):
     seconds = retry_after(until, now)
-    wait = f'{seconds} seconds' if seconds < 120 else f'{math.ceil(seconds / 60)} minutes'
-    return ApiError(429, f'too many {what} from here; try again in {wait}',
+    return ApiError(429, f'too many {what} from here; try again in {wait_words(seconds)}',
                     headers={'Retry-After': str(seconds)})
 
 

@@ -1,6 +1,7 @@
 """What every HTML page and form shares. Forms post to page routes; a success
 redirects (POST-redirect-GET) with a flash message, a failure re-renders the
 form with the error next to the field that caused it."""
+import datetime
 import logging
 from urllib.parse import quote, urlencode
 
@@ -85,13 +86,23 @@ def page(template, **context):
     return render(template, today=clock().today(), url_with=url_with, **context)
 
 
+def _until_words(exc):
+    """A wait on a page also says when it ends by the clinic's clock:
+    '... try again in 4 minutes (at 14:05)'."""
+    ends = clock().now() + datetime.timedelta(seconds=int(exc.headers['Retry-After']))
+    return f' (at {ends:%H:%M})'
+
+
 def form_failure(exc, template, context):
     if exc.status not in FORM_STATUSES:
         raise exc
     bottle.response.status = exc.status
     for name, value in exc.headers.items():
         bottle.response.set_header(name, value)
-    context['errors'] = {**context.get('errors', {}), **field_errors(exc)}
+    errors = field_errors(exc)
+    if exc.status == 429 and 'Retry-After' in exc.headers:
+        errors = {name: message + _until_words(exc) for name, message in errors.items()}
+    context['errors'] = {**context.get('errors', {}), **errors}
     return page(template, **context)
 
 
