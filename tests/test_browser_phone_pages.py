@@ -16,7 +16,7 @@ from app.auth import hash_password
 from app.clock import Clock
 from app.db import database
 from app.models import Appointment, OutboxMessage, User
-from app.services import incidents, login_throttle, password_links, reminder_links
+from app.services import incidents, login_throttle, password_links, reminder_links, reminders
 from tests.browser import DESKTOP, OVERFLOW, PHONE, SCREENSHOTS, STRUCTURE, JsErrors, log_in
 from tests.conftest import PASSWORD, create_user, unique_email
 
@@ -138,6 +138,7 @@ def clinic(base_url, settings):
         ids.append(resp.json['id'])
     with database.connection_context():
         Appointment.update(date=day, time='23:30').where(Appointment.id == ids[0]).execute()
+        reminders.send_for_day(settings, day)
         incidents.open_incident(settings, 'outbox_delivery', 'failing',
                                 'delivery failed 3 times in a row: SMTPServerDisconnected')
         message = OutboxMessage.select().order_by(OutboxMessage.id.desc()).first()
