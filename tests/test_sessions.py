@@ -175,10 +175,14 @@ def test_sign_out_everywhere_else_keeps_only_this_session(site):
 def test_the_account_page_signs_out_everywhere_else(site):
     email = site.user()
     other = site.login(email)
-    me = site.login(email, user_agent='Mozilla/5.0 (iPhone)')
+    phone = ('Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) '
+             'Chrome/126.0.0.0 Mobile Safari/537.36')
+    me = site.login(email, user_agent=phone)
     page = me.get('/account')
     assert page.status == 200
-    assert 'Mozilla/5.0 (iPhone)' in page.text and '(this device)' in page.text
+    # The device in words, the whole header on hover.
+    assert '>Chrome on Android</span> <strong>(this device)</strong>' in page.text
+    assert f'title="{phone}"' in page.text
     assert 'Sign out everywhere else' in page.text and 'Change password' in page.text
     resp = submit(me, '/account/sessions/end-others', {'csrf_token': me.csrf_token})
     assert resp.status == 303 and resp.headers['Location'].endswith('/account#sessions')

@@ -48,6 +48,26 @@ def relative_day(day, today):
     return {0: 'Today', 1: 'Tomorrow', -1: 'Yesterday'}.get((day - today).days, '')
 
 
+# First match wins: Edge and Chrome on Android also say "Chrome", Chrome
+# also says "Safari".
+BROWSERS = (('Edg/', 'Edge'), ('Firefox/', 'Firefox'), ('Chrome/', 'Chrome'),
+            ('Safari/', 'Safari'))
+SYSTEMS = (('iPhone', 'iPhone'), ('iPad', 'iPad'), ('Android', 'Android'),
+           ('Windows', 'Windows'), ('Mac OS X', 'Mac'), ('Linux', 'Linux'))
+
+
+def device(user_agent):
+    """'Chrome on Android' from a User-Agent header; a program's own name
+    ('python-requests/2.31') as it is."""
+    if not user_agent:
+        return 'Unknown browser'
+    browser = next((name for mark, name in BROWSERS if mark in user_agent), None)
+    system = next((name for mark, name in SYSTEMS if mark in user_agent), None)
+    if browser is None:
+        return f'A browser on {system}' if system else user_agent.split(' ', 1)[0][:60]
+    return f'{browser} on {system}' if system else browser
+
+
 def error_sentence(message, label):
     """'is required' next to the Email field reads 'Email is required'."""
     if message.split(' ', 1)[0] in ('is', 'must', 'contains', 'may', 'expected'):
@@ -77,7 +97,7 @@ def status_time(iso, reference):
 environment.filters.update(
     nice_date=nice_date, status_label=status_label, when=when,
     clinic_datetime=clinic_datetime, clinic_time=clinic_time, relative_day=relative_day, error_sentence=error_sentence,
-    job_label=job_label, status_time=status_time, audit_action=audit.describe)
+    job_label=job_label, status_time=status_time, audit_action=audit.describe, device=device)
 
 
 def render(name, **context):
