@@ -50,21 +50,19 @@
     return (n < 10 ? '0' : '') + n;
   }
 
-  // Now as "YYYY-MM-DD HH:MM" in the clinic's zone, like the server's labels.
+  // Now as "today at HH:MM" in the clinic's zone, like the server's labels.
   function clinicNow(panel) {
     var zone = panel.querySelector('[data-export-list]').getAttribute('data-clinic-tz');
     var parts = {};
     try {
       new Intl.DateTimeFormat('en-GB', {timeZone: zone || undefined, hourCycle: 'h23',
-        year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'})
+        hour: '2-digit', minute: '2-digit'})
         .formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
     } catch (e) {
       var d = new Date();
-      parts = {year: d.getFullYear(), month: twoDigits(d.getMonth() + 1),
-               day: twoDigits(d.getDate()), hour: twoDigits(d.getHours()),
-               minute: twoDigits(d.getMinutes())};
+      parts = {hour: twoDigits(d.getHours()), minute: twoDigits(d.getMinutes())};
     }
-    return parts.year + '-' + parts.month + '-' + parts.day + ' ' + parts.hour + ':' + parts.minute;
+    return 'today at ' + parts.hour + ':' + parts.minute;
   }
 
   function bodyKey(body) {

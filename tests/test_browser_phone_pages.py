@@ -189,10 +189,17 @@ def test_anonymous_pages(browser, base_url, settings, clinic):
     report(visit.close())
 
 
-def test_patient_pages(browser, base_url, clinic):
+def test_patient_pages(browser, base_url, clinic, worker):
     visit = Visit(browser, base_url, 'patient')
-    log_in(visit.page, base_url, clinic['patient'].user['email'], '/patient')
+    page = visit.page
+    log_in(page, base_url, clinic['patient'].user['email'], '/patient')
     visit.crawl()
+    page.goto(f'{base_url}/patient')
+    page.get_by_role('button', name='Export my history').click()
+    page.get_by_role('link', name='Download CSV').wait_for()
+    started = page.locator('[data-started]').first.inner_text()
+    assert re.fullmatch(r'started today at \d\d:\d\d', started), started
+    visit.check('export list')
     visit.open('/account')
     report(visit.close())
 

@@ -36,9 +36,13 @@ def download_export(task_id):
 
 
 def started_label(export, clinic_clock):
-    """When an export was asked for, in clinic time; static/export.js writes
-    the same form for the ones started on the page."""
-    return f'{clinic_clock.localize(export.created_at):%Y-%m-%d %H:%M}'
+    """When an export was asked for, in clinic time: 'today at 14:05', or
+    '2026-05-01 14:05' for an earlier day; static/export.js writes the same
+    form for the ones started on the page."""
+    at = clinic_clock.localize(export.created_at)
+    if at.date() == clinic_clock.today():
+        return f'today at {at:%H:%M}'
+    return f'{at:%Y-%m-%d %H:%M}'
 
 
 def recent_exports(user):
