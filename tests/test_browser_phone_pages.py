@@ -141,10 +141,10 @@ def clinic(base_url, settings):
         reminders.send_for_day(settings, day)
         incidents.open_incident(settings, 'outbox_delivery', 'failing',
                                 'delivery failed 3 times in a row: SMTPServerDisconnected')
-        message = OutboxMessage.select().order_by(OutboxMessage.id.desc()).first()
-        if message is not None:
-            message.status = 'uncertain'
-            message.save()
+        # As if the worker had died while the mail server was taking today's reminder.
+        (OutboxMessage.update(status='uncertain')
+         .where(OutboxMessage.dedupe_key == reminders.dedupe_key(patient.user['id'], day))
+         .execute())
         emails = (patient.user['email'], reception.email)
         for email in emails:
             for _ in range(login_throttle.FREE_TRIES['account']):
@@ -249,6 +249,9 @@ def test_admin_pages(browser, base_url, clinic):
     log_in(visit.page, base_url, admin.user['email'], '/admin')
     visit.crawl(limit=40)
     visit.open('/admin/outbox?status=uncertain', 'outbox uncertain')
+    assert visit.page.get_by_role('button', name=re.compile('^Send again: Reminder')).is_visible()
+    visit.open('/admin/status', 'status with an incident')
+    assert visit.page.get_by_role('button', name=re.compile('Resolve')).first.is_visible()
     visit.open(f'/patients/{clinic["patient"].user["id"]}', 'locked patient')
     assert visit.page.get_by_role('button', name='Clear lock').is_visible()
     visit.open(f'/admin/staff/{clinic["reception"].id}', 'locked staff member')
