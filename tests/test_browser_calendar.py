@@ -114,7 +114,7 @@ def test_patient_on_a_phone_books_from_the_week_and_moves_it_to_next_week(
     assert [m.subject for m in queued] == [
         f'Appointment moved to {said(new_day, "14:30")}']
     sent = wait_until(lambda: smtp.to(email), timeout=20, message='the moved email')
-    body = sent[0].get_content()
+    body = sent[0].get_body(preferencelist=('plain',)).get_content()
     assert f'Before: {said(first_day, "10:00")} with {doctor_name}' in body
     assert f'Now:    {said(new_day, "14:30")} with {doctor_name}' in body
     js_errors.assert_none()

@@ -551,7 +551,8 @@ def test_a_report_stopped_halfway_leaves_the_database_writable(settings, period_
     with database.connection_context():
         data = report_engine.build('appointments', DAY, DAY)
         next(data.rows)
-        other.execute_sql("INSERT INTO login_failure (key, at) VALUES ('report-test', '2001-01-01')")
+        other.execute_sql("INSERT INTO login_throttle (account, address, tries, last_try_at) "
+                          "VALUES ('report-test', '-', 0, '2001-01-01')")
         data.close()
         with database.atomic():
             ScheduledReport.create(name='After a stop', kind='appointments', frequency='daily',
