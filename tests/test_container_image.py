@@ -2,6 +2,7 @@
 base (tests/container_build.py): healthy, nothing runs as root, Redis keeps
 its AOF on the volume, and a patient, their session and a finished export
 survive replacing the container; `podman stop` is clean and quick."""
+import re
 import subprocess
 import time
 import uuid
@@ -82,8 +83,9 @@ def test_image_survives_replacement_with_patient_session_and_export(container):
     processes = container.processes()
     assert processes and all(user != 'root' for user, _, _ in processes), processes
     assert any('redis-server' in args for _, _, args in processes), processes
-    assert any('run.py web' in args for _, _, args in processes), processes
-    assert any('run.py worker' in args for _, _, args in processes), processes
+    assert any(re.search(r'run\.py (--\S+ )*web\b', args) for _, _, args in processes), processes
+    assert any(re.search(r'run\.py (--\S+ )*worker\b', args) for _, _, args in processes), \
+        processes
     aof = container.python("import pathlib; print(*pathlib.Path('/data/redis').rglob('*.aof*'))")
     assert aof.strip(), 'Redis writes its append-only file under /data'
     assert container.python("import os; print(os.getuid())").strip() != '0'
