@@ -23,7 +23,6 @@ import argparse
 import collections
 import contextlib
 import datetime
-import logging
 import os
 import signal
 import socket
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.client import Client  # noqa: E402
+from tests.sql_log import sqlite_plan, statements  # noqa: E402
 
 BAR_MS = 50.0
 # "Unchanged within noise" on a shared two-core box: within a quarter.
@@ -52,18 +52,6 @@ BOOK_FROM_DAYS = 22
 OLD_GRID = tuple(f'{h:02d}:{m:02d}' for h in range(9, 17) for m in (0, 30))
 
 Latency = collections.namedtuple('Latency', 'median p95 count')
-
-
-class Statements(logging.Handler):
-    """Collects the (sql, params) peewee logs at DEBUG."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.seen = []
-
-    def emit(self, record):
-        if isinstance(record.msg, tuple):
-            self.seen.append(record.msg)
 
 
 def fill(data_dir):
@@ -106,17 +94,9 @@ def timed_ms(call, runs):
 def plans(call):
     """The statements one call runs, each with SQLite's query plan."""
     from app.db import database
-    handler, logger = Statements(), logging.getLogger('peewee')
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    try:
+    with statements() as seen:
         call()
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    return [(sql, [row[-1] for row in database.execute_sql('EXPLAIN QUERY PLAN ' + sql, params)])
-            for sql, params in handler.seen]
+    return [(sql, sqlite_plan(database, sql, params)) for sql, params in seen]
 
 
 def slots_part(runs):

@@ -12,7 +12,6 @@ lost index shows up as a SCAN).
 """
 import argparse
 import datetime
-import logging
 import statistics
 import sys
 import tempfile
@@ -22,20 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.sql_log import sqlite_plan, statements  # noqa: E402
+
 BAR_MS = 50.0
 SIZE = {'doctors': 50, 'patients': 2000, 'appointments': 100_000}
-
-
-class Statements(logging.Handler):
-    """Collects the (sql, params) peewee logs at DEBUG."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.seen = []
-
-    def emit(self, record):
-        if isinstance(record.msg, tuple):
-            self.seen.append(record.msg)
 
 
 def busy_morning(tz):
@@ -68,16 +57,12 @@ def main():
             first = reminders.send_hours_before(settings, clock)
             print(f'first pass at {clock.now():%a %H:%M}: {first}')
 
-            statements = Statements()
-            logger = logging.getLogger('peewee')
-            logger.addHandler(statements)
-            logger.setLevel(logging.DEBUG)
-            reminders.send_hours_before(settings, clock)
-            logger.removeHandler(statements)
-            for sql, params in statements.seen:
+            with statements() as seen:
+                reminders.send_hours_before(settings, clock)
+            for sql, params in seen:
                 print('query:', sql[:160], '...')
-                for row in database.execute_sql('EXPLAIN QUERY PLAN ' + sql, params):
-                    print('  plan:', row[-1])
+                for step in sqlite_plan(database, sql, params):
+                    print('  plan:', step)
 
             timings = []
             for _ in range(args.runs):

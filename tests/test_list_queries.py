@@ -13,7 +13,7 @@ from app.services import accounts
 from app.services.appointments import list_for
 from tests.client import Client
 from tests.conftest import PASSWORD, ServerThread
-from tests.test_slot_queries import statements
+from tests.sql_log import statements
 
 FIRST = datetime.date(2031, 3, 3)
 STATUSES = ('completed', 'cancelled', 'no_show', 'booked')

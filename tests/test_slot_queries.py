@@ -1,9 +1,7 @@
 """The slot search (SPEC §8): a month of one doctor's slots costs the same
 few queries however many visits there are, and each is answered from an
 index, never by reading the whole appointment table."""
-import contextlib
 import datetime
-import logging
 import uuid
 
 from playhouse.test_utils import assert_query_count
@@ -13,6 +11,7 @@ from app.db import database, is_sqlite
 from app.models import Appointment, TimeOff, User
 from app.services import calendar
 from tests.conftest import TEST_WEEK, set_week
+from tests.sql_log import statements
 
 NOW = fixed_clock(UTC, datetime.datetime(2026, 6, 1, 7, 0))
 FIRST = NOW.today()
@@ -68,29 +67,6 @@ def test_a_month_of_slots_takes_the_same_queries_as_a_day(own_db):
     # and day 3's afternoon and day 10 are off.
     assert found and all(datetime.time(12) <= s.time < datetime.time(16, 30) for s in found)
     assert {(s.date - FIRST).days for s in found} == set(range(31)) - {3, 10}
-
-
-class Statements(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.seen = []
-
-    def emit(self, record):
-        if isinstance(record.msg, tuple):
-            self.seen.append(record.msg)
-
-
-@contextlib.contextmanager
-def statements():
-    handler, logger = Statements(), logging.getLogger('peewee')
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler.seen
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def test_the_booked_visits_are_read_by_person_and_date_index(own_db):
