@@ -6,8 +6,6 @@ answers. A 5xx reply fails the message with the reply; a 4xx or a network
 error defers it (backoff); a lost connection ends the run's batches.
 """
 import logging
-import smtplib
-import ssl
 import threading
 import uuid
 
@@ -105,6 +103,7 @@ def _deliver_over_one_connection(settings, batch_size, owner, report):
 
 
 def _open_or_defer(settings, batch, token, report):
+    import smtplib  # here, as below: smtplib loads OpenSSL (SPEC P6), only for a real server
     try:
         return _connect(settings)
     except (OSError, smtplib.SMTPException) as exc:
@@ -116,6 +115,8 @@ def _open_or_defer(settings, batch, token, report):
 
 
 def _connect(settings):
+    import smtplib
+    import ssl
     host, port = settings.smtp_host, settings.smtp_port
     if settings.smtp_security == 'ssl':
         smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT,
@@ -132,6 +133,7 @@ def _connect(settings):
 def _close(smtp):
     if smtp is None:
         return
+    import smtplib
     try:
         smtp.quit()
     except (OSError, smtplib.SMTPException):
@@ -171,6 +173,7 @@ def _compose_and_send(smtp, envelope_from, message, attachments, mail_from):
         raw = mime_bytes(message, attachments, mail_from)
     except (ValueError, UnicodeError) as exc:
         return 'failed', f'the message cannot be encoded: {exc}'
+    import smtplib
     options = []
     if not (message.to.isascii() and envelope_from.isascii()):
         try:
@@ -187,6 +190,7 @@ def _compose_and_send(smtp, envelope_from, message, attachments, mail_from):
 def _send_one(smtp, envelope_from, to, raw, options=()):
     """('sent'|'failed'|'deferred'|'lost', error). 5xx is permanent, 4xx
     and network trouble are transient; 'lost' means reconnect first."""
+    import smtplib
     try:
         smtp.sendmail(envelope_from, [to], raw, mail_options=list(options))
     except smtplib.SMTPRecipientsRefused as exc:

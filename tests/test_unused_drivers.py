@@ -1,15 +1,20 @@
 """A process loads only the drivers its settings use: with SQLite and no
 REDIS_URL, neither psycopg2 nor redis-py is imported (each costs megabytes
-in every process of the group, SPEC §7 P6)."""
+in every process of the group, SPEC §7 P6). Libraries only some requests or
+jobs need (QR codes, TOTP, SMTP, PDF and XLSX writers) wait for them too."""
 import json
 import subprocess
 import sys
 
 from tests.conftest import ROOT, base_env
 
+# Each costs megabytes and serves only a few pages or jobs.
+ON_DEMAND = ('fpdf', 'pyotp', 'segno', 'smtplib', 'xlsxwriter')
+
 # What `run.py web` and `run.py worker` import and do before serving, then one request.
 PROCESS = '''
 import json, sys
+WATCHED = ('redis', 'psycopg2') + tuple(sys.argv[1:])
 from wsgiref.util import setup_testing_defaults
 import run
 settings = run.load()
@@ -25,19 +30,19 @@ setup_testing_defaults(environ)
 statuses = []
 b''.join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
 loaded = sorted(name for name, module in sys.modules.items()
-                if name.split('.')[0] in ('redis', 'psycopg2') and module is not None)
+                if name.split('.')[0] in WATCHED and module is not None)
 print(json.dumps({'status': statuses[0], 'loaded': loaded}))
 '''
 
 
 def drivers_loaded(tmp_path, **env):
-    result = subprocess.run([sys.executable, '-c', PROCESS], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, env=base_env(tmp_path, **env))
+    result = subprocess.run([sys.executable, '-c', PROCESS, *ON_DEMAND], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, env=base_env(tmp_path, **env))
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_sqlite_without_redis_loads_neither_driver(tmp_path):
+def test_sqlite_without_redis_loads_neither_driver_nor_on_demand_libraries(tmp_path):
     answer = drivers_loaded(tmp_path)
     assert answer['status'].startswith('200')
     assert answer['loaded'] == []
