@@ -9,7 +9,7 @@
     python run.py restore ARCHIVE [--force]
 """
 import argparse
-import ctypes.util
+import ctypes
 import fcntl
 import getpass
 import logging
@@ -55,10 +55,11 @@ def few_malloc_arenas():
     to that memory long after the request (measured: +66 MB after 200 page
     views at a million appointments, +24 MB with two arenas). Two arenas
     serve eight threads with no measurable loss. Not glibc: nothing to do."""
+    from app.memory import libc  # ctypes.util: not in the supervisor, which needs none of this
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        libc.mallopt(M_ARENA_MAX, 2)
-    except (OSError, AttributeError):
+        libc().mallopt(M_ARENA_MAX, 2)
+    except AttributeError:
         pass
 
 

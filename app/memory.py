@@ -7,17 +7,24 @@ import ctypes
 import ctypes.util
 import gc
 
-_libc = None
+_libc = []
+
+
+def libc():
+    """The C library, or None where it cannot be loaded."""
+    if not _libc:
+        try:
+            _libc.append(ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6'))
+        except OSError:
+            _libc.append(None)
+    return _libc[0]
 
 
 def give_back():
     """Collect cycles, then ask glibc to return free heap pages (elsewhere:
     nothing to ask)."""
-    global _libc
     gc.collect()
     try:
-        if _libc is None:
-            _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        _libc.malloc_trim(0)
-    except (OSError, AttributeError):
+        libc().malloc_trim(0)
+    except AttributeError:
         pass
