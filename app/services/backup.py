@@ -20,8 +20,7 @@ import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
-from playhouse import db_url
-
+from app.db import plain_sqlite_file
 from app.errors import ApiError
 
 PREFIX = 'clinicdesk-backup-'
@@ -53,7 +52,12 @@ def sqlite_path(database_url):
     """The file of a sqlite:/// URL, or None for other databases."""
     if not urlparse(database_url).scheme.startswith('sqlite'):
         return None
-    return Path(db_url.parse(database_url)['database']).resolve()
+    path = plain_sqlite_file(database_url)
+    if path is None:
+        from playhouse import db_url  # every backend's module: only for URLs with options
+
+        path = db_url.parse(database_url)['database']
+    return Path(path).resolve()
 
 
 def _sha256_file(path):
