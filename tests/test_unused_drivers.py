@@ -1,7 +1,8 @@
 """A process loads only the drivers its settings use: with SQLite and no
 REDIS_URL, neither psycopg2 nor redis-py is imported (each costs megabytes
 in every process of the group, SPEC §7 P6). Libraries only some requests or
-jobs need (QR codes, TOTP, SMTP, PDF and XLSX writers) wait for them too."""
+jobs need (QR codes, TOTP, SMTP, PDF and XLSX writers, every backend of
+playhouse.db_url) wait for them too."""
 import json
 import subprocess
 import sys
@@ -9,12 +10,12 @@ import sys
 from tests.conftest import ROOT, base_env
 
 # Each costs megabytes and serves only a few pages or jobs.
-ON_DEMAND = ('fpdf', 'pyotp', 'segno', 'smtplib', 'xlsxwriter')
+ON_DEMAND = ('fpdf', 'playhouse.db_url', 'pyotp', 'segno', 'smtplib', 'xlsxwriter')
 
 # What `run.py web` and `run.py worker` import and do before serving, then one request.
 PROCESS = '''
 import json, sys
-WATCHED = ('redis', 'psycopg2') + tuple(sys.argv[1:])
+WATCHED = ('redis', 'psycopg2') + tuple(sys.argv[1:])  # and their submodules
 from wsgiref.util import setup_testing_defaults
 import run
 settings = run.load()
@@ -30,7 +31,8 @@ setup_testing_defaults(environ)
 statuses = []
 b''.join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
 loaded = sorted(name for name, module in sys.modules.items()
-                if name.split('.')[0] in WATCHED and module is not None)
+                if module is not None and any(name == watched or name.startswith(watched + '.')
+                                              for watched in WATCHED))
 print(json.dumps({'status': statuses[0], 'loaded': loaded}))
 '''
 
