@@ -127,6 +127,7 @@ def test_admin_runs_the_backup_job_and_the_status_page_shows_its_size(admin, wor
     done = wait_until(lambda: admin.get(task_url).json['status'] in ('success', 'failed')
                       and admin.get(task_url).json, 30, message='backup task')
     assert done['status'] == 'success', done
+
     def backup_job():
         return next(j for j in admin.get('/api/admin/status').json['periodic']
                     if j['name'] == 'nightly_backup')
