@@ -11,6 +11,7 @@
 import argparse
 import ctypes
 import fcntl
+import gc
 import getpass
 import logging
 import os
@@ -134,6 +135,10 @@ def cmd_web(settings, args):
 
     boot(settings)
     app = create_app(settings)
+    # What start-up built lives as long as the process: keep it out of the
+    # collector's full passes, which would otherwise walk it all (~40 ms with
+    # every thread stopped) and show in the p99 of every route (SPEC P4).
+    gc.freeze()
     _exit_on_term()
     if args.supervised:
         _watch_parent()

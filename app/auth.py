@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import secrets
 
-from app.models import Session, User, utcnow
+from peewee import fn
+
+from app.models import Session, TwoFactor, User, utcnow
 
 SESSION_COOKIE = 'clinicdesk_session'
 # The defaults of SESSION_IDLE_MINUTES and SESSION_MAX_HOURS.
@@ -122,11 +124,14 @@ class SignedInUser:
 class LiveSession:
     """A session that is valid now, with its user. `expires_at`: when it
     ends if no other request comes (the idle timeout or the absolute end);
-    `seen_at`: its last_seen_at as stored."""
+    `seen_at`: its last_seen_at as stored; `second_factor`: whether the user
+    had a confirmed second factor (read with the session, so STAFF_2FA=required
+    costs no query per request)."""
     token_hash: str
     csrf_token: str
     expires_at: datetime.datetime
     seen_at: datetime.datetime
+    second_factor: bool
     user: SignedInUser
 
     def fresh_at(self, now):
@@ -145,8 +150,10 @@ def session_for_token(token, now=None, idle=SESSION_IDLE, max_age=SESSION_MAX_AG
         return None
     now = now or utcnow()
     token_hash = _token_hash(token)
+    second_factor = fn.EXISTS(TwoFactor.select(TwoFactor.user).where(
+        TwoFactor.user == User.id, TwoFactor.confirmed_at.is_null(False)))
     row = (Session.select(Session.csrf_token, Session.created_at, Session.expires_at,
-                          Session.last_seen_at, *USER_COLUMNS)
+                          Session.last_seen_at, second_factor, *USER_COLUMNS)
            .join(User)
            .where(Session.token_hash == token_hash,
                   Session.expires_at > now,
@@ -159,13 +166,16 @@ def session_for_token(token, now=None, idle=SESSION_IDLE, max_age=SESSION_MAX_AG
         return None
     csrf_token, created_at, expires_at, last_seen_at = row[:4]
     if now - last_seen_at >= LAST_SEEN_STEP:
+        # Only while still due: requests racing here (other processes too)
+        # make one write, not one each.
         (Session.update(last_seen_at=now)
-         .where(Session.token_hash == token_hash, Session.last_seen_at < now)
+         .where(Session.token_hash == token_hash,
+                Session.last_seen_at <= now - LAST_SEEN_STEP)
          .execute())
         last_seen_at = now
     ends = min(expires_at, created_at + max_age, last_seen_at + idle)
-    return LiveSession(token_hash, csrf_token, ends, last_seen_at,
-                       user=SignedInUser(*row[4:]))
+    return LiveSession(token_hash, csrf_token, ends, last_seen_at, bool(row[4]),
+                       user=SignedInUser(*row[5:]))
 
 
 def end_session(token):

@@ -47,6 +47,9 @@ RETRY_AFTER = 1.0
 # The longest a near copy is served without asking Redis: the bound on
 # staleness should a published bump never arrive (a half-open connection).
 NEAR_SECONDS = 1.0
+# A near copy this old is read again by one request while the others keep
+# serving it, so a process's threads do not all wait on Redis at once.
+NEAR_REFRESH_SECONDS = 0.75
 
 # INCR and PUBLISH in one atomic step, so the message carries the generation.
 BUMP_SCRIPT = """
@@ -109,6 +112,7 @@ class RedisCache:
         self._lost_bumps = set()
         self._listener = None  # (pubsub, thread) while subscribed
         self._near = {}  # family -> (generation, value, served until)
+        self._refreshing = set()  # families one request is reading again
         self._announced = {}  # family -> highest generation published since subscribing
 
     def get(self, family):
@@ -117,7 +121,24 @@ class RedisCache:
         now = time.monotonic()
         near = self._near.get(family)
         if self._listener is not None and near is not None and near[2] > now:
-            return near[0], near[1]
+            if near[2] - now > NEAR_SECONDS - NEAR_REFRESH_SECONDS or not self._claim(family):
+                return near[0], near[1]
+            try:
+                return self._read(family, now)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(family)
+        return self._read(family, now)
+
+    def _claim(self, family):
+        """Whether this request is the one to read `family` again."""
+        with self._lock:
+            if family in self._refreshing:
+                return False
+            self._refreshing.add(family)
+            return True
+
+    def _read(self, family, now):
         listener = self._listen()
         raw = self._call(lambda r: r.mget([KEY_PREFIX + family,
                                            KEY_PREFIX + family + ':generation']))

@@ -3,9 +3,14 @@
 Looking a session up costs more than everything else a cached read does
 (building the joined query is most of it), and an admin's dashboard polls.
 So a GET may reuse the session this process read less than RECHECK_SECONDS
-ago; its expiry is still checked on every use, and it is read again when
-its last-seen time is due to move (auth.LAST_SEEN_STEP). What is
-remembered is the immutable auth.LiveSession, so requests can share it.
+ago; its expiry is still checked on every use. What is remembered is the
+immutable auth.LiveSession, so requests can share it.
+
+A remembered session is read again ahead of time (after REFRESH_SECONDS, or
+when its last-seen time is due to move, auth.LAST_SEEN_STEP) by one request
+only: the others keep using the copy until RECHECK_SECONDS, so the threads
+of a busy process do not all stop for the same read at once, and the
+last-seen write is one per session, not one per waiting request.
 
 What a stale entry could mean, and why it stays small:
 - A request that changes something (POST, PUT, ...) always reads the session
@@ -24,10 +29,12 @@ from app.db import database
 from app.models import PendingLogin, Session, utcnow
 
 RECHECK_SECONDS = 2.0
+REFRESH_SECONDS = 1.5
 MAX_ENTRIES = 10_000
 READS = ('GET', 'HEAD')
 
-_entries = {}  # token -> (LiveSession, checked_until)
+_entries = {}  # token -> (LiveSession, refresh_at, checked_until)
+_refreshing = set()  # tokens one request is reading again
 _lock = threading.Lock()
 # Bumped by drop_user: a read that started before it may have seen the user
 # still active, so its answer is used once but not remembered.
@@ -44,9 +51,33 @@ def lookup(token, method, now=None, idle=auth.SESSION_IDLE, max_age=auth.SESSION
     if method not in READS:
         drop(token)
         return auth.session_for_token(token, now, idle, max_age)
-    entry = _entries.get(token)
-    if entry is not None and entry[1] > clock() and entry[0].fresh_at(now):
-        return entry[0]
+    entry, claimed = _entries.get(token), False
+    at = clock()
+    if entry is not None and entry[0].expires_at > now and at < entry[2]:
+        due = at >= entry[1] or not entry[0].fresh_at(now)
+        if not due:
+            return entry[0]
+        claimed = _claim(token)
+        if not claimed:
+            return entry[0]  # another request is reading it again
+    try:
+        return _read(token, now, idle, max_age, clock)
+    finally:
+        if claimed:
+            with _lock:
+                _refreshing.discard(token)
+
+
+def _claim(token):
+    """Whether this request is the one to read `token` again."""
+    with _lock:
+        if token in _refreshing:
+            return False
+        _refreshing.add(token)
+        return True
+
+
+def _read(token, now, idle, max_age, clock):
     generation = _generation
     session = auth.session_for_token(token, now, idle, max_age)
     with _lock:
@@ -55,7 +86,8 @@ def lookup(token, method, now=None, idle=auth.SESSION_IDLE, max_age=auth.SESSION
         if session is None or generation != _generation:
             _entries.pop(token, None)
         else:
-            _entries[token] = (session, clock() + RECHECK_SECONDS)
+            at = clock()
+            _entries[token] = (session, at + REFRESH_SECONDS, at + RECHECK_SECONDS)
     return session
 
 
@@ -70,7 +102,7 @@ def drop_user(user_id):
     global _generation
     with _lock:
         _generation += 1
-        for token in [t for t, (session, _) in _entries.items() if session.user.id == user_id]:
+        for token in [t for t, (session, *_) in _entries.items() if session.user.id == user_id]:
             del _entries[token]
 
 

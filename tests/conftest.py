@@ -64,12 +64,14 @@ DATABASE_SENSITIVE = [
     'test_demo_data.py', 'test_exports.py', 'test_incidents.py', 'test_list_queries.py',
     'test_login_throttle.py', 'test_migrations.py', 'test_password_reset.py', 'test_patients.py',
     'test_reminder_kinds.py', 'test_reminder_links.py', 'test_reminders.py', 'test_reports.py',
-    'test_sessions.py', 'test_slot_queries.py', 'test_two_factor.py', 'test_workers.py',
+    'test_sessions.py', 'test_slot_queries.py', 'test_stats_queries.py', 'test_two_factor.py',
+    'test_workers.py',
 ]
 BACKEND_SENSITIVE = {
     # With Redis only the queue and the cache change: the calendar's files
     # that queue mail (reschedule emails, reminders) run there too.
-    'redis': QUEUE_SENSITIVE + ['test_calendar_booking.py', 'test_reminders.py'],
+    'redis': QUEUE_SENSITIVE + ['test_calendar_booking.py', 'test_reminders.py',
+              'test_stats_queries.py'],
     'postgres': DATABASE_SENSITIVE,
 }
 # Every app under test keeps clinic time in this zone (base_env). The tests'

@@ -3,6 +3,7 @@ logging out and a user's own changes still show at once."""
 import dataclasses
 
 import pytest
+from playhouse.test_utils import count_queries
 
 from app import auth, session_cache
 from app.db import database
@@ -46,3 +47,22 @@ def test_one_request_cannot_change_the_user_another_request_sees(patient):
         second = session_cache.lookup(token, 'GET')
     assert second.user.name != 'changed by one request'
     assert second.csrf_token == first.csrf_token
+
+
+def test_while_one_request_reads_a_session_again_the_others_keep_their_copy(patient):
+    token = patient.cookie(auth.SESSION_COOKIE).value
+    now = [1000.0]
+    with database.connection_context():
+        assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is not None
+        now[0] += session_cache.REFRESH_SECONDS
+        assert session_cache._claim(token)  # another request is reading it again
+        try:
+            with count_queries() as waiting:
+                assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is not None
+            assert waiting.count == 0
+            # Past the recheck time nobody is served the copy, read or not.
+            Session.delete().where(Session.token_hash == auth._token_hash(token)).execute()
+            now[0] += session_cache.RECHECK_SECONDS
+            assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is None
+        finally:
+            session_cache._refreshing.discard(token)

@@ -48,10 +48,11 @@ def is_on(user_id):
             .exists())
 
 
-def must_enrol(settings, user):
-    """STAFF_2FA=required and this staff member has no confirmed second factor."""
-    return (settings.staff_2fa == 'required' and user.role in STAFF_ROLES
-            and not is_on(user.id))
+def must_enrol(settings, session):
+    """STAFF_2FA=required and this staff member had no confirmed second factor
+    when their session (an auth.LiveSession) was read."""
+    return (settings.staff_2fa == 'required' and session.user.role in STAFF_ROLES
+            and not session.second_factor)
 
 
 def state(settings, user):

@@ -183,7 +183,7 @@ class ClinicPlugin:
                 raise ApiError(403, 'missing or wrong CSRF token')
 
     def _check_enrolled(self, api):
-        if not two_factor.must_enrol(settings(), current_user()):
+        if not two_factor.must_enrol(settings(), current_session()):
             return
         if not api and bottle.request.method == 'GET':
             raise bottle.redirect(ACCOUNT_PAGE)
