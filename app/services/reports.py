@@ -214,12 +214,22 @@ def latest_executions(reports):
     return {row.report_id: row for row in rows}
 
 
+def describe_schedule(report, tz=None):
+    """The report's schedule in words. A row whose stored schedule cannot be
+    read (written by hand) is still listed, saying so, not a failed page:
+    the scheduler skips it the same way (report_runs)."""
+    try:
+        return Schedule.of(report).describe(tz)
+    except ValueError:
+        return f'Unreadable schedule ({report.frequency} at {report.time}): edit it to fix it'
+
+
 def to_json(report, clock, last=None):
     return {
         'id': report.id,
         **editable(report),
         'next_run_at': clock.iso(report.next_run_at),
-        'schedule': Schedule.of(report).describe(clock.tz),
+        'schedule': describe_schedule(report, clock.tz),
         'created_at': clock.iso(report.created_at),
         'updated_at': clock.iso(report.updated_at),
         'last_execution': ({'id': last.id, 'status': last.status,

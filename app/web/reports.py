@@ -148,7 +148,7 @@ def list_context(form_data=None, errors=None):
     _, items = reports.page(1000, 0)
     last = reports.latest_executions(items)
     rows = [{'report': r, 'next_run': _next_run(r), 'last': last.get(r.id),
-             'schedule': reports.Schedule.of(r).describe(),
+             'schedule': reports.describe_schedule(r),
              'kind_label': reports.KIND_LABELS[r.kind],
              'recipients': len(reports.recipients_of(r))} for r in items]
     return {'rows': rows, 'form': form_data or NEW_REPORT, 'errors': errors or {},
@@ -186,7 +186,7 @@ def detail_context(report, form_data=None, errors=None):
         execution.report = report
     now = clock()
     return {'report': report, 'next_run': _next_run(report),
-            'schedule': reports.Schedule.of(report).describe(),
+            'schedule': reports.describe_schedule(report),
             'form': form_data or _as_form(report), 'errors': errors or {},
             'history': [report_runs.to_json(e, now) | {'row': e} for e in history],
             'run_labels': RUN_LABELS, 'period': _period, 'seconds': _seconds,
