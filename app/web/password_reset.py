@@ -3,8 +3,6 @@ the new password with it, as JSON and as /forgot (the /reset page is the
 one invitations use, in app.web.accounts)."""
 import time
 
-import bottle
-
 import tasks
 from app import validate
 from app.errors import ApiError
