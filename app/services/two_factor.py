@@ -41,13 +41,6 @@ def _row(user_id):
     return TwoFactor.get_or_none(TwoFactor.user == user_id)
 
 
-def is_on(user_id):
-    """Whether this account must give a code at login."""
-    return (TwoFactor.select()
-            .where(TwoFactor.user == user_id, TwoFactor.confirmed_at.is_null(False))
-            .exists())
-
-
 def must_enrol(settings, session):
     """STAFF_2FA=required and this staff member had no confirmed second factor
     when their session (an auth.LiveSession) was read."""
