@@ -110,14 +110,7 @@ def reserve(email, address, now=None):
     """Count this login try before its password is checked, or raise
     ApiError 429 (with Retry-After) while the account from this address, or
     this address, is delayed."""
-    now = now or utcnow()
-    with database.atomic():
-        for account, addr, free in _keys(email, address):
-            if not _count(account, addr, free, now, refuse=True):
-                until = (LoginThrottle.select(LoginThrottle.delayed_until)
-                         .where(_key_where(account, addr))
-                         .scalar())
-                raise too_many(until, now)
+    _reserve(_keys(email, address), now or utcnow(), 'failed logins')
 
 
 def reserve_reset_request(address, now=None):
@@ -127,14 +120,20 @@ def reserve_reset_request(address, now=None):
     and may write a mail: an address gets a few, then waits as after failed
     logins, and a delayed request is answered at once, the same for every
     email."""
-    now = now or utcnow()
-    address = _address(address)
+    _reserve([(RESET_REQUESTS, _address(address), FREE_TRIES['reset_request'])],
+             now or utcnow(), 'password reset requests')
+
+
+def _reserve(keys, now, what):
+    """Count a try of each (account, address, free) key in one transaction,
+    or raise ApiError 429 at the first one that is delayed."""
     with database.atomic():
-        if not _count(RESET_REQUESTS, address, FREE_TRIES['reset_request'], now, refuse=True):
-            until = (LoginThrottle.select(LoginThrottle.delayed_until)
-                     .where(_key_where(RESET_REQUESTS, address))
-                     .scalar())
-            raise too_many(until, now, 'password reset requests')
+        for account, address, free in keys:
+            if not _count(account, address, free, now, refuse=True):
+                until = (LoginThrottle.select(LoginThrottle.delayed_until)
+                         .where(_key_where(account, address))
+                         .scalar())
+                raise too_many(until, now, what)
 
 
 def succeeded(email, address, now=None):
