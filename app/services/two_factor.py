@@ -122,8 +122,7 @@ def disable(settings, user, code, clock, ip=None):
     if _use_code(settings, user, row, code, clock, ip) is None:
         raise bad_request('code', WRONG)
     with database.atomic():
-        RecoveryCode.delete().where(RecoveryCode.user == user.id).execute()
-        TwoFactor.delete().where(TwoFactor.user == user.id).execute()
+        remove(user.id)
         audit.record('two_factor.disable', user, target=f'user:{user.id}', ip=ip)
 
 
