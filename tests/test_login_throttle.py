@@ -158,3 +158,15 @@ def test_failures_are_forgotten_a_day_after_the_last_one(site):
     site.clock.advance(24 * 3600 + 60)
     assert try_login(site.url, user.email, 'typo-again', OWNER).status == 401
     assert try_login(site.url, user.email, PASSWORD, OWNER).status == 200
+
+
+def test_housekeeping_forgets_keys_quiet_for_a_day(own_db):
+    from app.models import LoginThrottle
+    from app.services import housekeeping
+    now = datetime.datetime(2031, 5, 6, 12, 0, tzinfo=datetime.timezone.utc)
+    for account, quiet in (('old@example.test', datetime.timedelta(days=3)),
+                           ('recent@example.test', datetime.timedelta(hours=1))):
+        LoginThrottle.create(account=account, address='192.0.2.7', tries=5,
+                             last_try_at=now.replace(tzinfo=None) - quiet)
+    assert housekeeping.prune(now)['throttle_keys'] == 1
+    assert [row.account for row in LoginThrottle.select()] == ['recent@example.test']

@@ -124,7 +124,7 @@ def log_in(email, password, ip=None, otp=None, settings=None, clock=None, start=
     if user is None:
         record_failed_login(email, ip)
         raise ApiError(401, 'wrong email or password')
-    login_throttle.succeeded(email, ip, now)
+    login_throttle.succeeded(email, ip)
     two_factor.check_login(settings, user, otp, clock, ip)
     return open_session(user, ip, start)
 

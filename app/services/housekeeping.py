@@ -14,7 +14,7 @@ import logging
 from app import mail, schedule
 from app.clock import naive_utc
 from app.models import JobRun, OutboxMessage
-from app.services import exports, incidents, periodic, report_runs, task_control
+from app.services import exports, incidents, login_throttle, periodic, report_runs, task_control
 
 log = logging.getLogger('clinicdesk.housekeeping')
 
@@ -53,8 +53,9 @@ def prune(now):
             .where(OutboxMessage.status == 'sent',
                    OutboxMessage.sent_at < now_utc - KEEP_SENT_MAIL)
             .execute())
+    throttle_keys = login_throttle.forget_quiet(now_utc)
     # Huey's task events are pruned by huey.contrib.stats itself (48 h).
-    return {'job_runs': runs, 'sent_mail': sent}
+    return {'job_runs': runs, 'sent_mail': sent, 'throttle_keys': throttle_keys}
 
 
 def due_mail(settings, now):

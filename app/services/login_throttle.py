@@ -136,10 +136,9 @@ def _reserve(keys, now, what):
                 raise too_many(until, now, what)
 
 
-def succeeded(email, address, now=None):
+def succeeded(email, address):
     """The login was right: forget this account's tries from this address
     and hand the address its try back."""
-    now = now or utcnow()
     (account, addr, _), (_, _, free) = _keys(email, address)
     T = LoginThrottle
     with database.atomic():
@@ -147,9 +146,12 @@ def succeeded(email, address, now=None):
         only_address = _key_where(ADDRESS_ONLY, addr)
         T.update(tries=T.tries - 1).where(only_address, T.tries > 0).execute()
         T.update(delayed_until=None).where(only_address, T.tries < free).execute()
-    # Opportunistic cleanup, as for sessions: keys quiet long enough to be
-    # forgotten anyway.
-    T.delete().where(T.last_try_at < now - FORGET_AFTER - MAX_DELAY).execute()
+
+
+def forget_quiet(now):
+    """Delete the keys quiet long enough to be forgotten anyway (housekeeping)."""
+    return (LoginThrottle.delete()
+            .where(LoginThrottle.last_try_at < now - FORGET_AFTER - MAX_DELAY).execute())
 
 
 def delayed_until(user, now=None):

@@ -161,7 +161,7 @@ def _use_code(settings, user, row, code, clock, ip, recovery=True):
         kind = 'recovery'
         audit.record('two_factor.recovery_code', user, target=f'user:{user.id}', ip=ip)
     if kind is not None:
-        login_throttle.succeeded(throttle_key, ip, clock.utcnow())
+        login_throttle.succeeded(throttle_key, ip)
     return kind
 
 
