@@ -26,7 +26,6 @@ from app import mail
 from app.auth import sign, verify_signature
 from app.clock import UTC, Clock, naive_utc
 from app.db import database
-from app.mime import one_line
 from app.models import Appointment, OutboxMessage, Reminder, User
 from app.recurrence import local_instant
 from app.services import ics, reminder_links
@@ -172,8 +171,9 @@ def _existing(keys):
 def _try_compose(settings, patient, day, kind, now_utc, key):
     """(message, None) or (None, reason): one bad record fails alone."""
     try:
-        one_line(patient.email, 'address')
-        return compose(settings, patient, day, now_utc, kind, key), None
+        message = compose(settings, patient, day, now_utc, kind, key)
+        mail.check_message(message)
+        return message, None
     except Exception as exc:
         log.warning('a %s reminder could not be made (%s)', kind, type(exc).__name__)
         return None, f'could not be sent: {exc}'[:300]
