@@ -13,7 +13,7 @@ import pytest
 
 from app import auth
 from app.auth import hash_password
-from app.clock import Clock
+from app.clock import Clock, fixed_clock
 from app.db import database
 from app.models import Appointment, LoginThrottle, OutboxMessage, User, utcnow
 from app.services import incidents, login_throttle, password_links, reminder_links, reminders
@@ -138,7 +138,10 @@ def clinic(base_url, settings):
         ids.append(resp.json['id'])
     with database.connection_context():
         Appointment.update(date=day, time='23:30').where(Appointment.id == ids[0]).execute()
-        reminders.send_for_day(settings, day)
+        # As the morning job does: at 08:00 the 23:30 visit is still ahead,
+        # whatever the time this test runs.
+        morning = fixed_clock(settings.tz, datetime.datetime.combine(day, datetime.time(8)))
+        reminders.send_for_day(settings, day, morning)
         incidents.open_incident(settings, 'outbox_delivery', 'failing',
                                 'delivery failed 3 times in a row: SMTPServerDisconnected')
         # As if the worker had died while the mail server was taking today's reminder.
