@@ -322,10 +322,15 @@ class ServerThread:
 
 class MovableClock(Clock):
     """The clock setting of an app under test, stopped at `start` until the
-    test moves it on."""
+    test moves it on. `start` must lie ahead of the real clock: the app shares
+    the session's database with the session's worker, whose housekeeping
+    prunes by the real clock and would forget rows stamped in the past (login
+    tries, job runs, sent mail) in the middle of the test."""
 
     def __init__(self, tz, start):
         super().__init__(tz)
+        if start <= datetime.datetime.now(datetime.timezone.utc):
+            raise ValueError('start a MovableClock after the real now')
         self.at = start
 
     def now(self):

@@ -135,8 +135,13 @@ def test_admin_runs_the_backup_job_and_the_status_page_shows_its_size(admin, wor
     # already running; the page then shows that run once it has finished.
     job = wait_until(lambda: backup_job()['last_status'] != 'running' and backup_job(), 30,
                      message='the backup run to finish')
-    archives = {b['archive'] for b in backup.list_backups(settings.backup_dir)} - before
-    assert len(archives) == 1
+    made = [b for b in backup.list_backups(settings.backup_dir) if b['archive'] not in before]
+    assert len(made) == 1
     assert job['last_status'] == 'success' and job['schedule'].startswith('every day at 02:30')
-    assert archives.pop() in job['last_summary'] and job['last_summary'].endswith('KB')
+    # "<archive>, <size>": the size in KB or MB (the shared database grows
+    # with the tests before this one), to the archive's own size.
+    name, shown = job['last_summary'].split(', ')
+    number, unit = shown.split(' ')
+    assert name == made[0]['archive'] and unit in ('KB', 'MB')
+    assert float(number) == round(made[0]['size'] / 1024 ** ('KB', 'MB').index(unit) / 1024, 1)
     assert job['next_run_at']

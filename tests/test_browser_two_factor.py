@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def required(settings):
     import tasks  # noqa: F401  (the views enqueue these)
-    clock = MovableClock(settings.tz, datetime.datetime(2026, 6, 1, 9, 0, 10, tzinfo=UTC))
+    clock = MovableClock(settings.tz, datetime.datetime(2032, 6, 1, 9, 0, 10, tzinfo=UTC))
     srv = ServerThread(create_app(settings.with_changes(staff_2fa='required'),
                                   clock=clock)).start()
     yield srv.url, clock

@@ -101,7 +101,7 @@ def test_admin_sees_the_delay_on_the_patient_page_and_clears_it(site):
     patient = new_account()
     delay(site, patient)
     page = get_page(browser, f'/patients/{patient.id}')
-    assert 'login delayed until 2026-05-04 09:00' in page.html and 'Clear lock' in page.buttons
+    assert 'login delayed until 2032-05-04 09:00' in page.html and 'Clear lock' in page.buttons
     form = page.hidden(f'/patients/{patient.id}/login-lock')
     resp = browser.post(f'/patients/{patient.id}/login-lock',
                         data='csrf_token=' + form['csrf_token'], csrf=False)

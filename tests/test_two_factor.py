@@ -17,7 +17,7 @@ from app.settings import ConfigError, load
 from tests.client import Client
 from tests.conftest import PASSWORD, MovableClock, ServerThread, base_env, create_user
 
-START = datetime.datetime(2026, 6, 1, 9, 0, 10, tzinfo=UTC)
+START = datetime.datetime(2032, 6, 1, 9, 0, 10, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from app.services import accounts
 from tests.client import Client
 from tests.conftest import PASSWORD, MovableClock, ServerThread, unique_email
 
-START = datetime.datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+START = datetime.datetime(2032, 5, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
