@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 import pytest
 
-from app.clock import Clock
 from app.db import database
 from app.models import Appointment, AuditEvent, OutboxMessage, TimeOff, User, WorkingHours
 from tests.calendar_site import day, reception, site
@@ -21,6 +20,10 @@ from tests.conftest import create_user
 from tests.test_pages import field_error, location
 
 DAY = datetime.timedelta(days=1)
+# This module's app stands still at a Monday 08:10 (the test zone is UTC),
+# so its booking window is the same from the first test to the last, even
+# in a run that crosses midnight.
+NOW = datetime.datetime(2032, 3, 1, 8, 10, tzinfo=datetime.timezone.utc)
 
 
 class Raw(str):
@@ -61,9 +64,15 @@ def shown(value):
 
 
 @pytest.fixture(scope='module')
+def base_url(settings):
+    with site(settings, NOW) as server:
+        yield server.url
+
+
+@pytest.fixture(scope='module')
 def actors(base_url, settings):
     """Everyone the forms are sent as, and the records they point at."""
-    today = Clock(settings.tz).today()
+    today = NOW.date()
     people = {role: create_user(base_url, role, name=f'Hostile {role}')
               for role in ('patient', 'doctor', 'admin')}
     people['other_patient'] = create_user(base_url, 'patient', name='Other Patient')
