@@ -25,8 +25,11 @@ class Clock:
         return self.now().date()
 
     def utcnow(self):
-        """Naive UTC, the form the database stores."""
-        return naive_utc(self.now())
+        """Naive UTC, the form the database stores: read without the
+        clinic's zone, as every request's session check does (SPEC P4)."""
+        if self._fixed is not None:
+            return naive_utc(self._fixed)
+        return datetime.datetime.now(UTC).replace(tzinfo=None)
 
     def localize(self, stored):
         """A stored naive-UTC datetime as an aware clinic-time datetime."""

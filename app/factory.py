@@ -41,6 +41,9 @@ def create_app(settings, clock=None):
     # Ids in paths take ASCII digits only: Bottle's <name:int> matches \d,
     # so '/appointments/١/reschedule' was appointment 1 under a second name.
     app.router.add_filter('int', lambda conf: (r'-?[0-9]+', int, lambda x: str(int(x))))
+    # ClinicPlugin writes the JSON of API routes; Bottle's own JSON plugin
+    # would only wrap every route once more (SPEC P4's hot path).
+    app.uninstall('json')
     app.install(ClinicPlugin())
     for feature in FEATURES:
         for method, rule, callback, roles, options in feature.ROUTES:

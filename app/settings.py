@@ -6,6 +6,7 @@ that line and exits before anything is started.
 import dataclasses
 import datetime
 import email.utils
+import functools
 import ipaddress
 import os
 import re
@@ -85,11 +86,11 @@ class Settings:
     def secure_cookies(self):
         return self.base_url.startswith('https://')
 
-    @property
+    @functools.cached_property
     def session_idle(self):
         return datetime.timedelta(minutes=self.session_idle_minutes)
 
-    @property
+    @functools.cached_property
     def session_max_age(self):
         return datetime.timedelta(hours=self.session_max_hours)
 

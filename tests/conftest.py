@@ -22,7 +22,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from app.boot import boot
-from app.clock import Clock
+from app.clock import Clock, naive_utc
 from app.db import connect_database, database, init_database
 from app.factory import create_app
 from app.migrations import apply_migrations
@@ -335,6 +335,9 @@ class MovableClock(Clock):
 
     def now(self):
         return self.at.astimezone(self.tz)
+
+    def utcnow(self):
+        return naive_utc(self.at)
 
     def advance(self, seconds):
         self.at += datetime.timedelta(seconds=seconds)

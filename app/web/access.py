@@ -70,8 +70,11 @@ class ClinicBottle(bottle.Bottle):
 def refuse_undecodable_path():
     """Bottle drops bytes of a path that are not UTF-8, so '/x/1%ED%A0%80'
     would be '/x/1' under a second name; no page has such a name (404)."""
+    raw = bottle.request.environ['bottle.raw_path']
+    if raw.isascii():
+        return
     try:
-        bottle.request.environ['bottle.raw_path'].encode('latin1').decode('utf-8')
+        raw.encode('latin1').decode('utf-8')
     except UnicodeError:
         raise bottle.HTTPError(404, 'not found')
 
@@ -121,15 +124,18 @@ class ClinicPlugin:
     def apply(self, callback, route):
         roles = route.config.get('roles')
         csrf = route.config.get('csrf', True)
-        enrolment = route.config.get('enrolment', False)
+        # An app's settings do not change once it is built.
+        check_enrolled = (roles is not None and not route.config.get('enrolment', False)
+                          and route.app.config['clinicdesk.settings'].staff_2fa == 'required')
         api = is_api_path(route.rule)
 
         def wrapper(*args, **kwargs):
             try:
                 self._check_access(roles, csrf, api)
-                if roles is not None and not enrolment:
+                if check_enrolled:
                     self._check_enrolled(api)
-                if any(isinstance(v, int) and not 0 < v < 2**31 for v in kwargs.values()):
+                if kwargs and any(isinstance(v, int) and not 0 < v < 2**31
+                                  for v in kwargs.values()):
                     raise ApiError(404, 'not found')  # no such id can exist
                 result = callback(*args, **kwargs)
             except bottle.HTTPResponse:

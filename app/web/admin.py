@@ -14,14 +14,15 @@ from app.web.forms import FORM_STATUSES, checkbox, field_errors, form, offset_pa
 
 PATIENTS_PAGE = 20
 APPOINTMENTS_PAGE = 50
+STATS_HEADERS = {hit: {'Content-Type': ['application/json; charset=utf-8'],
+                       'Cache-Control': ['no-store'], 'X-Cache': ['HIT' if hit else 'MISS']}
+                 for hit in (True, False)}
 
 
 def admin_stats():
     body, hit = stats.get_json(settings(), clock())
-    response = bottle.response
-    response.content_type = 'application/json; charset=utf-8'
-    response.set_header('Cache-Control', 'no-store')
-    response.set_header('X-Cache', 'HIT' if hit else 'MISS')
+    # Straight into Bottle's header dict: the hot path of SPEC P4.
+    bottle.response._headers.update(STATS_HEADERS[hit])
     return body
 
 
