@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,18 @@ def test_a_second_supervisor_on_the_same_data_dir_refuses_to_start(supervisor):
         assert set(child_pids(third.pid)) == {'web', 'worker'}
     finally:
         third_tree.kill()
+
+
+def test_the_supervisor_loop_and_the_web_load_only_what_they_use(supervisor):
+    """After checking the settings the supervisor goes on as a fresh
+    interpreter with the same pid (its lock and children stay its own), and
+    the web, which serves plain HTTP, never maps libssl (SPEC §7 P6)."""
+    proc, url, data_dir, tree = supervisor
+    wait_until(lambda: get_json(url)[0] == 200, 20, message='healthy app')
+    cmdline = Path(f'/proc/{proc.pid}/cmdline').read_bytes().split(b'\0')
+    assert b'--supervise-checked' in cmdline
+    supervisor_maps = Path(f'/proc/{proc.pid}/maps').read_text()
+    web_maps = Path(f"/proc/{child_pids(proc.pid)['web']}/maps").read_text()
+    assert 'libssl' not in web_maps and 'libssl' not in supervisor_maps
+    # What reading the settings loads (zones, Unicode tables) is gone with the exec.
+    assert '_zoneinfo' not in supervisor_maps and 'unicodedata' not in supervisor_maps

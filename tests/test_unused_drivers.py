@@ -18,7 +18,8 @@ import json, sys
 WATCHED = ('redis', 'psycopg2') + tuple(sys.argv[1:])  # and their submodules
 from wsgiref.util import setup_testing_defaults
 import run
-settings = run.load()
+from app.settings import load
+settings = load()
 run.skip_unused_drivers(settings)
 from app.boot import boot
 from app.consumer import run_consumer
