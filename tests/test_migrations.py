@@ -6,6 +6,7 @@ the live models. The released databases are fixed dumps under tests/data/
 SQLite, and on PostgreSQL with --backend=postgres."""
 import sqlite3
 import subprocess
+import sys
 import threading
 from contextlib import closing, contextmanager
 from urllib.parse import urlsplit
@@ -170,6 +171,21 @@ def test_a_fresh_install_has_the_schema_of_the_models(blank_database):
     with models_created_in(created) as db:
         created_schema = schema_of(db)
     assert differences(migrated_schema, created_schema) == []
+
+
+def test_a_database_with_every_step_recorded_starts_without_the_runner(blank_database):
+    """The usual start: every step is in the history, so nothing runs and
+    neither the runner nor its migrator modules are loaded (SPEC §7 P6)."""
+    url = blank_database('current')
+    with bound_database(url):
+        assert applied(database.obj) == MIGRATIONS
+    code = ('import sys; from app.db import init_database; '
+            'from app.migrations import apply_migrations; '
+            f'init_database({url!r}); '
+            "print(apply_migrations(), 'playhouse.migrations' in sys.modules)")
+    started = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60)
+    assert started.stdout.split() == ['[]', 'False'], started.stderr[-2000:]
 
 
 def test_starters_at_the_same_moment_apply_each_step_once(blank_database):
