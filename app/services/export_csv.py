@@ -3,7 +3,7 @@ UTF-8, RFC 4180 quoting, formula cells neutralised, streamed from a database
 cursor to a temp file that is renamed into place when complete."""
 import peewee
 
-from app.db import streaming_cursor
+from app.db import is_sqlite, streaming_cursor
 from app.models import Appointment, Treatment, User
 from app.services.csv_file import CHUNK_ROWS, FORMULA_STARTS, write_csv
 
@@ -15,11 +15,18 @@ Doctor = User.alias('doctor')
 Patient = User.alias('patient')
 
 
+FORMULA_CODES = [ord(char) for char in FORMULA_STARTS]
+
+
 def guarded(column):
     """The column with csv_file's formula guard applied by the database: the
-    rows then go from the cursor to the csv writer without a Python loop."""
-    return peewee.Case(None, [(peewee.fn.SUBSTR(column, 1, 1).in_(list(FORMULA_STARTS)),
-                               peewee.Value("'").concat(column))], column)
+    rows then go from the cursor to the csv writer without a Python loop.
+    The first character is compared as a code point (SQLite's unicode(),
+    PostgreSQL's ascii(); both NULL or 0 for an empty cell): no substring is
+    made per cell, which took a quarter of the export's read (SPEC §7 P1)."""
+    first = peewee.fn.unicode(column) if is_sqlite() else peewee.fn.ascii(column)
+    return peewee.Case(None, [(first.in_(FORMULA_CODES), peewee.Value("'").concat(column))],
+                       column)
 
 
 def export_query(scope, patient_id=None, guard=True):
