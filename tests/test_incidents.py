@@ -105,6 +105,21 @@ def test_an_overdue_job_closes_when_it_succeeds_and_a_paused_one_is_left_alone(o
     assert closed.resolved_at is not None and closed.resolved_by is None
 
 
+def test_a_run_that_skipped_a_bad_record_counts_as_run_for_the_overdue_check(own_db):
+    """'partial': the run did its work and skipped one record (reported on
+    its own); the job is not overdue for it."""
+    add_admin()
+    scheduler_started(INSTALLED)
+    april = datetime.datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+    passes(own_db, april)
+    assert 'daily_reminders' in overdue_jobs()
+    JobRun.create(job='daily_reminders', slot='2026-04-01', status='partial',
+                  started_at=april.replace(tzinfo=None),
+                  finished_at=april.replace(tzinfo=None, minute=1))
+    passes(own_db, april.replace(minute=2), april.replace(hour=10))
+    assert 'daily_reminders' not in overdue_jobs()
+
+
 def test_a_job_failing_three_times_in_a_row_opens_one_incident_until_it_succeeds(own_db):
     add_admin()
     for _ in range(2):

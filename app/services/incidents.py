@@ -18,7 +18,7 @@ import logging
 
 import peewee
 
-from app import mail
+from app import mail, schedule
 from app.clock import UTC, naive_utc
 from app.db import database
 from app.errors import conflict, not_found
@@ -179,9 +179,11 @@ def scheduler_since():
 
 
 def last_successes(jobs):
-    """{job: when it last succeeded} for those of `jobs` that ever did. One query."""
+    """{job: when it last ran to the end} for those of `jobs` that ever did,
+    'partial' included: such a run did its work and skipped a bad record,
+    which batch.each reports on its own. One query."""
     return dict(JobRun.select(JobRun.job, peewee.fn.MAX(JobRun.finished_at))
-                .where(JobRun.job.in_(list(jobs)), JobRun.status == 'success')
+                .where(JobRun.job.in_(list(jobs)), JobRun.status.in_(schedule.DONE))
                 .group_by(JobRun.job)
                 .tuples())
 
