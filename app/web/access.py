@@ -175,11 +175,13 @@ class ClinicPlugin:
                                else 'not logged in')
             if roles != 'user' and user.role not in roles:
                 raise ApiError(403, 'your account cannot do this')
-        if csrf == 'origin' and request.method in UNSAFE_METHODS:
+        if not csrf or request.environ['REQUEST_METHOD'].upper() not in UNSAFE_METHODS:
+            return
+        if csrf == 'origin':
             if not from_this_site(request):
                 raise ApiError(403, 'this form was sent from another site; '
                                     'open the page on this site and try again')
-        elif csrf and request.method in UNSAFE_METHODS:
+        else:
             supplied = (request.get_header('X-CSRF-Token')
                         or (request.forms.get('csrf_token') if not api else None))
             session = current_session()
