@@ -152,3 +152,19 @@ def test_list_filters_and_paging(admin, patient, doctor):
     for bad in ('status=lost', 'from=yesterday', 'limit=-1', 'doctor_id=x'):
         resp = admin.get(f'{base}&{bad}')
         assert resp.status == 400 and bad.split('=')[0] in resp.json['error'], bad
+
+
+def test_the_booking_answer_is_the_record_a_later_read_shows(patient, doctor, base_url):
+    """The 201 is built from the booking itself, not read back: it must be
+    the same record, for a patient booking and for the front desk."""
+    from tests.calendar_site import reception
+    mine = book(patient, doctor.user['id'], future_day(4), '11:00', reason='Follow-up')
+    assert mine.status == 201, mine
+    assert mine.json == patient.get(f"/api/appointments/{mine.json['id']}").json
+    assert mine.json['patient'] == {'id': patient.user['id'], 'name': patient.user['name']}
+
+    desk = reception(base_url)
+    theirs = book(desk, doctor.user['id'], future_day(4), '11:30', patient_id=patient.user['id'])
+    assert theirs.status == 201, theirs
+    assert theirs.json == desk.get(f"/api/appointments/{theirs.json['id']}").json
+    assert theirs.json['patient'] == {'id': patient.user['id'], 'name': patient.user['name']}
