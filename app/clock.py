@@ -10,6 +10,11 @@ def naive_utc(aware):
     return aware.astimezone(UTC).replace(tzinfo=None)
 
 
+def utc_iso(stored):
+    """A stored naive-UTC datetime as ISO 8601 with its +00:00, or None."""
+    return stored.replace(tzinfo=UTC).isoformat(timespec='seconds') if stored else None
+
+
 class Clock:
     def __init__(self, tz, fixed=None):
         self.tz = tz

@@ -14,6 +14,7 @@ import datetime
 import peewee
 
 from app import mail, validate
+from app.clock import utc_iso
 from app.db import database, is_sqlite
 from app.errors import ApiError, bad_request, conflict, not_found
 from app.models import APPOINTMENT_STATUSES, Appointment, Reminder, Treatment, User, utcnow
@@ -25,7 +26,6 @@ STAFF = ('doctor', 'admin')
 FRONT_DESK = ('reception', 'admin')
 # Who may read diagnosis, treatment and prescription: never reception (SPEC §2).
 CLINICAL_READERS = ('patient', 'doctor', 'admin')
-UTC = datetime.timezone.utc
 
 Doctor = User.alias('doctor')
 Patient = User.alias('patient')
@@ -40,10 +40,6 @@ def _query():
             .join(Treatment, peewee.JOIN.LEFT_OUTER,
                   on=(Treatment.appointment == Appointment.id),
                   attr='treatment_row'))
-
-
-def _timestamp(naive_utc):
-    return naive_utc.replace(tzinfo=UTC).isoformat(timespec='seconds') if naive_utc else None
 
 
 def reads_clinical_text(user):
@@ -63,7 +59,7 @@ def to_json(appt, viewer=None):
         'status': appt.status,
         'reason': appt.reason,
         'cancel_reason': appt.cancel_reason,
-        'checked_in_at': _timestamp(appt.checked_in_at),
+        'checked_in_at': utc_iso(appt.checked_in_at),
         'rescheduled_from': ({'date': moved.isoformat(), 'time': appt.rescheduled_from_time}
                              if moved else None),
         'doctor': {'id': appt.doctor.id, 'name': appt.doctor.name,

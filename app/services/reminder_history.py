@@ -4,18 +4,12 @@
 A queued reminder's row points at its message; the message's delivery
 decides sent, pending or failed (with the SMTP server's reason), so the row
 is written once and never chased."""
-import datetime
-
 import peewee
 
+from app.clock import utc_iso
 from app.models import OutboxMessage, Reminder
 
 KIND_ORDER = {'day_before': 0, 'same_day': 1, 'hours_before': 2}
-
-
-def _stamp(naive_utc):
-    return (naive_utc.replace(tzinfo=datetime.timezone.utc).isoformat(timespec='seconds')
-            if naive_utc else None)
 
 
 def _item(row):
@@ -28,7 +22,7 @@ def _item(row):
             status, reason, at = 'failed', message.error, message.sent_at or at
         elif message.error:
             reason = message.error  # e.g. uncertain: cut off mid-send, may have arrived
-    return {'kind': row.kind, 'status': status, 'reason': reason, 'at': _stamp(at)}
+    return {'kind': row.kind, 'status': status, 'reason': reason, 'at': utc_iso(at)}
 
 
 def of_appointments(ids):
