@@ -143,6 +143,14 @@ class LiveSession:
 USER_COLUMNS = [getattr(User, field.name) for field in dataclasses.fields(SignedInUser)]
 
 
+def not_ended(now, idle=SESSION_IDLE, max_age=SESSION_MAX_AGE):
+    """The condition on Session rows that have not ended at `now`: not
+    expired, younger than `max_age`, used within `idle`."""
+    return ((Session.expires_at > now)
+            & (Session.created_at > now - max_age)
+            & (Session.last_seen_at > now - idle))
+
+
 def session_for_token(token, now=None, idle=SESSION_IDLE, max_age=SESSION_MAX_AGE):
     """The LiveSession for a cookie's token, or None when there is none or
     it has ended (idle for `idle`, or older than `max_age`)."""
@@ -156,9 +164,7 @@ def session_for_token(token, now=None, idle=SESSION_IDLE, max_age=SESSION_MAX_AG
                           Session.last_seen_at, second_factor, *USER_COLUMNS)
            .join(User)
            .where(Session.token_hash == token_hash,
-                  Session.expires_at > now,
-                  Session.created_at > now - max_age,
-                  Session.last_seen_at > now - idle,
+                  not_ended(now, idle, max_age),
                   User.active == True)  # noqa: E712
            .tuples()
            .first())

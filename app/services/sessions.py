@@ -4,7 +4,7 @@ A session is named by an id derived from its stored hash: the list never
 carries anything that would open the session."""
 import hashlib
 
-from app import session_cache
+from app import auth, session_cache
 from app.db import database
 from app.models import Session
 
@@ -17,10 +17,7 @@ def live_for(user_id, now, idle, max_age):
     """The user's sessions that have not ended, last used first."""
     return list(Session.select(Session.token_hash, Session.created_at, Session.last_seen_at,
                                Session.client_address, Session.user_agent)
-                .where(Session.user == user_id,
-                       Session.expires_at > now,
-                       Session.created_at > now - max_age,
-                       Session.last_seen_at > now - idle)
+                .where(Session.user == user_id, auth.not_ended(now, idle, max_age))
                 .order_by(Session.last_seen_at.desc(), Session.created_at.desc()))
 
 
