@@ -142,16 +142,6 @@ def _optional_clock_time(env, name):
     return _clock_time(env, name, '') if (env.get(name) or '').strip() else None
 
 
-def _hours(env, name):
-    """Whole hours in ASCII digits (int() would also take '２' or '1_0'), or None."""
-    raw = (env.get(name) or '').strip()
-    if not raw:
-        return None
-    if not re.fullmatch(r'[0-9]{1,3}', raw) or not 1 <= int(raw) <= 168:
-        raise ConfigError(f'{name}: expected whole hours from 1 to 168, got {raw!r}')
-    return int(raw)
-
-
 def _mail_from(env):
     """MAIL_FROM: an address, optionally with a display name ('Clinic
     <no-reply@clinic.example>'), on one line. The address is ASCII: the
@@ -303,7 +293,7 @@ def load(env=None):
         session_max_hours=_int(env, 'SESSION_MAX_HOURS', 12, 1, 720),
         trusted_proxy=_trusted_proxy(env),
         reminder_day_before=_optional_clock_time(env, 'REMINDER_DAY_BEFORE'),
-        reminder_hours_before=_hours(env, 'REMINDER_HOURS_BEFORE'),
+        reminder_hours_before=_int(env, 'REMINDER_HOURS_BEFORE', None, 1, 168),
         clinic_phone=(env.get('CLINIC_PHONE') or '').strip(),
         secret_key=_secret_key(env, data_dir),
     )
