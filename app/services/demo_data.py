@@ -336,6 +336,8 @@ def _write_appointments(rng, clock, schedule, today, first_id, weeks, doctor_ids
 
 
 def _flush(rows, treatments, written, treated, total, progress):
+    if not rows:  # the last batch was full: said already
+        return written, treated
     _insert(Appointment, APPOINTMENT_FIELDS, rows)
     _insert(Treatment, TREATMENT_FIELDS, treatments)
     written, treated = written + len(rows), treated + len(treatments)
