@@ -143,8 +143,8 @@ def reminder_figures(data_dir, runs):
     configure_queue(settings)
     day = datetime.datetime.now(settings.tz).date()
     with database.connection_context():
-        expected = len(reminders.still_ahead(reminders.recipients(day, settings.tz),
-                                             datetime.datetime.now(settings.tz))[0])
+        expected = len(reminders.sort_out(reminders.recipients(day, settings.tz),
+                                          datetime.datetime.now(settings.tz))[0])
     consumer = reminders_p2.Consumer(env, settings)
     try:
         ours, plain = [], []
