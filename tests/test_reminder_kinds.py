@@ -325,8 +325,10 @@ def test_two_workers_and_a_killed_one_send_each_hours_before_reminder_once(
         wait_until(lambda: scalar(db_path, "SELECT COUNT(*) FROM reminder "
                                            "WHERE kind = 'hours_before'") == 1500, 90,
                    message='every visit recorded')
+        # Settled: sent, failed, or 'uncertain' when the kill cut one off
+        # in the middle of its SMTP conversation (an admin decides on it).
         wait_until(lambda: scalar(db_path, "SELECT COUNT(*) FROM outbox_message WHERE status "
-                                           "NOT IN ('sent', 'failed')") == 0, 60,
+                                           "NOT IN ('sent', 'failed', 'uncertain')") == 0, 60,
                    message='outbox settled')
     finally:
         first.stop()
@@ -335,7 +337,8 @@ def test_two_workers_and_a_killed_one_send_each_hours_before_reminder_once(
     assert scalar(db_path, queued) == 1500
     assert scalar(db_path, "SELECT COUNT(DISTINCT appointment_id) FROM reminder "
                            "WHERE kind = 'hours_before' AND message_id IS NOT NULL") == 1500
-    failed = scalar(db_path, "SELECT COUNT(*) FROM outbox_message WHERE status = 'failed'")
+    unsent = scalar(db_path, "SELECT COUNT(*) FROM outbox_message "
+                             "WHERE status IN ('failed', 'uncertain')")
     received = {address: len(smtp.to(address)) for address in addresses}
     assert max(received.values()) == 1, 'someone got a reminder twice'
-    assert sum(received.values()) >= 1500 - failed and failed <= 1
+    assert sum(received.values()) >= 1500 - unsent and unsent <= 1
