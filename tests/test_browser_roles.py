@@ -10,6 +10,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app.clock import Clock
 from app.db import database
@@ -196,15 +197,22 @@ def many_past_visits(doctor_id, patient_id, today, count):
 def recent_run_after(page, task, started_after):
     """The status page's own refresh shows `task` finished after `started_after`.
     The session's worker also runs the other files' tasks on this process:
-    on a loaded two-core machine the run may wait its turn."""
-    page.wait_for_function("""([task, after]) => [...document.querySelectorAll(
-        '[data-part="recent"] tr')].some(tr => {
-          const cells = tr.querySelectorAll('td');
-          const time = tr.querySelector('time');
-          return cells.length > 1 && cells[0].textContent.trim() === task
-            && cells[1].textContent.trim() === 'Success'
-            && time && Date.parse(time.getAttribute('datetime')) >= after;
-        })""", arg=[task, started_after], timeout=45_000)
+    on a loaded two-core machine the run may wait its turn. On a timeout the
+    failure shows what the page's recent runs and refresh note said."""
+    try:
+        page.wait_for_function("""([task, after]) => [...document.querySelectorAll(
+            '[data-part="recent"] tr')].some(tr => {
+              const cells = tr.querySelectorAll('td');
+              const time = tr.querySelector('time');
+              return cells.length > 1 && cells[0].textContent.trim() === task
+                && cells[1].textContent.trim() === 'Success'
+                && time && Date.parse(time.getAttribute('datetime')) >= after;
+            })""", arg=[task, started_after], timeout=60_000)
+    except PlaywrightTimeout:
+        rows = page.locator('[data-part="recent"] tr').all_inner_texts()[:8]
+        note = page.locator('#status-refresh').inner_text()
+        raise AssertionError(f'no finished {task} after {started_after} on the page; '
+                             f'refresh note: {note!r}; newest rows: {rows}') from None
 
 
 def test_admin_adds_a_doctor_pages_appointments_and_runs_a_job_from_the_status_page(
