@@ -33,6 +33,7 @@ import time
 
 from app import runtime
 from app.redis_errors import unreachable
+from app.single_flight import SingleFlight
 
 log = logging.getLogger('clinicdesk.cache')
 
@@ -112,7 +113,7 @@ class RedisCache:
         self._lost_bumps = set()
         self._listener = None  # (pubsub, thread) while subscribed
         self._near = {}  # family -> (generation, value, served until)
-        self._refreshing = set()  # families one request is reading again
+        self._refreshing = SingleFlight()  # families one request is reading again
         self._announced = {}  # family -> highest generation published since subscribing
 
     def get(self, family):
@@ -121,22 +122,13 @@ class RedisCache:
         now = time.monotonic()
         near = self._near.get(family)
         if self._listener is not None and near is not None and near[2] > now:
-            if near[2] - now > NEAR_SECONDS - NEAR_REFRESH_SECONDS or not self._claim(family):
+            if near[2] - now > NEAR_SECONDS - NEAR_REFRESH_SECONDS:
                 return near[0], near[1]
-            try:
+            with self._refreshing.claim(family) as mine:
+                if not mine:
+                    return near[0], near[1]  # another request is reading it again
                 return self._read(family, now)
-            finally:
-                with self._lock:
-                    self._refreshing.discard(family)
         return self._read(family, now)
-
-    def _claim(self, family):
-        """Whether this request is the one to read `family` again."""
-        with self._lock:
-            if family in self._refreshing:
-                return False
-            self._refreshing.add(family)
-            return True
 
     def _read(self, family, now):
         listener = self._listen()

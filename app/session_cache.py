@@ -25,6 +25,7 @@ import threading
 import time
 
 from app import auth
+from app.single_flight import SingleFlight
 from app.db import database
 from app.models import PendingLogin, Session, utcnow
 
@@ -34,7 +35,7 @@ MAX_ENTRIES = 10_000
 READS = ('GET', 'HEAD')
 
 _entries = {}  # token -> (LiveSession, refresh_at, checked_until)
-_refreshing = set()  # tokens one request is reading again
+_refreshing = SingleFlight()  # tokens one request is reading again
 _lock = threading.Lock()
 # Bumped by drop_user: a read that started before it may have seen the user
 # still active, so its answer is used once but not remembered.
@@ -51,30 +52,16 @@ def lookup(token, method, now=None, idle=auth.SESSION_IDLE, max_age=auth.SESSION
     if method not in READS:
         drop(token)
         return auth.session_for_token(token, now, idle, max_age)
-    entry, claimed = _entries.get(token), False
+    entry = _entries.get(token)
     at = clock()
     if entry is not None and entry[0].expires_at > now and at < entry[2]:
-        due = at >= entry[1] or not entry[0].fresh_at(now)
-        if not due:
+        if at < entry[1] and entry[0].fresh_at(now):
             return entry[0]
-        claimed = _claim(token)
-        if not claimed:
-            return entry[0]  # another request is reading it again
-    try:
-        return _read(token, now, idle, max_age, clock)
-    finally:
-        if claimed:
-            with _lock:
-                _refreshing.discard(token)
-
-
-def _claim(token):
-    """Whether this request is the one to read `token` again."""
-    with _lock:
-        if token in _refreshing:
-            return False
-        _refreshing.add(token)
-        return True
+        with _refreshing.claim(token) as mine:
+            if not mine:
+                return entry[0]  # another request is reading it again
+            return _read(token, now, idle, max_age, clock)
+    return _read(token, now, idle, max_age, clock)
 
 
 def _read(token, now, idle, max_age, clock):

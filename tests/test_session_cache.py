@@ -55,8 +55,8 @@ def test_while_one_request_reads_a_session_again_the_others_keep_their_copy(pati
     with database.connection_context():
         assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is not None
         now[0] += session_cache.REFRESH_SECONDS
-        assert session_cache._claim(token)  # another request is reading it again
-        try:
+        with session_cache._refreshing.claim(token) as mine:
+            assert mine  # another request is reading it again
             with count_queries() as waiting:
                 assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is not None
             assert waiting.count == 0
@@ -64,5 +64,3 @@ def test_while_one_request_reads_a_session_again_the_others_keep_their_copy(pati
             Session.delete().where(Session.token_hash == auth._token_hash(token)).execute()
             now[0] += session_cache.RECHECK_SECONDS
             assert session_cache.lookup(token, 'GET', clock=lambda: now[0]) is None
-        finally:
-            session_cache._refreshing.discard(token)
