@@ -104,18 +104,17 @@ def end_user_sessions(user_id):
     """End every session of a user (password set, account deactivated): the
     rows go in the caller's transaction, this process's copies right after
     its commit, so a read racing it cannot remember the user again."""
-    _end_sessions(user_id, Session.user == user_id)
+    _end_sessions(user_id)
 
 
 def end_other_sessions(user_id, keep_token_hash):
     """End every session of a user but the one with `keep_token_hash` (the
     caller's own); as end_user_sessions. Returns how many ended."""
-    return _end_sessions(user_id, Session.user == user_id,
-                         Session.token_hash != keep_token_hash)
+    return _end_sessions(user_id, Session.token_hash != keep_token_hash)
 
 
-def _end_sessions(user_id, *where):
-    ended = Session.delete().where(*where).execute()
+def _end_sessions(user_id, *only_where):
+    ended = Session.delete().where(Session.user == user_id, *only_where).execute()
     end_pending_logins(user_id)
     database.after_commit(lambda: drop_user(user_id))
     return ended
