@@ -5,19 +5,17 @@ tens of MB that are garbage once it returns; CPython frees them, but glibc
 keeps the freed heap pages, so an idle worker stays at its peak."""
 import ctypes
 import ctypes.util
+import functools
 import gc
 
-_libc = []
 
-
+@functools.cache
 def libc():
     """The C library, or None where it cannot be loaded."""
-    if not _libc:
-        try:
-            _libc.append(ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6'))
-        except OSError:
-            _libc.append(None)
-    return _libc[0]
+    try:
+        return ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    except OSError:
+        return None
 
 
 def give_back():
