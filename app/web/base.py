@@ -69,10 +69,9 @@ def current_session():
 
 
 def _live_session(token, method):
-    app_config = bottle.request.app.config
-    config = app_config['clinicdesk.settings']
-    return session_cache.lookup(token, method, app_config['clinicdesk.clock'].utcnow(),
-                                config.session_idle, config.session_max_age)
+    config = settings()
+    return session_cache.lookup(token, method, clock().utcnow(), config.session_idle,
+                                config.session_max_age)
 
 
 def own_session_tokens():
