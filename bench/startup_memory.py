@@ -10,7 +10,6 @@ several starts, with each process's share.
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,15 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import copy_data_dir, demo_data_dir  # noqa: E402
+from bench.harness import copy_data_dir, demo_data_dir, free_port  # noqa: E402
 
 P6_BAR_MB = 90  # SPEC §7 says 120; 90 on the way to 80 is the target now
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def healthy(url):

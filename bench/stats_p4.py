@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,17 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import copy_data_dir, demo_data_dir  # noqa: E402
+from bench.harness import copy_data_dir, demo_data_dir, free_port  # noqa: E402
 
 RATIO_BAR = 0.8
 P99_BAR_MS = 50.0
 ADMIN, PASSWORD = 'bench@example.test', 'bench-pass-123'
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def serve_hello(port, threads):
