@@ -6,6 +6,7 @@ from app.db import database
 from app.web import accounts, admin, appointments, audit, booking_for_patient, calendar, \
     exports, health, jobs, login_locks, monthly_reports, my_account, outbox, password_reset, \
     patients, reception, reminders, reports, reschedule, staff, treatments, two_factor
+from app.web import from_memory
 from app.web.access import SECURITY_HEADERS, ClinicBottle, ClinicPlugin
 from app.web.templating import STATIC_DIR
 
@@ -50,4 +51,5 @@ def create_app(settings, clock=None):
         for method, rule, callback, roles, options in feature.ROUTES:
             app.route(rule, method, callback, roles=roles, **options)
     app.route('/static/<path:path>', 'GET', _static, skip=[ClinicPlugin.name])
+    from_memory.install(app)
     return app

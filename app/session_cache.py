@@ -52,16 +52,26 @@ def lookup(token, method, now=None, idle=auth.SESSION_IDLE, max_age=auth.SESSION
     if method not in READS:
         drop(token)
         return auth.session_for_token(token, now, idle, max_age)
+    session = remembered(token, now, clock)
+    if session is not None:
+        return session
     entry = _entries.get(token)
-    at = clock()
-    if entry is not None and entry[0].expires_at > now and at < entry[2]:
-        if at < entry[1] and entry[0].fresh_at(now):
-            return entry[0]
+    if entry is not None and entry[0].expires_at > now and clock() < entry[2]:
         with _refreshing.claim(token) as mine:
             if not mine:
                 return entry[0]  # another request is reading it again
             return _read(token, now, idle, max_age, clock)
     return _read(token, now, idle, max_age, clock)
+
+
+def remembered(token, now, clock=time.monotonic):
+    """The session for `token` when this process remembers it and may use it
+    at `now` without reading it: not ended, and no refresh or last-seen write
+    due. Else None, and lookup() is the way (app.web.from_memory)."""
+    entry = _entries.get(token)
+    if entry is not None and clock() < entry[1] and entry[0].fresh_at(now):
+        return entry[0]
+    return None
 
 
 def _read(token, now, idle, max_age, clock):

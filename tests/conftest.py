@@ -460,6 +460,15 @@ def admin(base_url, make_user):
 
 
 @pytest.fixture
+def required_2fa_url(settings):
+    """The app with STAFF_2FA=required, on the session's database."""
+    import tasks  # noqa: F401  (the views enqueue these)
+    srv = ServerThread(create_app(settings.with_changes(staff_2fa='required'))).start()
+    yield srv.url
+    srv.stop()
+
+
+@pytest.fixture
 def anon(base_url):
     return Client(base_url)
 

@@ -3,11 +3,9 @@
 load, come from the session cache and the stats cache alone, with two-factor
 sign-in required of staff too."""
 import pyotp
-import pytest
 from playhouse.test_utils import count_queries
 
-from app.factory import create_app
-from tests.conftest import ServerThread, create_user
+from tests.conftest import create_user
 
 READS = 20
 
@@ -27,14 +25,6 @@ def cached_reads_cost(client):
 
 def test_a_cached_stats_read_makes_no_query(admin):
     assert cached_reads_cost(admin) == 0
-
-
-@pytest.fixture
-def required_2fa_url(settings):
-    import tasks  # noqa: F401  (the views enqueue these)
-    srv = ServerThread(create_app(settings.with_changes(staff_2fa='required'))).start()
-    yield srv.url
-    srv.stop()
 
 
 def test_required_two_factor_is_checked_without_a_query_per_request(required_2fa_url):

@@ -47,16 +47,25 @@ class ClinicBottle(bottle.Bottle):
     """Bottle whose last resort is ours: an exception that escapes Bottle
     (a hook, the error path itself, a body that cannot be encoded) answers
     500 in our JSON or page shape with the security headers, instead of
-    Bottle's "Critical error" page without them."""
+    Bottle's "Critical error" page without them. It also gives the answers
+    some GET routes can take from memory before routing (app.web.from_memory)."""
 
     def __init__(self):
         super().__init__()
         self.config['catchall'] = False
         self.default_error_handler = bottle_error
         self.add_hook('before_request', refuse_undecodable_path)
+        # path -> what answers a GET of it from memory (app.web.from_memory)
+        self.from_memory = {}
 
     def wsgi(self, environ, start_response):
         try:
+            answer = self.from_memory.get(environ.get('PATH_INFO'))
+            if answer is not None and environ['REQUEST_METHOD'] == 'GET':
+                found = answer(environ)
+                if found is not None:
+                    start_response('200 OK', found[0])
+                    return [found[1]]
             return super().wsgi(environ, start_response)
         except Exception:
             route = environ.get('bottle.route')
@@ -111,6 +120,19 @@ def last_resort(environ):
     return '500 Internal Server Error', headers, body
 
 
+def role_allows(roles, user):
+    """Whether a route's roles (not None) let this signed-in user in."""
+    return roles == 'user' or user.role in roles
+
+
+def enrolment_checked(route):
+    """Whether STAFF_2FA=required keeps this route from staff who have not
+    enrolled a second factor yet; decided when the app is built, as its
+    settings do not change."""
+    return (route.config.get('roles') is not None and not route.config.get('enrolment', False)
+            and route.app.config['clinicdesk.settings'].staff_2fa == 'required')
+
+
 class ClinicPlugin:
     """Route options it reads: roles=(...) who may call it (None: anyone,
     'user': anyone logged in), csrf=False to exempt an unsafe route,
@@ -124,9 +146,7 @@ class ClinicPlugin:
     def apply(self, callback, route):
         roles = route.config.get('roles')
         csrf = route.config.get('csrf', True)
-        # An app's settings do not change once it is built.
-        check_enrolled = (roles is not None and not route.config.get('enrolment', False)
-                          and route.app.config['clinicdesk.settings'].staff_2fa == 'required')
+        check_enrolled = enrolment_checked(route)
         api = is_api_path(route.rule)
 
         def wrapper(*args, **kwargs):
@@ -173,7 +193,7 @@ class ClinicPlugin:
                     raise bottle.redirect('/login?next=' + quote(target, safe=''))
                 raise ApiError(401, 'your session has ended; log in again' if ended
                                else 'not logged in')
-            if roles != 'user' and user.role not in roles:
+            if not role_allows(roles, user):
                 raise ApiError(403, 'your account cannot do this')
         if not csrf or request.environ['REQUEST_METHOD'].upper() not in UNSAFE_METHODS:
             return
