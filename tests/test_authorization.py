@@ -330,7 +330,7 @@ def test_reception_gets_no_clinical_text_from_any_appointment_json(clinic_day):
     resp = desk.put(f'/api/doctors/{ids["doctor"]}', {'active': False})
     assert resp.status == 403 and 'Confidential' not in resp.text
     for path in (f'/api/appointments/{visit}/treatment/history', '/api/monthly-reports',
-                 f'/api/patients?q=Pat'):
+                 '/api/patients?q=Pat'):
         assert 'Confidential' not in desk.get(path).text
 
 
