@@ -112,6 +112,15 @@ def abandoned(run, now_utc):
             and (run.started_at < now_utc - MAX_RUN or not workers.alive(run.owner, now_utc)))
 
 
+def running(name, key, now_utc=None):
+    """The 'running' row of slot (name, key) while a live process works on
+    it, else None: what a claim of it would wait for."""
+    run = JobRun.get_or_none(JobRun.job == name, JobRun.slot == key)
+    if run is None or run.status != 'running' or abandoned(run, now_utc or utcnow()):
+        return None
+    return run
+
+
 def due_slot(job, now):
     """The slot of `job` that should run now, or None: the latest slot, if
     still meaningful and not done, not running elsewhere, and not given up."""

@@ -10,7 +10,9 @@ import tasks
 from app.db import database
 from app.queue import huey
 from app.services import status, task_control
+from tests.clocked_site import ClockedSite
 from tests.conftest import BACKEND, wait_until
+from tests.test_pages import location, submit
 
 SPEC_FIELDS = {
     'queue': {'backend', 'pending', 'scheduled'},
@@ -288,3 +290,32 @@ def test_plain_crontabs_are_described_in_words():
     assert words(minute='17') == 'every hour at :17'
     assert words(minute='30', hour='2') == 'every day at 02:30 UTC'
     assert words(minute='0', hour='6', day_of_week='1') == 'every Monday at 06:00 UTC'
+
+
+@pytest.fixture
+def site(own_db):
+    site = ClockedSite(own_db)
+    yield site
+    site.stop()
+
+
+def test_run_now_while_the_job_runs_says_so_instead_of_queuing_a_skipped_run(site):
+    from app.models import JobRun, utcnow
+    from app.workers import identity
+    admin = site.login(site.user('admin'))
+    slot = site.start.date().isoformat()  # "Run now" covers today's reminders
+    with database.connection_context():
+        run = JobRun.create(job='daily_reminders', slot=slot, status='running',
+                            owner=identity(), attempts=1,
+                            started_at=site.start.replace(tzinfo=None))
+    path = '/admin/status/jobs/daily_reminders/run'
+    resp = submit(admin, path, {'csrf_token': admin.csrf_token})
+    assert resp.status in (302, 303) and location(resp) == '/admin/status'
+    since = site.start.strftime('%H:%M')  # clinic time is UTC in the tests
+    assert (f'Daily reminders is running already (since {since}); it was not queued again.'
+            in admin.get('/admin/status').text)
+
+    with database.connection_context():
+        JobRun.update(status='success', finished_at=utcnow()).where(JobRun.id == run.id).execute()
+    submit(admin, path, {'csrf_token': admin.csrf_token})
+    assert 'Daily reminders queued to run now.' in admin.get('/admin/status').text

@@ -122,6 +122,12 @@ def run_now(name, settings, key, today):
     return schedule.run_slot(name, key, row.work(settings, key), force=True)
 
 
+def running_now(name, today):
+    """The live run of the slot "Run now" covers by default (None when
+    nothing runs it): queuing another would only be skipped."""
+    return schedule.running(name, JOBS[name].default_key(today))
+
+
 def clinic_cron(name):
     """A validator for @huey.periodic_task: true while the latest slot of
     `name` in clinic time is due and not done. Huey passes naive UTC."""

@@ -9,7 +9,7 @@ import tasks
 from app.redis_errors import unreachable
 from app.errors import ApiError, QueueUnavailable, not_found
 from app.queue import huey
-from app.services import incidents, status, task_control
+from app.services import incidents, periodic, status, task_control
 from app.web.base import client_ip, clock, current_user, json_body, json_response, settings
 from app.web.forms import page, redirect_with
 from app.web.templating import job_label
@@ -109,6 +109,11 @@ def _form_action(act, done_message):
 
 
 def run_submit(name):
+    busy = periodic.running_now(name, clock().today()) if name in tasks.ON_DEMAND else None
+    if busy is not None:
+        since = clock().localize(busy.started_at).strftime('%H:%M')
+        redirect_with(STATUS_PAGE, f'{job_label(name)} is running already (since {since}); '
+                                   'it was not queued again.')
     _form_action(lambda: run_now(name), f'{job_label(name)} queued to run now.')
 
 
