@@ -469,6 +469,15 @@ def required_2fa_url(settings):
 
 
 @pytest.fixture
+def clocked_site(own_db):
+    """The app on its own database with a clock the test sets (tests.clocked_site)."""
+    from tests.clocked_site import ClockedSite  # it imports this module
+    site = ClockedSite(own_db)
+    yield site
+    site.stop()
+
+
+@pytest.fixture
 def anon(base_url):
     return Client(base_url)
 

@@ -7,7 +7,6 @@ import pytest
 from playhouse.test_utils import count_queries
 
 from tests.calendar_site import reception
-from tests.clocked_site import ClockedSite
 from tests.conftest import create_user
 
 STATS = '/api/admin/stats'
@@ -63,14 +62,8 @@ def test_a_remembered_admin_who_must_enrol_is_still_sent_to_enrol(admin, require
         assert resp.status == 403 and resp.json['enrol_2fa'] is True, resp
 
 
-@pytest.fixture
-def site(own_db):
-    site = ClockedSite(own_db)
-    yield site
-    site.stop()
-
-
-def test_a_remembered_session_that_timed_out_or_logged_out_is_refused(site):
+def test_a_remembered_session_that_timed_out_or_logged_out_is_refused(clocked_site):
+    site = clocked_site
     client = site.login(site.user('admin'))
     warm(client)
     site.set_time(minutes=31)  # idle longer than SESSION_IDLE_MINUTES

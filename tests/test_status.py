@@ -8,9 +8,10 @@ import pytest
 
 import tasks
 from app.db import database
+from app.models import JobRun, utcnow
 from app.queue import huey
 from app.services import status, task_control
-from tests.clocked_site import ClockedSite
+from app.workers import identity
 from tests.conftest import BACKEND, wait_until
 from tests.test_pages import location, submit
 
@@ -292,16 +293,8 @@ def test_plain_crontabs_are_described_in_words():
     assert words(minute='0', hour='6', day_of_week='1') == 'every Monday at 06:00 UTC'
 
 
-@pytest.fixture
-def site(own_db):
-    site = ClockedSite(own_db)
-    yield site
-    site.stop()
-
-
-def test_run_now_while_the_job_runs_says_so_instead_of_queuing_a_skipped_run(site):
-    from app.models import JobRun, utcnow
-    from app.workers import identity
+def test_run_now_while_the_job_runs_says_so_instead_of_queuing_a_skipped_run(clocked_site):
+    site = clocked_site
     admin = site.login(site.user('admin'))
     slot = site.start.date().isoformat()  # "Run now" covers today's reminders
     with database.connection_context():
