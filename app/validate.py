@@ -22,6 +22,10 @@ MONTH_RE = re.compile(r'^([0-9]{4})-(0[1-9]|1[0-2])$')
 PHONE_RE = re.compile(r'[0-9+\-(). ]+')
 WHOLE_RE = re.compile(r'-?[0-9]{1,12}')
 EARLIEST_BIRTH = datetime.date(1900, 1, 1)
+# Every date and month the app takes lies in these years. Far enough for any
+# birth, visit or report period, and a day or a month either side of any of
+# them can still be computed (a day after 9999-12-31 cannot).
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 
 def _has_control_chars(value, allow_newlines):
@@ -109,9 +113,12 @@ def date_value(raw, field):
     if not isinstance(raw, str) or not DATE_RE.match(raw.strip()):
         raise bad_request(field, 'expected a date as YYYY-MM-DD')
     try:
-        return datetime.date.fromisoformat(raw.strip())
+        value = datetime.date.fromisoformat(raw.strip())
     except ValueError:
         raise bad_request(field, 'is not a real calendar date')
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise bad_request(field, f'must be between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31')
+    return value
 
 
 def date(data, field, required=True):
@@ -144,8 +151,11 @@ def month(data, field, required=True):
         if required:
             raise bad_request(field, 'is required')
         return None
-    if not isinstance(raw, str) or not MONTH_RE.match(raw.strip()):
+    found = MONTH_RE.match(raw.strip()) if isinstance(raw, str) else None
+    if found is None:
         raise bad_request(field, 'expected a month as YYYY-MM')
+    if not FIRST_YEAR <= int(found[1]) <= LAST_YEAR:
+        raise bad_request(field, f'must be between {FIRST_YEAR}-01 and {LAST_YEAR}-12')
     return raw.strip()
 
 

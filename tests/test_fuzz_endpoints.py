@@ -44,7 +44,11 @@ UNICODE_DIGITS = ('١٢', '１', '²', '٠٩:٣٠', '２０３０-０１-０１'
 # One value of each hostile class, cycled over the fields of a body.
 HOSTILE = ('٠٩:٣٠', '\ud800', None, [], {}, True, -1, 2 ** 70, 1e308, '\x00', 'x' * 3000,
            '1_000', ' 7 ', '2030-02-30', '24:00', 'Bcc:evil@x.io', 'a@b.c\r\nBcc: e@x.io',
-           '２０３０-０１-０１', '１', '𝟗')
+           '２０３０-０１-０１', '１', '𝟗', '9999-12-31', '0001-01-01')
+# The calendar's ends: a day before or after them cannot be computed.
+EDGE_DATES = ('date=9999-12-31&day=9999-12-31&week=9999-12-31&from=0001-01-01&to=9999-12-31'
+              '&month=9999-12', 'date=0001-01-01&day=0001-01-01&week=0001-01-01'
+              '&from=9999-12-31&to=0001-01-01&month=0001-01')
 DEEP = b'[' * 30_000 + b']' * 30_000
 RAW_BODIES = (
     ('application/json', DEEP),
@@ -218,6 +222,8 @@ def requests_for(route, actor, ids):
             yield dict(method=method, path=_path(route.rule, ids, quote(hostile_id, safe='%')),
                        headers=csrf)
     yield dict(method=method, path=path, query=_hostile_query(rng), headers=csrf)
+    for query in EDGE_DATES:
+        yield dict(method=method, path=path, query=query, headers=csrf)
     yield dict(method=method, path=path, cookie=rng.choice(BAD_COOKIES), headers=csrf)
     if not unsafe:
         return

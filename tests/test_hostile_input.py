@@ -211,14 +211,26 @@ def test_hostile_values_inside_working_hours_never_500(actors, key):
 
 
 def test_the_ends_of_the_calendar_never_500(actors):
-    """The first and last days a date can name: answered with a refusal
-    or an empty list, never a crash in date arithmetic."""
+    """The first and last days a date can name: refused with a message
+    naming the field, never a crash in date arithmetic (a day after
+    9999-12-31 cannot be computed); the last accepted years still work."""
     users, ids = actors
     doctor = ids['doctor']
     for first, last in (('9999-12-25', '9999-12-31'), ('0001-01-01', '0001-01-07'),
                         ('9999-12-31', '9999-12-31')):
         resp = users['patient'].get(f'/api/doctors/{doctor}/slots?from={first}&to={last}')
-        assert resp.status == 200 and resp.json['items'] == [], resp
+        assert resp.status == 400 and resp.json == {
+            'error': 'from: must be between 1900-01-01 and 2999-12-31'}, resp
+    resp = users['patient'].get(f'/api/doctors/{doctor}/slots?from=2999-12-25&to=2999-12-31')
+    assert resp.status == 200 and resp.json['items'] == [], resp
+    for query in ('from=0001-01-01', 'to=9999-12-31'):
+        resp = users['admin'].get('/api/audit?' + query)
+        assert resp.status == 400 and 'must be between' in resp.json['error'], resp
+        assert users['admin'].get('/admin/audit?' + query).status in (200, 400)
+    for date in ('9999-12-31', '0001-01-01'):
+        resp = users['admin'].get('/reception?date=' + date)
+        assert resp.status in (200, 400) and 'must be between' in resp.text, resp
+    assert users['admin'].get('/reception?date=2999-12-31').status == 200
     for date in ('9999-12-31', '0001-01-01'):
         for client, extra in ((users['patient'], {}),
                               (users['admin'], {'patient_id': users['patient'].user['id'],
