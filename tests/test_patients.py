@@ -13,7 +13,7 @@ from app.db import database
 from app.models import Appointment, OutboxMessage, PasswordLink, User
 from tests.calendar_site import reception
 from tests.client import Client
-from tests.conftest import unique_email
+from tests.conftest import PASSWORD, unique_email
 
 DAY = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
 
@@ -149,6 +149,32 @@ def test_an_email_taken_or_removed_from_a_patient_who_logs_in_is_refused(desk, p
     assert taken.status == 409
     removed = desk.put(f'/api/patients/{patient.user["id"]}', {'email': None})
     assert removed.status == 400 and removed.json['error'].startswith('email:')
+
+
+def test_only_an_admin_moves_the_login_of_a_patient_who_has_a_password(desk, admin, patient,
+                                                                      base_url):
+    """Whoever holds a patient's login email can reset their password: the
+    front desk changing it would be a way into the patient's records."""
+    old_email, new_email = patient.user['email'], unique_email('moved')
+    refused = desk.put(f'/api/patients/{patient.user["id"]}', {'email': new_email})
+    assert refused.status == 403 and refused.json['error'].startswith('email:'), refused
+    page = form_post(desk, f'/patients/{patient.user["id"]}',
+                     {'name': patient.user['name'], 'email': new_email})
+    assert page.status in (400, 403) and 'only an admin can change it' in page.text
+    assert desk.get(f'/api/patients/{patient.user["id"]}').json['user']['email'] == old_email
+    assert patient.get('/api/me').status == 200
+    with database.connection_context():
+        assert not OutboxMessage.select().where(OutboxMessage.to == new_email).exists()
+
+    moved = admin.put(f'/api/patients/{patient.user["id"]}', {'email': new_email})
+    assert moved.status == 200 and moved.json['user']['email'] == new_email, moved
+    assert moved.json['invited'] is False
+    assert patient.get('/api/me').status == 401  # signed out everywhere
+    with database.connection_context():
+        [notice] = OutboxMessage.select().where(OutboxMessage.to == old_email,
+                                                OutboxMessage.dedupe_key.startswith('login-moved:'))
+    assert new_email in notice.text_body and 'did not ask for this' in notice.text_body
+    Client(base_url).login(new_email, PASSWORD)
 
 
 def test_a_patient_edits_their_own_details(patient):

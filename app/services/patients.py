@@ -6,11 +6,12 @@ import secrets
 
 import peewee
 
-from app import validate
+from app import mail, session_cache, validate
 from app.db import database
-from app.errors import bad_request, conflict
+from app.errors import ApiError, bad_request, conflict
 from app.models import User
 from app.services import accounts, audit, password_links, patient_search, stats
+from app.templating import render_email
 
 # What a walk-in's password_hash holds until they follow their invitation:
 # no scrypt hash, so auth.check_password refuses every password.
@@ -75,21 +76,41 @@ def _save(patient, changes, actor, ip):
 
 
 def update_patient(settings, today, patient_id, data, staff, ip=None):
-    """Reception or an admin edits a patient's details. A patient who never
-    chose a password gets an invitation at a new email; returns (patient,
-    invited)."""
+    """Reception or an admin edits a patient's details; returns (patient,
+    mailed: whether mail waits in the outbox, invited). A patient who never
+    chose a password gets an invitation at a new email. The email of one
+    who did is their login: whoever controls it can reset the password, so
+    only an admin may move it; the patient's sessions end and the old
+    address is told."""
     patient = accounts.get_patient(patient_id)
     changes = _details(data, today, ('name', 'email', 'phone', 'date_of_birth',
                                      'reminders_enabled'))
-    if 'email' in changes and changes['email'] is None and has_password(patient):
+    new_email = changes.get('email', patient.email)
+    login = has_password(patient)
+    if new_email is None and login:
         raise bad_request('email', 'is how this patient logs in; it cannot be removed')
-    invite = ('email' in changes and changes['email'] is not None
-              and changes['email'] != patient.email and not has_password(patient))
+    moved = new_email != patient.email
+    if moved and login and staff.role != 'admin':
+        raise ApiError(403, 'email: this patient logs in with it; only an admin can change it',
+                       field='email')
+    invite = moved and new_email is not None and not login
+    old_email = patient.email
     with database.atomic():
         _save(patient, changes, staff, ip)
         if invite:
             password_links.queue_invitation(settings, patient, staff)
-    return patient, invite
+        if moved and login:
+            session_cache.end_user_sessions(patient.id)
+            _queue_login_moved(settings, patient, old_email)
+    return patient, invite or (moved and login), invite
+
+
+def _queue_login_moved(settings, patient, old_email):
+    text = render_email('mail/login_email_changed.txt', name=patient.name,
+                        clinic_name=settings.clinic_name, clinic_phone=settings.clinic_phone,
+                        new_email=patient.email)
+    mail.queue_message(f'login-moved:{patient.id}:{secrets.token_hex(8)}', old_email,
+                       f'Your {settings.clinic_name} login email was changed', text)
 
 
 def update_own(today, user, data, ip=None):

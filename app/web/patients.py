@@ -30,8 +30,8 @@ def list_patients():
     return page_of([p.public() for p in found], total, limit, offset)
 
 
-def _deliver(invited):
-    if invited:
+def _deliver(mailed):
+    if mailed:
         tasks.queue_delivery()
 
 
@@ -47,9 +47,9 @@ def get_patient(patient_id):
 
 
 def update_patient(patient_id):
-    patient, invited = patients.update_patient(settings(), clock().today(), patient_id,
-                                               json_body(), current_user(), client_ip())
-    _deliver(invited)
+    patient, mailed, invited = patients.update_patient(settings(), clock().today(), patient_id,
+                                                       json_body(), current_user(), client_ip())
+    _deliver(mailed)
     return {'user': patient.public(), 'invited': invited}
 
 
@@ -105,12 +105,12 @@ def patient_submit(patient_id):
     data = _form_details()
     try:
         data['reminders_enabled'] = checkbox('reminders')
-        patient, invited = patients.update_patient(settings(), clock().today(), patient_id,
-                                                   data, current_user(), client_ip())
+        patient, mailed, invited = patients.update_patient(
+            settings(), clock().today(), patient_id, data, current_user(), client_ip())
     except ApiError as exc:
         return _failed(exc, 'patient_edit.html', patient=patient, form=data,
                        has_password=patients.has_password(patient))
-    _deliver(invited)
+    _deliver(mailed)
     redirect_with(f'/patients/{patient.id}', f'Saved {patient.name}.' + (
         f' An invitation to choose a password is on its way to {patient.email}.'
         if invited else ''))
