@@ -53,7 +53,7 @@ def check_in(client, appointment_id):
 
 
 def test_reception_checks_a_patient_in_once_and_it_is_audited(people):
-    appt = visit(people['doctor'], people['patient'], TODAY + DAY, '10:00')
+    appt = visit(people['doctor'], people['patient'], TODAY, '15:00')
     resp = check_in(people['reception'], appt)
     assert resp.status == 200, resp
     assert resp.json['id'] == appt
@@ -68,8 +68,8 @@ def test_reception_checks_a_patient_in_once_and_it_is_audited(people):
 
 
 def test_admin_and_the_visits_own_doctor_check_in_too(people):
-    by_admin = visit(people['doctor'], people['patient'], TODAY + DAY, '11:00')
-    by_doctor = visit(people['doctor'], people['patient'], TODAY + DAY, '11:30')
+    by_admin = visit(people['doctor'], people['patient'], TODAY, '15:20')
+    by_doctor = visit(people['doctor'], people['patient'], TODAY, '15:40')
     assert check_in(people['admin'], by_admin).status == 200
     assert check_in(people['doctor'], by_doctor).status == 200
 
@@ -80,6 +80,17 @@ def test_another_doctors_appointment_is_404_and_patients_and_strangers_are_refus
     assert check_in(people['patient'], appt).status == 403
     assert check_in(people['anon'], appt).status == 401
     assert check_in(people['reception'], 999999999).status == 404
+
+
+def test_a_patient_is_checked_in_on_the_day_of_the_visit_only(people):
+    for day in (TODAY + DAY, TODAY + 14 * DAY, TODAY - DAY):
+        appt = visit(people['doctor'], people['patient'], day, '14:00')
+        resp = check_in(people['reception'], appt)
+        assert resp.status == 409 and resp.json == {'error': (
+            f'the appointment is on {day.isoformat()}; patients are checked in on the day '
+            'of their visit')}, resp
+        with database.connection_context():
+            assert Appointment.get_by_id(appt).checked_in_at is None
 
 
 def test_only_a_booked_appointment_is_checked_in(people):
@@ -124,9 +135,9 @@ def test_the_day_list_holds_every_doctor_in_time_order(people):
         ('07:00', 'Dr Ada Field'), ('07:15', 'Dr Ada Field'), ('07:30', 'Dr Ben Marsh'),
         ('08:00', 'Dr Ada Field'), ('09:30', 'Dr Ben Marsh')]
     assert 'Pia Patient' in rows[0][1] and '+44 20 7946 0001' in rows[0][1]
-    assert 'Check in Pia Patient' in rows[0][3]
-    assert 'Check in' not in rows[1][3] and '07:05' in rows[1][3]
-    assert 'Check in' not in rows[3][3] and 'Reschedule' not in rows[3][3]
+    assert 'Check in' not in html  # patients are checked in on the day of the visit
+    assert '07:05' in rows[1][3]
+    assert 'Reschedule' not in rows[3][3]
     assert 'reschedule?next=%2Freception%3Fdate%3D' in rows[0][3]
     assert 'Confirmed' in html and all('>—</td>' in r[3] for r in rows)
     # The clock stands two days before that day: nobody there is late yet.
@@ -224,9 +235,10 @@ def test_the_booking_page_is_for_the_desk_and_for_patients_only(people):
 
 
 def test_the_desk_checks_in_and_cancels_from_the_day_list(people):
-    day = TODAY + 3 * DAY
-    arrived = visit(people['doctor'], people['patient'], day, '10:00')
-    called_off = visit(people['doctor'], people['patient'], day, '11:00')
+    day = TODAY
+    arrived = visit(people['doctor'], people['patient'], day, '16:00')
+    called_off = visit(people['doctor'], people['patient'], day, '16:20')
+    assert 'aria-label="Check in Pia Patient, 16:00"' in people['reception'].get('/reception').text
     token = people['reception'].csrf_token
     resp = submit(people['reception'], f'/reception/appointments/{arrived}/check-in',
                   {'csrf_token': token})

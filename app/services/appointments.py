@@ -408,6 +408,9 @@ def check_in(settings, clock, user, appointment_id, ip=None):
         raise conflict(f'appointment is {appt.status.replace("_", "-")}, not booked')
     if appt.checked_in_at:
         raise conflict(f'{appt.patient.name} is already checked in')
+    if appt.date != clock.today():
+        raise conflict(f'the appointment is on {appt.date.isoformat()}; patients are checked in '
+                       'on the day of their visit')
     with database.atomic():
         updated = (Appointment
                    .update(checked_in_at=clock.utcnow(), updated_at=utcnow())
