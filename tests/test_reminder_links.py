@@ -218,6 +218,6 @@ def test_reminder_record_is_for_its_patient_the_desk_and_admins(clinic, visit, b
         resp = client.get(path)
         assert resp.status == 200 and resp.json in (expected, [dict(expected[0], status='sent',
                                                                      at=resp.json[0]['at'])])
-    for name in ('other_patient', 'doctor'):
-        assert everyone[name].get(path).status == 404, name
+    assert everyone['other_patient'].get(path).status == 404  # not theirs
+    assert everyone['doctor'].get(path).status == 403  # not a doctor's business
     assert everyone['anon'].get(path).status == 401

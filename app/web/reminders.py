@@ -8,7 +8,7 @@ forms' same-origin rule), so another site cannot make a patient's browser act.""
 import bottle
 
 import tasks
-from app.errors import ApiError, not_found
+from app.errors import ApiError
 from app.services import appointments, reminder_history, reminder_links
 from app.web import same_origin
 from app.web.base import client_ip, clock, current_user, settings
@@ -19,10 +19,7 @@ LINK = '/r/<token>'
 
 
 def appointment_reminders(appointment_id):
-    user = current_user()
-    if user.role == 'doctor':
-        raise not_found('appointment not found')  # SPEC §11: patient, reception, admin
-    appt = appointments.get_for(user, appointment_id)
+    appt = appointments.get_for(current_user(), appointment_id)
     return reminder_history.of_appointment(appt.id)
 
 
@@ -95,10 +92,10 @@ def link_submit(token):
 
 
 ROUTES = [
-    # Anyone logged in; the service answers 404 for what is not theirs to
-    # see (a doctor's reminders are the patient's and the desk's business).
+    # SPEC §11: the patient (their own: 404 for another's), the desk and
+    # admins; a doctor is the wrong role (403), as SPEC §6 has it.
     ('GET', '/api/appointments/<appointment_id:int>/reminders', appointment_reminders,
-     'user', {}),
+     ('patient', 'reception', 'admin'), {}),
     ('GET', LINK, link_page, None, {}),
     # The signed token is the authority, with the same-origin rule of app.web.same_origin.
     ('POST', LINK, link_submit, None, {'csrf': False}),
