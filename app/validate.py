@@ -4,7 +4,7 @@ import datetime
 import re
 import unicodedata
 
-from app.errors import bad_request
+from app.errors import ApiError, bad_request
 
 # A plain addr-spec (RFC 5321/6531): a dot-atom, one @, a host name. No
 # display name, quotes, comments, brackets, ':' (a 'Bcc:x@y' prefix), ',' or
@@ -209,3 +209,25 @@ def choice(data, field, options, required=True):
     if not isinstance(raw, str) or raw not in options:
         raise bad_request(field, 'must be one of ' + ', '.join(options))
     return raw
+
+
+def each(checks):
+    """{field: value} from {field: check()}, running every check, so a form
+    can name all its wrong fields at once. One wrong field raises its own
+    400; several raise the first one's, with all of them in "fields"
+    ({field: message})."""
+    values, errors = {}, []
+    for field, check in checks.items():
+        try:
+            values[field] = check()
+        except ApiError as exc:
+            if exc.status != 400 or exc.field is None:
+                raise
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        first = errors[0]
+        raise ApiError(400, first.message, field=first.field, extra={'fields': {
+            exc.field: exc.message.removeprefix(exc.field + ': ') for exc in errors}})
+    return values

@@ -32,6 +32,22 @@ def test_register_refuses_taken_email_and_short_password(anon):
     assert short.status == 400 and 'password' in short.json['error']
 
 
+def test_registering_names_every_wrong_field_at_once(anon):
+    resp = anon.post('/api/register', {'email': 'not-an-email', 'password': 'short', 'name': ''})
+    assert resp.status == 400 and resp.json['error'].startswith('email:'), resp
+    assert set(resp.json['fields']) == {'email', 'password', 'name'}
+    assert resp.json['fields']['name'] == 'is required'
+    one = register(Client(anon.base_url), password='short')
+    assert set(one.json) == {'error'}  # one wrong field: the answer as before
+
+    page = anon.post('/register', data='name=&email=&password=&phone=',
+                     headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    assert page.status == 400
+    for field in ('name', 'email', 'password'):
+        assert f'id="f-{field}-error"' in page.text, field
+    assert 'id="f-phone-error"' not in page.text
+
+
 def test_login_returns_user_csrf_token_and_a_safe_session_cookie(patient, anon):
     resp = anon.post('/api/login', {'email': patient.user['email'], 'password': PASSWORD})
     assert resp.status == 200

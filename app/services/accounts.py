@@ -11,10 +11,11 @@ from app.services import audit, login_throttle, patient_search, stats, two_facto
 
 
 def _create_user(data, role, specialization=None):
-    email = validate.email(data)
-    password = validate.password(data)
-    name = validate.text(data, 'name', max_len=200)
-    phone = validate.phone(data)
+    checked = validate.each({'email': lambda: validate.email(data),
+                             'password': lambda: validate.password(data),
+                             'name': lambda: validate.text(data, 'name', max_len=200),
+                             'phone': lambda: validate.phone(data)})
+    email, password, name, phone = checked.values()
     try:
         with database.atomic():
             database.after_commit(stats.invalidate)

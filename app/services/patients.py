@@ -34,7 +34,7 @@ def _details(data, today, fields):
               'phone': lambda: validate.phone(data),
               'date_of_birth': lambda: validate.date_of_birth(data, today),
               'reminders_enabled': lambda: validate.boolean(data, 'reminders_enabled')}
-    return {field: checks[field]() for field in fields if field in data}
+    return validate.each({field: checks[field] for field in fields if field in data})
 
 
 def _email_taken():

@@ -71,7 +71,10 @@ def checkbox(name):
 
 
 def field_errors(exc):
-    """{field: message} from an ApiError; '' holds an error without a field."""
+    """{field: message} from an ApiError (every field validate.each found
+    wrong); '' holds an error without a field."""
+    if 'fields' in exc.extra:
+        return dict(exc.extra['fields'])
     message = exc.message
     if exc.field and message.startswith(exc.field + ': '):
         message = message[len(exc.field) + 2:]
