@@ -281,6 +281,7 @@ def test_the_doctor_sees_who_is_waiting_and_checks_a_patient_in(people):
     resp = submit(ada, f'/doctor/appointments/{arriving}/check-in', {'csrf_token': ada.csrf_token})
     assert resp.status in (302, 303)
     assert 'Waiting since 08:10' in ada.get('/doctor').text
+    assert 'Waiting since 08:10' in ada.get(f'/doctor/appointments/{arriving}').text
     other = submit(people['other_doctor'], f'/doctor/appointments/{waiting}/check-in',
                    {'csrf_token': people['other_doctor'].csrf_token})
     assert other.status == 404
