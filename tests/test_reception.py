@@ -213,6 +213,14 @@ def test_outside_hours_needs_the_override(people):
               'doctor_id': ada.user['id'], 'date': day.isoformat(), 'time': '20:00'}
     refused = submit(people['reception'], '/reception/book', fields)
     assert refused.status == 409 and 'Not booked' in refused.text
+    # From "Another time": the panel opens again with what was typed, its reason beside it.
+    again = submit(people['reception'], '/reception/book',
+                   {**fields, 'any_time': '1', 'reason': 'Evening only'})
+    assert again.status == 409 and '<details class="move-any" id="any-time" open>' in again.text
+    panel = again.text.split('id="any-time"', 1)[1]
+    assert 'Not booked' in panel
+    for typed in (f'value="{day.isoformat()}"', 'value="20:00"', 'value="Evening only"'):
+        assert typed in panel, typed
     booked = submit(people['reception'], '/reception/book', {**fields, 'override': 'on'})
     assert booked.status in (302, 303), booked
     with database.connection_context():

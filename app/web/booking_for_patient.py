@@ -49,7 +49,9 @@ def refusal_sentence(exc):
 
 
 def booking_submit():
-    data = form('patient_id', 'doctor_id', 'date', 'time', 'reason', 'override')
+    # any_time: sent from "Another time, outside the free times", which a
+    # refusal opens again with what was typed.
+    data = form('patient_id', 'doctor_id', 'date', 'time', 'reason', 'override', 'any_time')
     patient = accounts.get_patient(validate.identifier(data, 'patient_id'))
     request = {key: data[key] for key in ('doctor_id', 'date', 'time', 'reason')}
     request['patient_id'] = patient.id
