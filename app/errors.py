@@ -4,15 +4,18 @@ it into `{"error": ...}` for /api and into a page or a form message for HTML."""
 
 class ApiError(Exception):
     """`extra`: more fields for the JSON answer, e.g. {"two_factor": true};
-    `headers`: headers of the answer, e.g. Retry-After on a 429."""
+    `headers`: headers of the answer, e.g. Retry-After on a 429; `fields`:
+    {field: message} of every wrong field a form marks (validate.each),
+    while the JSON answer keeps SPEC's one message."""
 
-    def __init__(self, status, message, field=None, extra=None, headers=None):
+    def __init__(self, status, message, field=None, extra=None, headers=None, fields=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
         self.extra = extra or {}
         self.headers = headers or {}
+        self.fields = fields
 
 
 def bad_request(field, message):

@@ -214,8 +214,7 @@ def choice(data, field, options, required=True):
 def each(checks):
     """{field: value} from {field: check()}, running every check, so a form
     can name all its wrong fields at once. One wrong field raises its own
-    400; several raise the first one's, with all of them in "fields"
-    ({field: message})."""
+    400; several raise the first one's, with all of them in its `fields`."""
     values, errors = {}, []
     for field, check in checks.items():
         try:
@@ -228,6 +227,6 @@ def each(checks):
         raise errors[0]
     if errors:
         first = errors[0]
-        raise ApiError(400, first.message, field=first.field, extra={'fields': {
-            exc.field: exc.message.removeprefix(exc.field + ': ') for exc in errors}})
+        raise ApiError(400, first.message, field=first.field, fields={
+            exc.field: exc.message.removeprefix(exc.field + ': ') for exc in errors})
     return values

@@ -73,8 +73,8 @@ def checkbox(name):
 def field_errors(exc):
     """{field: message} from an ApiError (every field validate.each found
     wrong); '' holds an error without a field."""
-    if 'fields' in exc.extra:
-        return dict(exc.extra['fields'])
+    if exc.fields:
+        return dict(exc.fields)
     message = exc.message
     if exc.field and message.startswith(exc.field + ': '):
         message = message[len(exc.field) + 2:]
