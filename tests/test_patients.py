@@ -4,6 +4,7 @@ their details; a doctor finds only their own patients; a patient edits
 their own name, phone and date of birth."""
 import datetime
 import random
+import re
 import string
 from urllib.parse import urlencode
 
@@ -227,6 +228,34 @@ def test_the_desk_pages_register_and_edit_a_walk_in(desk):
                                                           'reminders': 'xyz'})
     assert forged.status == 400
     assert desk.get(f'/api/patients/{found["id"]}').json['user']['reminders_enabled'] is True
+
+
+def test_the_desk_sees_a_patients_coming_visits_on_their_page(desk, make_user, base_url):
+    person, other = walk_in(desk), walk_in(desk)
+    doctor = make_user(base_url, 'doctor', name='Dr Coming Visits')
+    today = datetime.date.today()
+    later, sooner = today + datetime.timedelta(days=40), today + datetime.timedelta(days=20)
+    with database.connection_context():
+        def visit(patient, day, time, status='booked'):
+            return Appointment.create(doctor=doctor.user['id'], patient=patient['id'],
+                                      date=day, time=time, status=status).id
+        shown = [visit(person, sooner, '09:00'), visit(person, later, '10:30')]
+        visit(person, sooner, '11:00', status='cancelled')
+        visit(person, today - datetime.timedelta(days=3), '09:00')
+        visit(other, sooner, '12:00')
+    coming = coming_section(desk, person)
+    links = re.findall(r'href="/appointments/(\d+)/reschedule\?next=([^"]+)"', coming)
+    assert [int(appt_id) for appt_id, _ in links] == shown
+    assert {back for _, back in links} == {f'%2Fpatients%2F{person["id"]}'}
+    assert coming.count('Dr Coming Visits') == 2 and '12:00' not in coming
+    theirs = coming_section(desk, other)
+    assert '12:00' in theirs and '09:00' not in theirs
+    assert 'No visits booked.' in coming_section(desk, walk_in(desk))
+
+
+def coming_section(desk, patient):
+    html = desk.get(f'/patients/{patient["id"]}').text
+    return html.split('id="coming-h"', 1)[1].split('</section>', 1)[0]
 
 
 def test_my_details_form_on_the_patient_page(patient):

@@ -181,6 +181,16 @@ def _list_conditions(filters):
     return conditions, patient_id
 
 
+def coming_visits(user, patient_id, today, limit=10):
+    """The patient's booked visits from `today` on that `user` may see,
+    soonest first: what the front desk needs on a patient's page."""
+    return list(visible_to(user)
+                .where(Appointment.patient == patient_id, Appointment.status == 'booked',
+                       Appointment.date >= today)
+                .order_by(Appointment.date, Appointment.time, Appointment.id)
+                .limit(limit))
+
+
 def earlier_visits(user, appt, limit=5):
     """The patient's other completed visits that `user` may see, newest
     first: shown beside an opened appointment, whose view is recorded."""

@@ -1,12 +1,14 @@
 """Patients at the front desk (SPEC §9): search, walk-in registration and
 editing a patient's details, as JSON and as /patients pages; and a patient's
 own details (PUT /api/me, the "My details" form on /patient)."""
+from urllib.parse import quote
+
 import bottle
 
 import tasks
 from app import validate
 from app.errors import ApiError
-from app.services import accounts, patients
+from app.services import accounts, appointments, patients
 from app.web import login_locks
 from app.web.appointments import patient_context
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
@@ -93,11 +95,19 @@ def _edit_form(patient):
             'date_of_birth': patient.date_of_birth, 'reminders_enabled': patient.reminders_enabled}
 
 
+def _patient_page_context(patient):
+    """What the desk's page of a patient shows beside the details form."""
+    back_here = quote(f'/patients/{patient.id}', safe='')
+    coming = appointments.coming_visits(current_user(), patient.id, clock().today())
+    return {'patient': patient, 'has_password': patients.has_password(patient),
+            'login_delayed_until': login_locks.delay_for(patient),
+            'coming': [{'appt': appt, 'reschedule': f'/appointments/{appt.id}/reschedule'
+                                                    f'?next={back_here}'} for appt in coming]}
+
+
 def patient_page(patient_id):
     patient = accounts.get_patient(patient_id)
-    return page('patient_edit.html', patient=patient, form=_edit_form(patient),
-                has_password=patients.has_password(patient),
-                login_delayed_until=login_locks.delay_for(patient))
+    return page('patient_edit.html', form=_edit_form(patient), **_patient_page_context(patient))
 
 
 def patient_submit(patient_id):
@@ -108,8 +118,7 @@ def patient_submit(patient_id):
         patient, mailed, invited = patients.update_patient(
             settings(), clock().today(), patient_id, data, current_user(), client_ip())
     except ApiError as exc:
-        return _failed(exc, 'patient_edit.html', patient=patient, form=data,
-                       has_password=patients.has_password(patient))
+        return _failed(exc, 'patient_edit.html', form=data, **_patient_page_context(patient))
     _deliver(mailed)
     redirect_with(f'/patients/{patient.id}', f'Saved {patient.name}.' + (
         f' An invitation to choose a password is on its way to {patient.email}.'
