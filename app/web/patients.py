@@ -1,15 +1,13 @@
 """Patients at the front desk (SPEC §9): search, walk-in registration and
 editing a patient's details, as JSON and as /patients pages; and a patient's
 own details (PUT /api/me, the "My details" form on /patient)."""
-from urllib.parse import quote
-
 import bottle
 
 import tasks
 from app import validate
 from app.errors import ApiError
 from app.services import accounts, appointments, patients
-from app.web import login_locks
+from app.web import login_locks, reschedule
 from app.web.appointments import patient_context
 from app.web.base import client_ip, clock, current_user, json_body, json_response, page_of, \
     paging, query_params, settings
@@ -97,12 +95,12 @@ def _edit_form(patient):
 
 def _patient_page_context(patient):
     """What the desk's page of a patient shows beside the details form."""
-    back_here = quote(f'/patients/{patient.id}', safe='')
     coming = appointments.coming_visits(current_user(), patient.id, clock().today())
+    here = f'/patients/{patient.id}'
     return {'patient': patient, 'has_password': patients.has_password(patient),
             'login_delayed_until': login_locks.delay_for(patient),
-            'coming': [{'appt': appt, 'reschedule': f'/appointments/{appt.id}/reschedule'
-                                                    f'?next={back_here}'} for appt in coming]}
+            'coming': [{'appt': appt, 'reschedule': reschedule.page_path(appt, back_to=here)}
+                       for appt in coming]}
 
 
 def patient_page(patient_id):

@@ -6,13 +6,13 @@ Reception sees no clinical text: the rows given to the page are built here
 from the time, the people, the status and the check-in, never from the
 visit's record."""
 import datetime
-from urllib.parse import quote
 
 import bottle
 
 from app import validate
 from app.errors import ApiError
 from app.services import accounts, appointments, reminder_history
+from app.web import reschedule
 from app.web.base import client_ip, clock, current_user, query_params, settings
 from app.web.forms import FORM_STATUSES, field_errors, form, offset_param, page, pager, \
     redirect_with
@@ -46,8 +46,7 @@ def row(appt, now, reminders=()):
             'reminders': [dict(item, at=clock().localize(_naive(item['at'])))
                           for item in reminders],
             'late': waiting and now >= starts + LATE_AFTER,
-            'reschedule': f'/appointments/{appt.id}/reschedule?next='
-                          + quote(day_path(appt.date), safe='')}
+            'reschedule': reschedule.page_path(appt, back_to=day_path(appt.date))}
 
 
 def day_rows(user, day):

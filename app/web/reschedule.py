@@ -2,6 +2,8 @@
 reception and admins move anyone's, by picking a free time in the week
 view; staff may switch to another doctor, or tick an override to book
 outside the doctor's hours. A refusal shows next to the week."""
+from urllib.parse import quote
+
 import bottle
 
 import tasks
@@ -19,8 +21,11 @@ FIELD_LABELS = {'date': 'Date', 'time': 'Time', 'doctor_id': 'Doctor', 'override
 PAGE = '/appointments/<appointment_id:int>/reschedule'
 
 
-def page_path(appt):
-    return f'/appointments/{appt.id}/reschedule'
+def page_path(appt, back_to=None):
+    """The reschedule page of `appt`; with `back_to` (a path on this site),
+    the page goes back there once the visit is moved."""
+    path = f'/appointments/{appt.id}/reschedule'
+    return path + '?next=' + quote(back_to, safe='') if back_to else path
 
 
 def chosen_doctor(user, appt, raw_id, errors):
