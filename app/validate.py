@@ -21,11 +21,11 @@ DATE_RE = re.compile(r'^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
 MONTH_RE = re.compile(r'^([0-9]{4})-(0[1-9]|1[0-2])$')
 PHONE_RE = re.compile(r'[0-9+\-(). ]+')
 WHOLE_RE = re.compile(r'-?[0-9]{1,12}')
-EARLIEST_BIRTH = datetime.date(1900, 1, 1)
 # Every date and month the app takes lies in these years. Far enough for any
 # birth, visit or report period, and a day or a month either side of any of
 # them can still be computed (a day after 9999-12-31 cannot).
 FIRST_YEAR, LAST_YEAR = 1900, 2999
+EARLIEST_BIRTH = datetime.date(FIRST_YEAR, 1, 1)
 
 
 def _has_control_chars(value, allow_newlines):
