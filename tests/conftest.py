@@ -460,12 +460,26 @@ def admin(base_url, make_user):
 
 
 @pytest.fixture
-def required_2fa_url(settings):
-    """The app with STAFF_2FA=required, on the session's database."""
+def app_server(settings):
+    """`app_server(clock=None, **changes)`: the URL of a server of the app
+    with these settings changed, on the session's database; stopped after
+    the test."""
     import tasks  # noqa: F401  (the views enqueue these)
-    srv = ServerThread(create_app(settings.with_changes(staff_2fa='required'))).start()
-    yield srv.url
-    srv.stop()
+    started = []
+
+    def start(clock=None, **changes):
+        started.append(ServerThread(create_app(settings.with_changes(**changes), clock)).start())
+        return started[-1].url
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def required_2fa_url(app_server):
+    """The app with STAFF_2FA=required, on the session's database."""
+    return app_server(staff_2fa='required')
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ import pytest
 from app.auth import hash_password
 from app.clock import Clock
 from app.db import database
-from app.factory import create_app
 from app.models import Appointment, MonthlyReport, User
 from app.services import monthly_reports
 from tests.browser import JsErrors, log_in
-from tests.conftest import PASSWORD, ServerThread, create_user, unique_email
+from tests.conftest import PASSWORD, create_user, unique_email
 
 pytest_plugins = ['tests.browser']
 pytestmark = pytest.mark.browser
@@ -204,16 +203,8 @@ def test_two_factor_links_to_the_authenticator_app(as_user, base_url):
         assert link.bounding_box()['height'] >= FIELD_HEIGHT
 
 
-@pytest.fixture
-def no_smtp_url(settings):
-    """The app with no SMTP server, on the session's database."""
-    import tasks  # noqa: F401  (the views enqueue these)
-    srv = ServerThread(create_app(settings.with_changes(smtp_host=None))).start()
-    yield srv.url
-    srv.stop()
-
-
-def test_the_no_smtp_notice_has_a_box(as_user, no_smtp_url, people):
+def test_the_no_smtp_notice_has_a_box(as_user, app_server, people):
+    no_smtp_url = app_server(smtp_host=None)
     page = as_user(None, None)
     log_in(page, no_smtp_url, people['admin'], '/admin')
     page.goto(f'{no_smtp_url}/admin/outbox')

@@ -8,22 +8,17 @@ import pyotp
 import pytest
 
 from app.clock import UTC
-from app.factory import create_app
 from tests.browser import log_in
-from tests.conftest import PASSWORD, MovableClock, ServerThread, create_user
+from tests.conftest import PASSWORD, MovableClock, create_user
 
 pytest_plugins = ['tests.browser']
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def required(settings):
-    import tasks  # noqa: F401  (the views enqueue these)
+def required(settings, app_server):
     clock = MovableClock(settings.tz, datetime.datetime(2032, 6, 1, 9, 0, 10, tzinfo=UTC))
-    srv = ServerThread(create_app(settings.with_changes(staff_2fa='required'),
-                                  clock=clock)).start()
-    yield srv.url, clock
-    srv.stop()
+    return app_server(clock=clock, staff_2fa='required'), clock
 
 
 def test_staff_are_made_to_enrol_then_log_in_with_a_code(page, js_errors, check_page, required):
